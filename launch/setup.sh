@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs gst's Debian dependencies (only those missing) and builds Release into build/.
+# Idempotent and fast when nothing changed. Usage: launch/setup.sh [extra cmake -D options]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake pkg-config ccache clang-format git
+  libtorch-dev libopenmpi-dev openmpi-bin libhdf5-dev libyaml-cpp-dev libgtest-dev
+  libzip-dev libmetis-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev
+  python3-numpy python3-h5py python3-torch gnuplot-nox
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+JOBS=${GST_BUILD_JOBS:-$(nproc)}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+if [ ! -f build/CMakeCache.txt ]; then
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@"
+elif [ $# -gt 0 ]; then
+  cmake -S . -B build "$@"
+fi
+cmake --build build -j "$JOBS"
+echo "setup: built build/gst"

@@ -1,0 +1,98 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "test_support.h"
+
+namespace {
+
+struct Inner {
+  int hidden = 256;
+  double dropout = 0.1;
+  std::string layer = "sage";
+  void visit(gst::ConfigSection& s) {
+    s.field("hidden", hidden, 1, 8192);
+    s.field("dropout", dropout, 0.0, 1.0);
+    s.choice("layer", layer, {"sage", "gin"});
+  }
+};
+
+struct Outer {
+  int64_t steps = 100;
+  bool verbose = false;
+  Inner model;
+  void visit(gst::ConfigSection& s) {
+    s.field("steps", steps, 0);
+    s.field("verbose", verbose);
+    s.section("model", model);
+  }
+};
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  gst::testing::ScratchDir dir{"config"};
+  std::string write(const std::string& text) {
+    auto path = dir / "run.yaml";
+    std::ofstream(path) << text;
+    return path.string();
+  }
+  std::string error_of(const std::string& text, const std::vector<std::string>& sets = {}) {
+    try {
+      gst::load_config<Outer>(write(text), sets);
+    } catch (const gst::InputError& e) {
+      return e.what();
+    }
+    return "no error";
+  }
+};
+
+TEST_F(ConfigTest, ReadsValuesAndKeepsDefaults) {
+  auto c = gst::load_config<Outer>(write("steps: 5\nmodel:\n  hidden: 64\n"), {});
+  EXPECT_EQ(c.steps, 5);
+  EXPECT_EQ(c.model.hidden, 64);
+  EXPECT_DOUBLE_EQ(c.model.dropout, 0.1);
+  EXPECT_EQ(c.model.layer, "sage");
+}
+
+TEST_F(ConfigTest, UnknownKeyNamesLineAndValidKeys) {
+  auto msg = error_of("steps: 5\nmodel:\n  hiden: 64\n");
+  EXPECT_NE(msg.find("run.yaml:3"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unknown key 'hiden' in 'model'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("valid keys: hidden, dropout, layer"), std::string::npos) << msg;
+}
+
+TEST_F(ConfigTest, WrongTypeNamesKeyAndLine) {
+  auto msg = error_of("steps: 5\nverbose: true\nmodel:\n  hidden: lots\n");
+  EXPECT_NE(msg.find("run.yaml:4"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'model.hidden': expected an integer, got 'lots'"), std::string::npos) << msg;
+}
+
+TEST_F(ConfigTest, OutOfRangeIsRejected) {
+  auto msg = error_of("model:\n  dropout: 1.5\n");
+  EXPECT_NE(msg.find("run.yaml:2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("a number in [0, 1], got 1.5"), std::string::npos) << msg;
+  msg = error_of("model:\n  layer: gat\n");
+  EXPECT_NE(msg.find("one of sage, gin, got 'gat'"), std::string::npos) << msg;
+}
+
+TEST_F(ConfigTest, OverrideAppliesAfterFileAndIsValidated) {
+  auto c = gst::load_config<Outer>(write("model:\n  hidden: 64\n"), {"model.hidden=32", "steps=7"});
+  EXPECT_EQ(c.model.hidden, 32);
+  EXPECT_EQ(c.steps, 7);
+  auto msg = error_of("model:\n  hidden: 64\n", {"model.hidden=-1"});
+  EXPECT_NE(msg.find("--set model.hidden=-1"), std::string::npos) << msg;
+  msg = error_of("", {"model.hiden=3"});
+  EXPECT_NE(msg.find("unknown key 'hiden'"), std::string::npos) << msg;
+  EXPECT_NE(error_of("", {"novalue"}).find("expected key=value"), std::string::npos);
+}
+
+TEST_F(ConfigTest, DumpRoundTrips) {
+  auto c = gst::load_config<Outer>(write("steps: 9\nmodel:\n  layer: gin\n"), {});
+  auto again = gst::load_config<Outer>(write(gst::dump_config(c)), {});
+  EXPECT_EQ(again.steps, 9);
+  EXPECT_EQ(again.model.layer, "gin");
+}
+
+}  // namespace

@@ -1,0 +1,45 @@
+#include "test_support.h"
+
+#include <array>
+#include <cstdio>
+#include <random>
+#include <stdexcept>
+#include <sys/wait.h>
+
+namespace gst::testing {
+
+ScratchDir::ScratchDir(const std::string& tag) {
+  std::random_device rd;
+  path_ = std::filesystem::temp_directory_path() /
+          ("gst-" + tag + "-" + std::to_string(rd()) + std::to_string(rd()));
+  std::filesystem::create_directories(path_);
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) throw std::runtime_error("popen failed for: " + command);
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) result.output.append(buf.data(), n);
+  int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+static std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+CommandResult run_python(const std::string& script, const std::string& args) {
+  return run_command(std::string(GST_PYTHON) + " -c " + shell_quote(script) + " " + args);
+}
+
+}  // namespace gst::testing

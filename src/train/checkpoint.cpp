@@ -1,0 +1,169 @@
+#include "train/checkpoint.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "common/errors.h"
+
+namespace gst {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kManifest = "manifest.json";
+
+fs::path final_dir(const fs::path& run_dir, int64_t step) {
+  return run_dir / ("step-" + std::to_string(step));
+}
+
+CheckpointInfo read_manifest(const fs::path& dir, nlohmann::json* files) {
+  const fs::path path = dir / kManifest;
+  std::ifstream in(path);
+  if (!in) input_error("{}: checkpoint has no manifest (incomplete)", dir.string());
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+    if (j.at("format").get<std::string>() != "gst-checkpoint")
+      input_error("{}: not a gst checkpoint manifest", path.string());
+    const int version = j.at("version").get<int>();
+    if (version != kCheckpointFormatVersion)
+      input_error("{}: checkpoint format version {}, this gst reads version {}", path.string(),
+                  version, kCheckpointFormatVersion);
+    CheckpointInfo info{j.at("step").get<int64_t>(), j.at("world_size").get<int>(), dir};
+    if (files) *files = j.at("files");
+    return info;
+  } catch (const nlohmann::json::exception& e) {
+    input_error("{}: malformed checkpoint manifest: {}", path.string(), e.what());
+  }
+}
+
+}  // namespace
+
+std::string file_checksum(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) input_error("cannot read {}", file.string());
+  uint64_t h = 0xcbf29ce484222325ull;
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), buf.size());
+    const std::streamsize n = in.gcount();
+    for (std::streamsize i = 0; i < n; ++i) {
+      h ^= static_cast<uint8_t>(buf[i]);
+      h *= 0x100000001b3ull;
+    }
+  }
+  return fmt::format("{:016x}", h);
+}
+
+fs::path begin_checkpoint(const fs::path& run_dir, int64_t step) {
+  const fs::path staging = run_dir / (".step-" + std::to_string(step) + ".tmp");
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  fs::create_directories(staging, ec);
+  if (ec) fail("cannot create checkpoint directory {}: {}", staging.string(), ec.message());
+  return staging;
+}
+
+void abandon_checkpoint(const fs::path& staging) {
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+}
+
+CheckpointInfo commit_checkpoint(const fs::path& staging, int64_t step, int world_size) {
+  const fs::path run_dir = staging.parent_path();
+  const fs::path target = final_dir(run_dir, step);
+  try {
+    nlohmann::json files = nlohmann::json::object();
+    std::vector<fs::path> entries;
+    for (const auto& e : fs::directory_iterator(staging)) entries.push_back(e.path());
+    std::sort(entries.begin(), entries.end());
+    for (const auto& p : entries)
+      files[p.filename().string()] = {{"bytes", fs::file_size(p)}, {"fnv1a64", file_checksum(p)}};
+    nlohmann::json manifest = {{"format", "gst-checkpoint"},
+                               {"version", kCheckpointFormatVersion},
+                               {"step", step},
+                               {"world_size", world_size},
+                               {"files", files}};
+    {
+      std::ofstream out(staging / (std::string(kManifest) + ".tmp"));
+      out << manifest.dump(2) << "\n";
+      out.flush();
+      if (!out) fail("cannot write the manifest of checkpoint {} (disk full?)", staging.string());
+    }
+    fs::rename(staging / (std::string(kManifest) + ".tmp"), staging / kManifest);
+    // Replacing a checkpoint of the same step: move the old one aside first, drop it after.
+    const fs::path old = run_dir / (".step-" + std::to_string(step) + ".old");
+    fs::remove_all(old);
+    if (fs::exists(target)) fs::rename(target, old);
+    fs::rename(staging, target);
+    fs::remove_all(old);
+  } catch (const fs::filesystem_error& e) {
+    abandon_checkpoint(staging);
+    fail("saving checkpoint {} failed: {}", target.string(), e.what());
+  } catch (...) {
+    abandon_checkpoint(staging);
+    throw;
+  }
+  return {step, world_size, target};
+}
+
+std::vector<CheckpointInfo> list_checkpoints(const fs::path& run_dir) {
+  std::vector<CheckpointInfo> out;
+  if (!fs::is_directory(run_dir)) return out;
+  static const std::regex name("step-([0-9]+)");
+  for (const auto& e : fs::directory_iterator(run_dir)) {
+    std::smatch m;
+    const std::string file = e.path().filename().string();
+    if (!e.is_directory() || !std::regex_match(file, m, name)) continue;
+    try {
+      CheckpointInfo info = read_manifest(e.path(), nullptr);
+      if (info.step == std::stoll(m[1].str())) out.push_back(info);
+    } catch (const InputError&) {
+      // No or bad manifest: incomplete, ignored.
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const CheckpointInfo& a, const CheckpointInfo& b) { return a.step > b.step; });
+  return out;
+}
+
+CheckpointInfo verify_checkpoint(const fs::path& dir) {
+  nlohmann::json files;
+  CheckpointInfo info = read_manifest(dir, &files);
+  for (const auto& [name, meta] : files.items()) {
+    const fs::path p = dir / name;
+    if (!fs::exists(p)) input_error("{}: checkpoint file {} is missing", dir.string(), name);
+    const std::string want = meta.at("fnv1a64").get<std::string>();
+    const std::string got = file_checksum(p);
+    if (got != want)
+      input_error("{}: checksum mismatch (manifest {}, file {})", p.string(), want, got);
+  }
+  return info;
+}
+
+std::optional<CheckpointInfo> newest_valid_checkpoint(const fs::path& run_dir) {
+  for (const auto& c : list_checkpoints(run_dir)) {
+    try {
+      return verify_checkpoint(c.dir);
+    } catch (const InputError& e) {
+      spdlog::warn("skipping corrupted checkpoint: {}", e.what());
+    }
+  }
+  return std::nullopt;
+}
+
+void prune_checkpoints(const fs::path& run_dir, int keep) {
+  auto all = list_checkpoints(run_dir);
+  for (size_t i = std::max(1, keep); i < all.size(); ++i) {
+    std::error_code ec;
+    fs::remove_all(all[i].dir, ec);
+    if (ec) spdlog::warn("cannot remove old checkpoint {}: {}", all[i].dir.string(), ec.message());
+  }
+}
+
+}  // namespace gst

@@ -1,0 +1,47 @@
+// Run checkpoints on disk: <run>/step-<N>/ holding per-rank and shared files plus manifest.json
+// (format version, step, world size, size and checksum of every file), written last.
+//
+// A checkpoint is staged in <run>/.step-<N>.tmp/ and renamed into place after its manifest is
+// written, so a directory named step-<N> without a valid manifest (a crash mid-rename or a
+// hand-made copy) is incomplete and ignored.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gst {
+
+constexpr int kCheckpointFormatVersion = 1;
+
+struct CheckpointInfo {
+  int64_t step = 0;
+  int world_size = 1;
+  std::filesystem::path dir;
+};
+
+// The staging directory of a checkpoint at `step` (created fresh, replacing leftovers).
+std::filesystem::path begin_checkpoint(const std::filesystem::path& run_dir, int64_t step);
+// Checksums every file in `staging`, writes its manifest and renames it to step-<N>. Throws
+// gst::Error (removing the staging directory) when anything fails; earlier checkpoints stay.
+CheckpointInfo commit_checkpoint(const std::filesystem::path& staging, int64_t step,
+                                 int world_size);
+// Removes the staging directory after a failure elsewhere.
+void abandon_checkpoint(const std::filesystem::path& staging);
+
+// Checkpoints of a run whose manifest parses, newest first (checksums not verified).
+std::vector<CheckpointInfo> list_checkpoints(const std::filesystem::path& run_dir);
+// Reads and checks a checkpoint's manifest and every file's checksum; throws InputError naming
+// the file that is missing or does not match.
+CheckpointInfo verify_checkpoint(const std::filesystem::path& dir);
+// The newest checkpoint that verifies; each newer one that fails is reported with a warning.
+std::optional<CheckpointInfo> newest_valid_checkpoint(const std::filesystem::path& run_dir);
+// Keeps the newest `keep` complete checkpoints (never fewer than one) and removes the others.
+void prune_checkpoints(const std::filesystem::path& run_dir, int keep);
+
+// FNV-1a 64-bit of a file's bytes, as 16 hex digits.
+std::string file_checksum(const std::filesystem::path& file);
+
+}  // namespace gst

@@ -15,7 +15,11 @@ struct SynthOptions {
   int64_t max_nodes = 3000;
   int64_t min_tile_nodes = 8;  // tile kernels
   int64_t max_tile_nodes = 60;
-  int64_t configs = 64;  // configs per graph
+  int64_t configs = 64;            // configs per graph
+  double min_config_share = 0.05;  // layout: share of configurable nodes, drawn per graph
+  double max_config_share = 0.20;
+  std::string search = "random";  // layout configs: "random" (uniform) or "default" (near default)
+  double noise = 0.03;            // sigma of the multiplicative log-normal runtime noise
   double train_fraction = 0.7;
   double valid_fraction = 0.15;  // the rest is test
   bool compress = true;          // savez_compressed-style files

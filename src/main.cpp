@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   app.add_flag("--log-all-ranks", log_all_ranks, "log at the chosen level on every rank, not only rank 0");
   app.parse_complete_callback([&] { gst::log::init(launcher_rank(), log_level, log_all_ranks); });
+  gst::add_synth_command(app);
+  gst::add_inspect_command(app);
 
 
   try {

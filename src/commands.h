@@ -5,4 +5,8 @@ namespace CLI {
 class App;
 }
 
-namespace gst {}  // namespace gst
+namespace gst {
+
+void add_comm_check_command(CLI::App& app);
+
+}  // namespace gst

@@ -60,8 +60,12 @@ std::string file_checksum(const fs::path& file) {
   return fmt::format("{:016x}", h);
 }
 
+fs::path staging_dir(const fs::path& run_dir, int64_t step) {
+  return run_dir / (".step-" + std::to_string(step) + ".tmp");
+}
+
 fs::path begin_checkpoint(const fs::path& run_dir, int64_t step) {
-  const fs::path staging = run_dir / (".step-" + std::to_string(step) + ".tmp");
+  const fs::path staging = staging_dir(run_dir, step);
   std::error_code ec;
   fs::remove_all(staging, ec);
   fs::create_directories(staging, ec);

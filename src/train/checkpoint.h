@@ -22,8 +22,10 @@ struct CheckpointInfo {
   std::filesystem::path dir;
 };
 
-// The staging directory of a checkpoint at `step` (created fresh, replacing leftovers).
+// The staging directory of a checkpoint at `step`: begin_checkpoint creates it fresh (replacing
+// leftovers; one process does this), staging_dir names it (every rank writes its files there).
 std::filesystem::path begin_checkpoint(const std::filesystem::path& run_dir, int64_t step);
+std::filesystem::path staging_dir(const std::filesystem::path& run_dir, int64_t step);
 // Checksums every file in `staging`, writes its manifest and renames it to step-<N>. Throws
 // gst::Error (removing the staging directory) when anything fails; earlier checkpoints stay.
 CheckpointInfo commit_checkpoint(const std::filesystem::path& staging, int64_t step,

@@ -23,9 +23,8 @@ struct Segment {
   // exactly one end in the segment (each cut edge is listed by both its segments); load_graph
   // leaves it empty (all edges are in `edges`).
   std::vector<int64_t> cross_edges;
-  std::vector<int32_t>
-      config_nodes;                // [m] local ids of configurable nodes (layout; empty for tile)
-  std::vector<float> config_feat;  // layout: [k, m, 18] for the k requested configs; tile: empty
+  std::vector<int32_t> config_nodes;  // [m] local ids of configurable nodes (layout; tile: empty)
+  std::vector<float> config_feat;     // layout: [k, m, 18] for the k requested configs; tile: empty
 };
 
 // Per-graph config data, independent of segments.

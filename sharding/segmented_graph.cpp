@@ -1,45 +1,26 @@
 #include "sharding/segmented_graph.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
 
 #include "common/errors.h"
+#include "data/graph_io.h"
 
 namespace gst {
 
-void check_graph_arrays(const Graph& g) {
-  auto need = [&](bool ok, const char* what) {
-    if (!ok) input_error("graph '{}': {}", g.id, what);
-  };
-  int64_t n = g.num_nodes, c = g.num_configs(), m = g.num_config_nodes();
-  need(!g.id.empty() && g.id.find('/') == std::string::npos && g.id != "." && g.id != "..",
-       "id must be a non-empty file name");
-  need(n > 0, "has no nodes");
-  need(c > 0, "has no configs");
-  need(static_cast<int64_t>(g.node_feat.size()) == n * kNodeFeatureDim,
-       "node_feat is not [N, 140]");
-  need(static_cast<int64_t>(g.node_opcode.size()) == n, "node_opcode is not [N]");
-  need(g.edges.size() % 2 == 0, "edge_index is not [E, 2]");
-  for (int64_t v : g.edges) need(v >= 0 && v < n, "edge_index has a node id outside 0..N-1");
-  for (uint8_t op : g.node_opcode) need(op < kNumOpcodes, "node_opcode outside 0..119");
-  for (double r : g.runtime) need(std::isfinite(r) && r >= 0, "config_runtime is NaN, Inf or < 0");
-  if (g.task == Task::Layout) {
-    need(static_cast<int64_t>(g.config_feat.size()) == c * m * kLayoutConfigDim,
-         "node_config_feat is not [C, M, 18]");
-    for (int64_t v : g.config_node_ids) need(v >= 0 && v < n, "node_config_ids outside 0..N-1");
-  } else {
-    need(m == 0, "tile graphs have no configurable nodes");
-    need(static_cast<int64_t>(g.config_feat.size()) == c * kTileConfigDim,
-         "config_feat is not [C, 24]");
-    need(static_cast<int64_t>(g.runtime_normalizer.size()) == c,
-         "config_runtime_normalizers is not [C]");
-  }
+void check_graph_arrays(const Graph& g, const std::string& where) {
+  validate_graph(g, where);
+  // The id names an HDF5 group: one path component.
+  if (g.id.empty() || g.id.find('/') != std::string::npos || g.id == "." || g.id == "..")
+    input_error("{}: the id must be a non-empty file name", where);
 }
 
 SegmentedGraph segment_graph(const Graph& g, const std::string& split, const Partition& p) {
-  check_graph_arrays(g);
+  check_graph_arrays(g, fmt::format("graph '{}'", g.id));
   GST_CHECK(static_cast<int64_t>(p.original_id.size()) == g.num_nodes,
             "partition of graph '{}' has {} nodes, the graph {}", g.id, p.original_id.size(),
             g.num_nodes);
@@ -54,6 +35,7 @@ SegmentedGraph segment_graph(const Graph& g, const std::string& split, const Par
   out.offsets = p.offsets;
   out.original_node_id = p.original_id;
   out.node_splits = g.node_splits;
+  out.has_runtime = g.has_runtime;
   out.runtime = g.runtime;
   if (g.task == Task::Tile) {
     out.runtime_normalizer = g.runtime_normalizer;

@@ -29,13 +29,14 @@ struct SegmentedGraph {
   std::vector<int64_t> config_node_order;  // [M] store order -> index into node_config_ids
   std::vector<int64_t> node_splits;        // original ids, as read
   std::vector<double> runtime;             // [C]
+  bool has_runtime = true;                 // false: unlabeled (test file without runtimes)
   std::vector<double> runtime_normalizer;  // tile: [C]
   std::vector<float> tile_config_feat;     // tile: [C, 24]
   std::vector<SegmentArrays> segments;
 };
 
-// Checks the array sizes and id ranges the store relies on; throws InputError naming the graph.
-void check_graph_arrays(const Graph& graph);
+// validate_graph plus what the store needs of an id; throws InputError prefixed with `where`.
+void check_graph_arrays(const Graph& graph, const std::string& where);
 
 SegmentedGraph segment_graph(const Graph& graph, const std::string& split,
                              const Partition& partition);

@@ -38,18 +38,31 @@ MemoryGraphSource::MemoryGraphSource(Task task,
                                          graph.edges.size() * 8 + graph.config_node_ids.size() * 8 +
                                          graph.config_feat.size() * 4 + graph.runtime.size() * 8 +
                                          graph.runtime_normalizer.size() * 8);
-    inputs_.push_back({graph.id, split, "memory:" + graph.id, bytes});
+    inputs_.push_back({graph.id, split, "memory:" + graph.id, bytes, graphs_.size()});
     graphs_.push_back(std::move(graph));
   }
 }
 
 Graph MemoryGraphSource::load(const GraphInput& input) const {
-  for (size_t i = 0; i < inputs_.size(); ++i)
-    if (inputs_[i].id == input.id && inputs_[i].split == input.split) {
-      check_graph_arrays(graphs_[i]);
-      return graphs_[i];
-    }
-  input_error("{}: no such graph", input.source);
+  GST_CHECK(input.key < graphs_.size(), "no graph {} in memory", input.key);
+  return graphs_[input.key];
+}
+
+CollectionSource::CollectionSource(const fs::path& input, const std::string& name,
+                                   const std::vector<std::string>& splits)
+    : collection_(Collection::open(input, name)), files_(collection_.files(splits)) {
+  for (size_t i = 0; i < files_.size(); ++i) {
+    std::error_code ec;
+    auto bytes = fs::file_size(files_[i].path, ec);
+    inputs_.push_back({files_[i].id, files_[i].split, files_[i].path.string(),
+                       ec ? 0 : static_cast<int64_t>(bytes), i});
+  }
+}
+
+Graph CollectionSource::load(const GraphInput& input) const {
+  GST_CHECK(input.key < files_.size(), "no file {} in collection {}", input.key,
+            collection_.dir().string());
+  return collection_.load(files_[input.key]);
 }
 
 std::string ShardSummary::line() const {
@@ -69,6 +82,7 @@ struct Scanned {
   bool bad = false;
   std::string reason;
   int64_t nodes = 0, edges = 0, configs = 0, config_nodes = 0;
+  bool has_runtime = true;
   std::unique_ptr<FeatureStats> stats;  // train graphs only
 };
 
@@ -248,8 +262,8 @@ ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) 
           Graph g;
           try {
             g = source.load(inputs[i]);
-            check_graph_arrays(g);
             if (g.task != task) input_error("{}: graph of the other task", inputs[i].source);
+            check_graph_arrays(g, inputs[i].source);
           } catch (const InputError& e) {
             if (!o.skip_bad) throw;
             s.bad = true;
@@ -260,6 +274,7 @@ ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) 
           s.edges = g.num_edges();
           s.configs = g.num_configs();
           s.config_nodes = g.num_config_nodes();
+          s.has_runtime = g.has_runtime;
           if (inputs[i].split == "train") {
             s.stats = std::make_unique<FeatureStats>(kNodeFeatureDim);
             s.stats->add(g.node_feat);
@@ -297,6 +312,7 @@ ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) 
     e.num_edges = scanned[i].edges;
     e.num_configs = scanned[i].configs;
     e.num_config_nodes = scanned[i].config_nodes;
+    e.has_runtime = scanned[i].has_runtime;
     m.graphs.push_back(e);
     input_of.push_back(i);
   }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "data/collection.h"
 #include "data/graph.h"
 #include "sharding/partition.h"
 
@@ -18,6 +19,7 @@ struct GraphInput {
   std::string split;
   std::string source;  // the file it comes from (for errors and the manifest), or a label
   int64_t bytes = 0;   // input size, for throughput figures
+  size_t key = 0;      // the source's own handle for it
 };
 
 // Where graphs come from: a collection directory of .npz files, or graphs already in memory.
@@ -43,6 +45,23 @@ class MemoryGraphSource : public GraphSource {
   Task task_;
   std::vector<GraphInput> inputs_;
   std::vector<Graph> graphs_;
+};
+
+// The .npz files of a TpuGraphs collection directory, read and validated by the data layer.
+class CollectionSource : public GraphSource {
+ public:
+  // input/name as Collection::open; lists the files of `splits`.
+  CollectionSource(const std::filesystem::path& input, const std::string& name,
+                   const std::vector<std::string>& splits);
+  Task task() const override { return collection_.name().task; }
+  const std::vector<GraphInput>& inputs() const override { return inputs_; }
+  Graph load(const GraphInput& input) const override;
+  const Collection& collection() const { return collection_; }
+
+ private:
+  Collection collection_;
+  std::vector<GraphFile> files_;
+  std::vector<GraphInput> inputs_;
 };
 
 struct ShardOptions {

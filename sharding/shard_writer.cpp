@@ -30,7 +30,8 @@ EncodedGraph encode_graph(const SegmentedGraph& g, int64_t index, int level) {
                      {s::kAttrNumEdges, g.num_edges},
                      {s::kAttrNumConfigs, g.num_configs},
                      {s::kAttrNumConfigNodes, g.num_config_nodes},
-                     {s::kAttrNumSegments, static_cast<int64_t>(g.segments.size())}};
+                     {s::kAttrNumSegments, static_cast<int64_t>(g.segments.size())},
+                     {s::kAttrHasRuntime, g.has_runtime ? 1 : 0}};
   const int64_t S = static_cast<int64_t>(g.segments.size());
   const int64_t C = g.num_configs;
   add_dataset(&graph, encode_dataset(s::kSegmentOffsets, g.offsets, {S + 1}, 0, 0));

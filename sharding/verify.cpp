@@ -67,6 +67,8 @@ void verify_graph(hid_t file, const Manifest& m, const GraphEntry& g, VerifyRepo
   const int64_t N = g.num_nodes, C = g.num_configs, M = g.num_config_nodes, S = g.num_segments();
   p.expect(h5::read_attr_string(group, schema::kAttrId) == g.id, "id attribute differs");
   p.expect(h5::read_attr_int(group, schema::kAttrIndex) == g.index, "index attribute differs");
+  p.expect((h5::read_attr_int(group, schema::kAttrHasRuntime) != 0) == g.has_runtime,
+           "has_runtime attribute differs");
   for (auto [name, want] : {std::pair{schema::kAttrNumNodes, N},
                             {schema::kAttrNumEdges, g.num_edges},
                             {schema::kAttrNumConfigs, C},

@@ -24,6 +24,7 @@ json graph_to_json(const GraphEntry& g) {
           {"num_configs", g.num_configs},
           {"num_config_nodes", g.num_config_nodes},
           {"cut_edges", g.cut_edges},
+          {"has_runtime", g.has_runtime},
           {"segment_offsets", g.segment_offsets}};
 }
 
@@ -159,6 +160,7 @@ Manifest Manifest::read(const std::filesystem::path& dir) {
     e.num_configs = r.get<int64_t>(g, "num_configs", where);
     e.num_config_nodes = r.get<int64_t>(g, "num_config_nodes", where);
     e.cut_edges = r.get<int64_t>(g, "cut_edges", where);
+    e.has_runtime = r.get<bool>(g, "has_runtime", where);
     e.segment_offsets = r.get<std::vector<int64_t>>(g, "segment_offsets", where);
     const auto& off = e.segment_offsets;
     bool ok = off.size() >= 2 && off.front() == 0 && off.back() == e.num_nodes;

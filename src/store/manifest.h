@@ -22,6 +22,7 @@ struct GraphEntry {
   int shard = 0;
   int64_t num_nodes = 0, num_edges = 0, num_configs = 0, num_config_nodes = 0;
   int64_t cut_edges = 0;                 // edges whose ends lie in different segments
+  bool has_runtime = true;               // false: unlabeled test graph (runtimes all zero)
   std::vector<int64_t> segment_offsets;  // [S + 1]
 
   int64_t num_segments() const { return static_cast<int64_t>(segment_offsets.size()) - 1; }

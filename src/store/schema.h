@@ -28,6 +28,7 @@ constexpr const char* kAttrNumEdges = "num_edges";
 constexpr const char* kAttrNumConfigs = "num_configs";
 constexpr const char* kAttrNumConfigNodes = "num_config_nodes";
 constexpr const char* kAttrNumSegments = "num_segments";
+constexpr const char* kAttrHasRuntime = "has_runtime";            // 0: unlabeled, runtimes all zero
 constexpr const char* kSegmentOffsets = "segment_offsets";        // [S+1] i64
 constexpr const char* kOriginalNodeId = "original_node_id";       // [N] i64
 constexpr const char* kConfigNodeOrder = "config_node_order";     // [M] i64 (layout)

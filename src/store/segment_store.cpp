@@ -141,6 +141,7 @@ class Hdf5SegmentStore : public SegmentStore {
     out.edges.reserve(whole.edges.size());
     for (int32_t v : whole.edges) out.edges.push_back(original[v]);
     out.runtime = std::move(configs.runtime);
+    out.has_runtime = g.has_runtime;
     if (manifest_.task == Task::Layout) {
       const int64_t M = g.num_config_nodes, C = g.num_configs;
       std::vector<int64_t> order =

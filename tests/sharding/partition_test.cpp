@@ -129,10 +129,10 @@ TEST(SegmentedGraph, RejectsInconsistentArrays) {
   Graph g = random_graph(Task::Layout, "g", 50, 3, 1);
   g.edges.push_back(0);
   g.edges.push_back(50);  // out of range
-  EXPECT_THROW(check_graph_arrays(g), InputError);
+  EXPECT_THROW(check_graph_arrays(g, "g"), InputError);
   Graph h = random_graph(Task::Layout, "h", 50, 3, 1);
   h.config_feat.pop_back();
-  EXPECT_THROW(check_graph_arrays(h), InputError);
+  EXPECT_THROW(check_graph_arrays(h, "h"), InputError);
 }
 
 TEST(ShardAssign, BalancesMixedSizedGraphsWithinTenPercent) {

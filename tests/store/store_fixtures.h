@@ -78,6 +78,7 @@ inline void expect_same_graph(const Graph& a, const Graph& b) {
   EXPECT_EQ(a.runtime, b.runtime);
   EXPECT_EQ(a.runtime_normalizer, b.runtime_normalizer);
   EXPECT_EQ(a.node_splits, b.node_splits);
+  EXPECT_EQ(a.has_runtime, b.has_runtime);
 }
 
 }  // namespace gst::testing

@@ -84,7 +84,14 @@ struct Scanned {
   int64_t nodes = 0, edges = 0, configs = 0, config_nodes = 0;
   bool has_runtime = true;
   std::unique_ptr<FeatureStats> stats;  // train graphs only
+  std::unique_ptr<Graph> graph;         // kept for the write pass while the cache has room
 };
+
+int64_t graph_bytes(const Graph& g) {
+  return static_cast<int64_t>(g.node_feat.size() * 4 + g.node_opcode.size() + g.edges.size() * 8 +
+                              g.config_node_ids.size() * 8 + g.config_feat.size() * 4 +
+                              g.runtime.size() * 16);
+}
 
 struct Fault {
   enum Kind { None, Fail, Kill } kind = None;
@@ -253,6 +260,7 @@ ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) 
   // Pass 1: read and validate every graph before writing anything; counts and train statistics.
   std::vector<Scanned> scanned(inputs.size());
   FeatureStats train_stats(kNodeFeatureDim);
+  int64_t cached_bytes = 0;
   {
     Progress progress("checking graphs", static_cast<int64_t>(inputs.size()));
     ordered_parallel<Scanned>(
@@ -279,12 +287,18 @@ ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) 
             s.stats = std::make_unique<FeatureStats>(kNodeFeatureDim);
             s.stats->add(g.node_feat);
           }
+          s.graph = std::make_unique<Graph>(std::move(g));
           return s;
         },
         [&](size_t i, Scanned s) {
           if (s.bad) spdlog::warn("skipping bad input {}: {}", inputs[i].source, s.reason);
           if (s.stats) train_stats.merge(*s.stats);
           s.stats.reset();
+          // Graphs that fit the cache are not read a second time by the write pass.
+          if (s.graph && cached_bytes + graph_bytes(*s.graph) <= o.cache_bytes)
+            cached_bytes += graph_bytes(*s.graph);
+          else
+            s.graph.reset();
           scanned[i] = std::move(s);
           progress.advance(1, static_cast<double>(inputs[i].bytes));
         });
@@ -374,7 +388,8 @@ ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) 
         [&](size_t k) {
           GraphEntry& e = m.graphs[order[k]];
           const GraphInput& in = inputs[input_of[order[k]]];
-          Graph g = source.load(in);
+          std::unique_ptr<Graph> cached = std::move(scanned[input_of[order[k]]].graph);
+          Graph g = cached ? std::move(*cached) : source.load(in);
           if (g.num_nodes != e.num_nodes || g.num_configs() != e.num_configs)
             input_error("{} changed while gst shard was reading it", in.source);
           Partition p = partition_graph(g, o.partitioner, o.segment_size);

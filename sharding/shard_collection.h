@@ -74,6 +74,9 @@ struct ShardOptions {
   std::vector<std::string> splits = {"train", "valid", "test"};
   int workers = 1;
   int compression_level = 4;  // deflate level, 0 = none
+  // Graphs read by the checking pass are kept for the write pass up to this many bytes;
+  // the rest are read again.
+  int64_t cache_bytes = int64_t{1} << 30;
   bool skip_bad = false;
   bool overwrite = false;
   int64_t skipped_before = 0;  // bad files the source itself already skipped

@@ -18,6 +18,7 @@ namespace {
 struct ShardArgs {
   std::string input, out, verify, collection, partitioner = "metis";
   std::vector<std::string> splits = {"train", "valid", "test"};
+  int64_t cache_mb = 1024;
   ShardOptions options;
 };
 
@@ -37,6 +38,7 @@ void run_shard(ShardArgs& args) {
   o.out = args.out;
   o.input = args.input;
   o.splits = args.splits;
+  o.cache_bytes = args.cache_mb << 20;
   o.partitioner = parse_partitioner(args.partitioner);
   CollectionSource source(args.input, args.collection, args.splits);
   o.collection = source.collection().name().str();

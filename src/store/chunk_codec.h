@@ -32,7 +32,19 @@ EncodedDataset encode_dataset(std::string name, const std::vector<T>& values,
 // Creates the dataset under `parent` with matching chunk/filter properties and writes its chunks.
 void write_encoded(hid_t parent, const EncodedDataset& dataset);
 
-// The inverse of the chunk filters, for tests: inflate then unshuffle one encoded chunk.
+// Reads a whole dataset written by write_encoded: its stored chunks are fetched raw
+// (H5Dread_chunk) and decoded here, outside the HDF5 lock and without HDF5's selection
+// machinery. Datasets of another layout or type fall back to H5Dread. shape: optional output.
+template <typename T>
+std::vector<T> read_direct(hid_t parent, const char* name, std::vector<int64_t>* shape = nullptr);
+
+// Rows of dimension 0 (any order, repeats allowed) of such a dataset: only the chunks holding
+// them are read. Returns [rows.size(), ...] in the order asked.
+template <typename T>
+std::vector<T> read_rows_direct(hid_t parent, const char* name, const std::vector<int64_t>& rows,
+                                std::vector<int64_t>* shape = nullptr);
+
+// The inverse of the chunk filters: inflate then unshuffle one encoded chunk.
 std::vector<uint8_t> decode_chunk(const std::vector<uint8_t>& chunk, size_t element_size,
                                   size_t raw_size, int level);
 

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "common/errors.h"
+#include "store/chunk_codec.h"
 #include "store/hdf5.h"
 #include "store/schema.h"
 
@@ -34,16 +35,16 @@ class Hdf5SegmentStore : public SegmentStore {
     GST_CHECK(segment >= 0 && segment < g.num_segments(), "graph '{}' has no segment {} (of {})",
               g.id, segment, g.num_segments());
     check_configs(g, configs);
-    h5::Guard guard;
+    // HDF5 calls lock one at a time; chunks are decoded outside the lock.
     h5::Handle group = h5::open_group(file(g.shard), schema::segment_path(g.split, g.id, segment));
     Segment out;
     out.first_node = g.segment_offsets[segment];
     out.num_nodes = g.segment_offsets[segment + 1] - out.first_node;
     read_node_data(group, g, out.num_nodes, &out);
-    out.edges = h5::read_all<int32_t>(group, schema::kEdges);
-    out.cross_edges = h5::read_all<int64_t>(group, schema::kCrossEdges);
+    out.edges = read_direct<int32_t>(group, schema::kEdges);
+    out.cross_edges = read_direct<int64_t>(group, schema::kCrossEdges);
     if (manifest_.task == Task::Layout) {
-      out.config_nodes = h5::read_all<int32_t>(group, schema::kConfigNodes);
+      out.config_nodes = read_direct<int32_t>(group, schema::kConfigNodes);
       out.config_feat = read_config_rows(group, g, configs, out.config_nodes.size());
     }
     return out;
@@ -61,7 +62,6 @@ class Hdf5SegmentStore : public SegmentStore {
     out.node_opcode.reserve(g.num_nodes);
     out.edges.reserve(2 * g.num_edges);
     std::vector<std::vector<float>> config_parts;
-    h5::Guard guard;
     for (int64_t s = 0; s < g.num_segments(); ++s) {
       Segment part = load_segment(graph, s, configs);
       int64_t first = part.first_node, end = first + part.num_nodes;
@@ -98,7 +98,6 @@ class Hdf5SegmentStore : public SegmentStore {
 
   GraphConfigs load_configs(int64_t graph) const override {
     const GraphEntry& g = entry(graph);
-    h5::Guard guard;
     h5::Handle group = open_graph_group(g);
     GraphConfigs out;
     out.runtime = read_checked<double>(group, g, schema::kRuntime, {g.num_configs});
@@ -112,7 +111,6 @@ class Hdf5SegmentStore : public SegmentStore {
 
   std::vector<int64_t> load_original_node_ids(int64_t graph) const override {
     const GraphEntry& g = entry(graph);
-    h5::Guard guard;
     h5::Handle group = open_graph_group(g);
     return read_checked<int64_t>(group, g, schema::kOriginalNodeId, {g.num_nodes});
   }
@@ -121,7 +119,6 @@ class Hdf5SegmentStore : public SegmentStore {
     const GraphEntry& g = entry(graph);
     std::vector<int64_t> all(g.num_configs);
     for (int64_t c = 0; c < g.num_configs; ++c) all[c] = c;
-    h5::Guard guard;
     Segment whole = load_graph(graph, all);
     GraphConfigs configs = load_configs(graph);
     std::vector<int64_t> original = load_original_node_ids(graph);
@@ -160,7 +157,7 @@ class Hdf5SegmentStore : public SegmentStore {
       out.config_feat = std::move(configs.tile_feat);
     }
     if (h5::exists(group, schema::kNodeSplits))
-      out.node_splits = h5::read_all<int64_t>(group, schema::kNodeSplits);
+      out.node_splits = read_direct<int64_t>(group, schema::kNodeSplits);
     return out;
   }
 
@@ -179,6 +176,7 @@ class Hdf5SegmentStore : public SegmentStore {
 
   // The shard's file, opened (and its format checked) on first use. Caller holds the HDF5 lock.
   hid_t file(int shard) const {
+    h5::Guard guard;
     h5::Handle& handle = files_[shard];
     if (!handle.valid()) {
       std::filesystem::path path = dir_ / manifest_.shards[shard].file;
@@ -205,7 +203,7 @@ class Hdf5SegmentStore : public SegmentStore {
   std::vector<T> read_checked(hid_t group, const GraphEntry& g, const char* name,
                               const std::vector<int64_t>& expected) const {
     std::vector<int64_t> shape;
-    std::vector<T> values = h5::read_all<T>(group, name, &shape);
+    std::vector<T> values = read_direct<T>(group, name, &shape);
     if (shape != expected)
       fail("store {}: graph '{}' dataset {} has the wrong shape", dir_.string(), g.id, name);
     return values;
@@ -219,39 +217,11 @@ class Hdf5SegmentStore : public SegmentStore {
   // config_feat rows of the requested configs: [k, m, 18], in request order.
   std::vector<float> read_config_rows(hid_t group, const GraphEntry& g,
                                       const std::vector<int64_t>& configs, size_t m) const {
-    const size_t row = m * kLayoutConfigDim;
-    std::vector<float> out(configs.size() * row);
-    if (row == 0 || configs.empty()) return out;
-    std::vector<int64_t> wanted(configs);
-    std::sort(wanted.begin(), wanted.end());
-    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
-
-    h5::Handle dataset(GST_H5(H5Dopen2(group, schema::kConfigFeat, H5P_DEFAULT)));
-    std::vector<int64_t> shape = h5::dataset_shape(dataset);
+    std::vector<int64_t> shape;
+    std::vector<float> rows = read_rows_direct<float>(group, schema::kConfigFeat, configs, &shape);
     if (shape != std::vector<int64_t>{g.num_configs, static_cast<int64_t>(m), kLayoutConfigDim})
       fail("store {}: graph '{}' config_feat has the wrong shape", dir_.string(), g.id);
-    h5::Handle file_space(GST_H5(H5Dget_space(dataset)));
-    // One hyperslab per run of consecutive configs.
-    bool first = true;
-    for (size_t i = 0; i < wanted.size();) {
-      size_t j = i + 1;
-      while (j < wanted.size() && wanted[j] == wanted[j - 1] + 1) ++j;
-      hsize_t start[3] = {static_cast<hsize_t>(wanted[i]), 0, 0};
-      hsize_t count[3] = {static_cast<hsize_t>(j - i), m, kLayoutConfigDim};
-      GST_H5(H5Sselect_hyperslab(file_space, first ? H5S_SELECT_SET : H5S_SELECT_OR, start, nullptr,
-                                 count, nullptr));
-      first = false;
-      i = j;
-    }
-    hsize_t mem_dims[3] = {wanted.size(), m, kLayoutConfigDim};
-    h5::Handle mem_space(GST_H5(H5Screate_simple(3, mem_dims, nullptr)));
-    std::vector<float> rows(wanted.size() * row);
-    GST_H5(H5Dread(dataset, H5T_NATIVE_FLOAT, mem_space, file_space, H5P_DEFAULT, rows.data()));
-    for (size_t i = 0; i < configs.size(); ++i) {
-      size_t at = std::lower_bound(wanted.begin(), wanted.end(), configs[i]) - wanted.begin();
-      std::memcpy(&out[i * row], &rows[at * row], row * sizeof(float));
-    }
-    return out;
+    return rows;
   }
 
   std::filesystem::path dir_;

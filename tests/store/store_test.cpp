@@ -57,7 +57,8 @@ TEST(ChunkCodec, EncodedChunksDecodeToPaddedRows) {
 // Shards `graphs` (split, graph) into `dir` and returns the summary.
 ShardSummary shard(const fs::path& dir, Task task,
                    std::vector<std::pair<std::string, Graph>> graphs, Partitioner partitioner,
-                   int64_t K, int shards = 2, int workers = 2, bool overwrite = false) {
+                   int64_t K, int shards = 2, int workers = 2, bool overwrite = false,
+                   int64_t cache_bytes = int64_t{1} << 30) {
   MemoryGraphSource source(task, std::move(graphs));
   ShardOptions o;
   o.out = dir;
@@ -68,6 +69,7 @@ ShardSummary shard(const fs::path& dir, Task task,
   o.partitioner = partitioner;
   o.workers = workers;
   o.overwrite = overwrite;
+  o.cache_bytes = cache_bytes;
   return shard_collection(source, o);
 }
 
@@ -245,11 +247,11 @@ TEST(SegmentStore, ShardsBalanceWorkOnFiftyMixedGraphs) {
   EXPECT_LE(ratio, 1.1);
 }
 
-TEST(SegmentStore, SameInputGivesByteIdenticalShardsWithAnyWorkerCount) {
+TEST(SegmentStore, SameInputGivesByteIdenticalShardsWithAnyWorkersOrCache) {
   ScratchDir a("store_det_a"), b("store_det_b");
   auto graphs = mixed_graphs(Task::Layout, 8, 3);
   shard(a.path(), Task::Layout, graphs, Partitioner::Metis, 300, 2, 1);
-  shard(b.path(), Task::Layout, graphs, Partitioner::Metis, 300, 2, 3);
+  shard(b.path(), Task::Layout, graphs, Partitioner::Metis, 300, 2, 3, false, 0);
   Manifest ma = Manifest::read(a.path()), mb = Manifest::read(b.path());
   for (size_t s = 0; s < ma.shards.size(); ++s)
     EXPECT_EQ(ma.shards[s].checksum, mb.shards[s].checksum);

@@ -38,36 +38,36 @@ class CostModelImpl : public torch::nn::Module {
   Task task() const { return task_; }
 
  private:
-  struct Layer;
-  struct Plan;
+  struct Plan;  // which nodes and edges run per config at each layer (cost_model.cpp)
 
-  // Per-node inputs before the config join: [N, opcode_dim + kept features].
+  // Standardized features and opcode embedding: [N, 140] -> [N, opcode_dim + kept features].
   torch::Tensor node_inputs(const SegmentBatch& batch);
-  // The input projection's activation and dropout, and a layer's norm/activation/dropout.
-  torch::Tensor input_post(const torch::Tensor& z);
-  torch::Tensor layer_post(int layer, const torch::Tensor& z);
-  // One SAGE layer over a whole graph: h [N', H_in] -> [N', H_out] (residual included).
-  torch::Tensor layer_full(int layer, const torch::Tensor& h, const torch::Tensor& src,
-                           const torch::Tensor& dst, const torch::Tensor& inv_deg_in,
-                           const torch::Tensor& inv_deg_out);
-  // Mean + max pooling of h [N', H] over contiguous node ranges -> [S, 2H].
-  static torch::Tensor pool(const torch::Tensor& h, const std::vector<int64_t>& offsets);
+  torch::Tensor input_post(const torch::Tensor& z);  // activation and dropout, any shape [..., P]
+  torch::Tensor layer_post(int layer, const torch::Tensor& z);  // norm, activation, dropout
+  // Pre-activation of layer `layer` from its transformed input y = linear(h) [R, 3 H_out]
+  // (self, in, out) over a whole edge list: [R, H_out], bias included.
+  torch::Tensor aggregate(int layer, const torch::Tensor& y, const torch::Tensor& src,
+                          const torch::Tensor& dst, const torch::Tensor& inv_deg_in,
+                          const torch::Tensor& inv_deg_out);
+  bool residual(int layer) const;
+  int64_t layer_width(int layer) const;  // H_in of layer `layer`; layer_width(layers) = hidden
 
   ModelConfig config_;
   Task task_;
-  torch::Tensor kept_columns_;  // [F'] int64 buffer
+  torch::Tensor kept_columns_;  // [F'] int64, CPU: the non-constant feature columns
   torch::Tensor feat_mean_;     // [F'] buffer
   torch::Tensor feat_inv_std_;  // [F'] buffer
   torch::nn::Embedding opcode_embedding_{nullptr};
-  torch::nn::Linear input_node_{nullptr};        // [opcode_dim + F'] -> projection (with bias)
-  torch::nn::Linear input_config_{nullptr};      // layout: 18 -> projection (no bias)
-  torch::Tensor input_prelu_;                    // [projection]
-  std::vector<torch::nn::Linear> layer_linear_;  // H_in -> 3 H_out (self, in, out; no bias)
-  std::vector<torch::Tensor> layer_bias_;        // [H_out]
-  std::vector<torch::nn::LayerNorm> layer_norm_;
-  std::vector<torch::Tensor> layer_prelu_;  // [H_out]
-  torch::nn::LayerNorm head_norm_{nullptr};
-  torch::nn::Sequential head_mlp_{nullptr};
+  torch::nn::Linear input_node_{nullptr};         // [opcode_dim + F'] -> projection, with bias
+  torch::nn::Linear input_config_{nullptr};       // layout: 18 -> projection, no bias
+  torch::Tensor input_prelu_;                     // [projection]
+  std::vector<torch::nn::Linear> layer_linear_;   // H_in -> 3 H_out (self, in, out), no bias
+  std::vector<torch::Tensor> layer_bias_;         // [H_out]
+  std::vector<torch::nn::LayerNorm> layer_norm_;  // empty when norm = none
+  std::vector<torch::Tensor> layer_prelu_;        // [H_out]
+  torch::nn::LayerNorm head_norm_{nullptr};       // null when norm = none
+  torch::nn::Linear head_in_{nullptr}, head_mid_{nullptr}, head_out_{nullptr};
+  torch::Tensor head_prelu_in_, head_prelu_mid_;  // [head_hidden]
 };
 TORCH_MODULE(CostModel);
 

@@ -5,4 +5,10 @@ namespace CLI {
 class App;
 }
 
-namespace gst {}  // namespace gst
+namespace gst {
+
+void add_synth_command(CLI::App& app);       // data/synth_command.cpp
+void add_inspect_command(CLI::App& app);     // data/inspect_command.cpp
+void add_comm_check_command(CLI::App& app);  // dist/comm_check_command.cpp
+
+}  // namespace gst

@@ -1,12 +1,12 @@
 // The `gst` command: parses the subcommand and turns any exception into a message and exit code.
 #include <CLI/CLI.hpp>
-
 #include <cstdlib>
 #include <iostream>
 
 #include "commands.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "dist/communicator.h"
 
 namespace {
 
@@ -24,10 +24,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string log_level = "info";
   bool log_all_ranks = false;
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
-  app.add_flag("--log-all-ranks", log_all_ranks, "log at the chosen level on every rank, not only rank 0");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  app.add_flag("--log-all-ranks", log_all_ranks,
+               "log at the chosen level on every rank, not only rank 0");
   app.parse_complete_callback([&] { gst::log::init(launcher_rank(), log_level, log_all_ranks); });
-
+  gst::add_synth_command(app);
+  gst::add_inspect_command(app);
+  gst::add_comm_check_command(app);
 
   try {
     app.parse(argc, argv);
@@ -40,6 +44,7 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "gst: error: " << e.what() << "\n";
+    gst::abort_job_if_distributed(1, e.what());
     return 1;
   }
   return 0;

@@ -22,14 +22,15 @@ struct Graph {
   std::string id;  // file name without .npz
   Task task = Task::Layout;
   int64_t num_nodes = 0;
-  std::vector<float> node_feat;           // [N, 140]
-  std::vector<uint8_t> node_opcode;       // [N], 0..119
-  std::vector<int64_t> edges;             // [E, 2]: (source, target) rows
-  std::vector<int64_t> config_node_ids;   // layout: [M] node ids; tile: empty
-  std::vector<float> config_feat;         // layout: [C, M, 18]; tile: [C, 24]
-  std::vector<double> runtime;            // [C]
-  std::vector<double> runtime_normalizer; // tile: [C]; layout: empty
-  std::vector<int64_t> node_splits;       // optional sub-computation boundaries
+  std::vector<float> node_feat;            // [N, 140]
+  std::vector<uint8_t> node_opcode;        // [N], 0..119
+  std::vector<int64_t> edges;              // [E, 2]: (source, target) rows
+  std::vector<int64_t> config_node_ids;    // layout: [M] node ids; tile: empty
+  std::vector<float> config_feat;          // layout: [C, M, 18]; tile: [C, 24]
+  std::vector<double> runtime;             // [C]
+  std::vector<double> runtime_normalizer;  // tile: [C]; layout: empty
+  std::vector<int64_t> node_splits;        // optional sub-computation boundaries
+  bool has_runtime = true;                 // false: a test file without runtimes (all zero)
 
   int64_t num_edges() const { return static_cast<int64_t>(edges.size() / 2); }
   int64_t num_configs() const { return static_cast<int64_t>(runtime.size()); }

@@ -35,6 +35,35 @@ struct NpyArray {
 
 using NpzArrays = std::map<std::string, NpyArray>;  // key without ".npy" -> array
 
+// An open .npz for reading arrays one at a time (e.g. to skip keys or read into typed buffers).
+// Every array is decompressed straight into its destination buffer.
+class NpzReader {
+ public:
+  explicit NpzReader(const std::filesystem::path& path);  // throws InputError if not a zip
+  ~NpzReader();
+  NpzReader(const NpzReader&) = delete;
+  NpzReader& operator=(const NpzReader&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  const std::vector<std::string>& keys() const { return keys_; }  // without ".npy", zip order
+  bool has(const std::string& key) const;
+
+  NpyArray read(const std::string& key);
+  // Reads into `values` (shape into `shape`), converting from any dtype to_int64/to_float/
+  // to_double accept; no intermediate copy when the stored dtype is already T.
+  template <typename T>
+  void read_as(const std::string& key, std::vector<T>& values, std::vector<int64_t>& shape);
+
+ private:
+  struct Entry;
+  Entry open_entry(const std::string& key);
+  void read_data(Entry& entry, void* dest, size_t bytes);
+
+  std::filesystem::path path_;
+  void* archive_ = nullptr;  // zip_t*
+  std::vector<std::string> keys_;
+};
+
 // Reads every array of an .npz (stored or deflated entries, .npy 1.0/2.0/3.0). Throws
 // InputError naming the file and the array for anything malformed or unsupported.
 NpzArrays read_npz(const std::filesystem::path& path);

@@ -13,6 +13,17 @@
 
 namespace gst {
 
+// A collective started by an *_async call. The buffer must stay alive and untouched until wait()
+// has returned; all ranks must start their async collectives in the same order.
+class PendingCollective {
+ public:
+  virtual ~PendingCollective() = default;
+  // Blocks until the collective is complete and the buffer holds the result.
+  virtual void wait() = 0;
+  // Lets the library progress without blocking; true once complete (wait() is still required).
+  virtual bool test() = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -27,7 +38,10 @@ class Communicator {
   virtual void barrier() = 0;
   // In place over `count` floats (device memory for NCCL). Blocking: the result is ready on return.
   virtual void all_reduce_sum(float* data, size_t count) = 0;
+  // The sum divided by size(), in place.
   void all_reduce_avg(float* data, size_t count);
+  // Starts an in-place average over `count` floats; the result is ready after wait().
+  virtual std::unique_ptr<PendingCollective> all_reduce_avg_async(float* data, size_t count);
   // In place over `bytes` bytes, from `root` to all (device memory for NCCL).
   virtual void broadcast(void* data, size_t bytes, int root) = 0;
 
@@ -43,10 +57,21 @@ class Communicator {
 
   // Ends the whole job at once (MPI_Abort) after logging `reason`; used when one rank fails.
   [[noreturn]] virtual void abort(int exit_code, const std::string& reason) = 0;
+
+ protected:
+  // Backends with a native average (NCCL's ncclAvg) override this; the default sums, then scales
+  // on the host.
+  virtual void average_in_place(float* data, size_t count);
 };
 
-// backend: auto | mpi | nccl. auto picks NCCL when built with it and a GPU is visible.
-// Initializes MPI on first use; asking for nccl without NCCL support is an InputError.
+// backend: auto | mpi | nccl. auto picks NCCL when built with it, torch has CUDA and a GPU is
+// visible; MPI otherwise. Initializes MPI on first use; asking for nccl without NCCL support is an
+// InputError.
 std::unique_ptr<Communicator> make_communicator(const std::string& backend);
+
+// For a top-level error handler: when MPI runs with more than one rank, logs `reason` with this
+// rank and ends the whole job (MPI_Abort) so no rank waits forever in a collective. Returns
+// (doing nothing) in a single-rank or non-MPI run.
+void abort_job_if_distributed(int exit_code, const std::string& reason);
 
 }  // namespace gst

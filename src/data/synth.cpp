@@ -1,0 +1,404 @@
+#include "data/synth.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <numeric>
+
+#include "common/errors.h"
+#include "common/progress.h"
+#include "data/collection.h"
+#include "data/graph_io.h"
+#include "data/synth_cost.h"
+
+namespace gst {
+namespace {
+
+using synth::OpKind;
+
+// splitmix64: a tiny generator with portable output, so files are identical on every platform.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : state_(seed) {}
+  uint64_t next() {
+    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  int64_t below(int64_t n) { return std::min<int64_t>(n - 1, uniform() * n); }
+  bool chance(double p) { return uniform() < p; }
+  double normal() {
+    double u1 = uniform(), u2 = uniform();
+    return std::sqrt(-2 * std::log1p(-u1)) * std::cos(2 * M_PI * u2);
+  }
+  int64_t geometric(double mean) { return static_cast<int64_t>(-std::log1p(-uniform()) * mean); }
+  template <typename T>
+  const T& pick(const std::vector<T>& v) {
+    return v[below(v.size())];
+  }
+
+ private:
+  uint64_t state_;
+};
+
+uint64_t mix(uint64_t a, uint64_t b) { return Rng(a ^ Rng(b).next()).next(); }
+
+struct NodeSpec {
+  int opcode = 0;
+  OpKind kind = OpKind::Source;
+  int rank = 1;
+  std::array<int64_t, 4> dims{1, 1, 1, 1};
+  int elem_bytes = 4;
+
+  double elements() const {
+    double e = 1;
+    for (int d = 0; d < rank; ++d) e *= dims[d];
+    return e;
+  }
+};
+
+const std::vector<int64_t> kDimSizes = {1,   2,   3,   4,   8,   16,  32,   64,   96,  100,
+                                        128, 200, 256, 384, 512, 768, 1000, 1024, 2048};
+
+std::array<int64_t, 4> random_dims(Rng& rng, int rank, double max_elements) {
+  while (true) {
+    std::array<int64_t, 4> dims{1, 1, 1, 1};
+    double e = 1;
+    for (int d = 0; d < rank; ++d) e *= dims[d] = rng.pick(kDimSizes);
+    if (e <= max_elements && e >= 8) return dims;
+  }
+}
+
+std::vector<int> opcodes_of(OpKind kind) {
+  std::vector<int> out;
+  for (const auto& op : synth::opcode_table())
+    if (op.kind == kind) out.push_back(op.code);
+  return out;
+}
+
+NodeSpec make_node(Rng& rng, OpKind kind, int opcode) {
+  NodeSpec s;
+  s.kind = kind;
+  s.opcode = opcode;
+  s.elem_bytes = rng.chance(0.3) ? 2 : 4;
+  return s;
+}
+
+// The shape an operation produces from its first operand's shape.
+void derive_shape(Rng& rng, const NodeSpec& in, NodeSpec& out, double max_elements) {
+  out.rank = in.rank;
+  out.dims = in.dims;
+  const std::string name = [&] {
+    for (const auto& op : synth::opcode_table())
+      if (op.code == out.opcode) return std::string(op.name);
+    return std::string();
+  }();
+  if (name == "transpose" && in.rank >= 2) {
+    std::swap(out.dims[in.rank - 1], out.dims[in.rank - 2]);
+  } else if (name == "reduce" && in.rank >= 2) {
+    out.rank = in.rank - 1;
+    out.dims[in.rank - 1] = 1;
+  } else if (name == "broadcast" && in.rank < 4 && in.elements() * 8 <= max_elements) {
+    out.rank = in.rank + 1;
+    for (int d = out.rank - 1; d > 0; --d) out.dims[d] = out.dims[d - 1];
+    out.dims[0] = rng.pick(std::vector<int64_t>{2, 4, 8});
+  } else if (name == "dot" || name == "convolution" || name == "reshape" || name == "fusion") {
+    out.rank = 2 + rng.below(3);
+    out.dims = random_dims(rng, out.rank, max_elements);
+  } else if (name == "concatenate" && in.elements() * 2 <= max_elements) {
+    out.dims[0] *= 2;
+  }
+}
+
+void fill_node_features(Rng& rng, const NodeSpec& s, bool is_output, float* f) {
+  f[synth::kFeatRank] = s.rank;
+  for (int d = 0; d < s.rank; ++d) f[synth::kFeatDims + d] = s.dims[d];
+  double e = s.elements();
+  f[synth::kFeatElements] = e;
+  f[synth::kFeatLogElements] = std::log2(e);
+  f[synth::kFeatElemBytes] = s.elem_bytes;
+  f[synth::kFeatBytes] = e * s.elem_bytes;
+  for (int d = 0; d < 4; ++d) f[synth::kFeatDefaultLayout + d] = d < s.rank ? s.rank - 1 - d : -1;
+  if (s.opcode == 21)  // convolution: window sizes and strides
+    for (int d = 0; d < 6; ++d)
+      f[synth::kFeatWindow + d] = d < 3 ? 1 + 2 * rng.below(4) : 1 + rng.below(2);
+  f[synth::kFeatIsOutput] = is_output ? 1 : 0;
+  for (int d = 0; d < 5; ++d) f[synth::kFeatNoise + d] = rng.below(10);
+}
+
+// A DAG in topological order shaped like an HLO program: long chains (most nodes consume their
+// predecessor), fan-in (2-3 operands, skip connections) and fan-out (hub parameters/constants).
+std::vector<NodeSpec> make_layout_dag(Rng& rng, int64_t n, std::vector<int64_t>& edges) {
+  const auto sources = opcodes_of(OpKind::Source), elementwise = opcodes_of(OpKind::Elementwise),
+             sensitive = opcodes_of(OpKind::LayoutSensitive), other = opcodes_of(OpKind::Other);
+  constexpr double kMaxElements = 1 << 23;
+  std::vector<NodeSpec> nodes(n);
+  std::vector<int64_t> hubs;
+  for (int64_t i = 0; i < n; ++i) {
+    if (i == 0 || rng.chance(0.08)) {
+      nodes[i] = make_node(rng, OpKind::Source, rng.pick(sources));
+      nodes[i].rank = 1 + rng.below(4);
+      nodes[i].dims = random_dims(rng, nodes[i].rank, kMaxElements);
+      if (rng.chance(0.3)) hubs.push_back(i);
+      continue;
+    }
+    double r = rng.uniform();
+    OpKind kind = r < 0.5    ? OpKind::Elementwise
+                  : r < 0.75 ? OpKind::LayoutSensitive
+                             : OpKind::Other;
+    const auto& codes = kind == OpKind::Elementwise       ? elementwise
+                        : kind == OpKind::LayoutSensitive ? sensitive
+                                                          : other;
+    nodes[i] = make_node(rng, kind, rng.pick(codes));
+    double u = rng.uniform();
+    int operands = u < 0.6 ? 1 : u < 0.94 ? 2 : 3;
+    std::vector<int64_t> ins = {rng.chance(0.75) ? i - 1
+                                                 : std::max<int64_t>(0, i - 1 - rng.geometric(8))};
+    for (int k = 1; k < operands; ++k) {
+      int64_t in = !hubs.empty() && rng.chance(0.15)
+                       ? rng.pick(hubs)
+                       : std::max<int64_t>(0, i - 1 - rng.geometric(30));
+      if (std::find(ins.begin(), ins.end(), in) == ins.end()) ins.push_back(in);
+    }
+    derive_shape(rng, nodes[ins[0]], nodes[i], kMaxElements);
+    for (int64_t in : ins) {
+      edges.push_back(in);
+      edges.push_back(i);
+    }
+  }
+  return nodes;
+}
+
+// Chooses ~share * n configurable nodes in short connected runs along edges, seeded at
+// layout-sensitive ops (as in XLA, where layout choices cluster around dots, convs, transposes).
+std::vector<int64_t> choose_configurable(Rng& rng, const std::vector<NodeSpec>& nodes,
+                                         const std::vector<int64_t>& edges, double share) {
+  const int64_t n = static_cast<int64_t>(nodes.size());
+  std::vector<std::vector<int64_t>> consumers(n);
+  for (size_t e = 0; e < edges.size(); e += 2) consumers[edges[e]].push_back(edges[e + 1]);
+  auto eligible = [&](int64_t i) { return nodes[i].rank >= 2 && nodes[i].kind != OpKind::Source; };
+  std::vector<int64_t> seeds, rest;
+  for (int64_t i = 0; i < n; ++i)
+    if (eligible(i)) (nodes[i].kind == OpKind::LayoutSensitive ? seeds : rest).push_back(i);
+  for (auto* list : {&seeds, &rest})
+    for (size_t i = list->size(); i > 1; --i) std::swap((*list)[i - 1], (*list)[rng.below(i)]);
+  seeds.insert(seeds.end(), rest.begin(), rest.end());
+
+  const int64_t target = std::max<int64_t>(1, std::llround(share * n));
+  std::vector<bool> chosen(n, false);
+  int64_t count = 0;
+  for (int64_t seed : seeds) {
+    if (count >= target) break;
+    int64_t at = seed;
+    for (int step = 0; step < 4 && count < target && !chosen[at]; ++step) {
+      chosen[at] = true;
+      ++count;
+      std::vector<int64_t> next;
+      for (int64_t c : consumers[at])
+        if (eligible(c) && !chosen[c]) next.push_back(c);
+      if (next.empty() || !rng.chance(0.8)) break;
+      at = rng.pick(next);
+    }
+  }
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < n; ++i)
+    if (chosen[i]) ids.push_back(i);
+  return ids;
+}
+
+// Minor-to-major order with minor dim k: [k, then the other dims from last to first].
+void encode_layout(int rank, int k, float* out) {
+  float order[6] = {-1, -1, -1, -1, -1, -1};
+  order[0] = k;
+  for (int d = rank - 1, at = 1; d >= 0; --d)
+    if (d != k) order[at++] = d;
+  for (int s = 0; s < 6; ++s) out[s] = out[6 + s] = order[s];
+  for (int s = 12; s < 18; ++s) out[s] = -1;
+}
+
+double noisy(Rng& rng, double cost, double sigma) {
+  return std::max(1.0, std::round(1000.0 * cost * std::exp(sigma * rng.normal())));
+}
+
+Graph synth_layout(const SynthOptions& o, Rng& rng, int64_t n) {
+  Graph g;
+  g.task = Task::Layout;
+  g.num_nodes = n;
+  std::vector<NodeSpec> nodes = make_layout_dag(rng, n, g.edges);
+  if (std::none_of(nodes.begin(), nodes.end(),
+                   [](const NodeSpec& s) { return s.rank >= 2 && s.kind != OpKind::Source; })) {
+    // Tiny graphs: make the output a rank-2 op so there is something to configure.
+    nodes[n - 1].kind = OpKind::LayoutSensitive;
+    nodes[n - 1].opcode = 22;
+    nodes[n - 1].rank = 2;
+    nodes[n - 1].dims = random_dims(rng, 2, 1 << 20);
+  }
+  double share = o.min_config_share + rng.uniform() * (o.max_config_share - o.min_config_share);
+  g.config_node_ids = choose_configurable(rng, nodes, g.edges, share);
+
+  g.node_feat.assign(n * kNodeFeatureDim, 0.0f);
+  g.node_opcode.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    g.node_opcode[i] = static_cast<uint8_t>(nodes[i].opcode);
+    fill_node_features(rng, nodes[i], i == n - 1, &g.node_feat[i * kNodeFeatureDim]);
+  }
+
+  const int64_t m = g.num_config_nodes(), c = o.configs;
+  g.config_feat.resize(c * m * kLayoutConfigDim);
+  const bool near_default = o.search == "default";
+  for (int64_t cfg = 0; cfg < c; ++cfg) {
+    double perturb = near_default ? 0.05 + 0.35 * rng.uniform() : 1.0;
+    for (int64_t j = 0; j < m; ++j) {
+      int rank = nodes[g.config_node_ids[j]].rank;
+      int k = rng.chance(perturb) ? static_cast<int>(rng.below(rank)) : rank - 1;
+      encode_layout(rank, k, &g.config_feat[(cfg * m + j) * kLayoutConfigDim]);
+    }
+  }
+  if (rng.chance(0.3)) {
+    int splits = 1 + rng.below(3);
+    for (int s = 0; s < splits && n > 1; ++s) g.node_splits.push_back(1 + rng.below(n - 1));
+    std::sort(g.node_splits.begin(), g.node_splits.end());
+  }
+  g.runtime.assign(c, 0.0);  // sizes C for the cost function
+  std::vector<double> cost = synth::noiseless_cost(g);
+  for (int64_t cfg = 0; cfg < c; ++cfg) g.runtime[cfg] = noisy(rng, cost[cfg], o.noise);
+  return g;
+}
+
+// A fused kernel: parameters feeding a short chain of elementwise/reduce ops into one output.
+Graph synth_tile(const SynthOptions& o, Rng& rng, int64_t n) {
+  Graph g;
+  g.task = Task::Tile;
+  g.num_nodes = n;
+  const auto elementwise = opcodes_of(OpKind::Elementwise);
+  int out_rank = 1 + rng.below(4);
+  std::array<int64_t, 4> out_dims = random_dims(rng, out_rank, 1 << 20);
+  std::vector<NodeSpec> nodes(n);
+  for (int64_t i = 0; i < n; ++i) {
+    bool source = i == 0 || rng.chance(0.3);
+    nodes[i] = make_node(rng, source ? OpKind::Source : OpKind::Elementwise,
+                         source ? (rng.chance(0.8) ? 0 : 1) : rng.pick(elementwise));
+    nodes[i].rank = out_rank;
+    nodes[i].dims = out_dims;
+    if (source && out_rank > 1 && rng.chance(0.3)) {  // a broadcast operand: drop leading dims
+      int drop = 1 + rng.below(out_rank - 1);
+      nodes[i].rank = out_rank - drop;
+      for (int d = 0; d < nodes[i].rank; ++d) nodes[i].dims[d] = out_dims[d + drop];
+      for (int d = nodes[i].rank; d < 4; ++d) nodes[i].dims[d] = 1;
+    }
+    if (source) continue;
+    g.edges.push_back(i - 1);
+    g.edges.push_back(i);
+    if (i >= 2 && rng.chance(0.5)) {
+      g.edges.push_back(rng.below(i - 1));
+      g.edges.push_back(i);
+    }
+  }
+  g.node_feat.assign(n * kNodeFeatureDim, 0.0f);
+  g.node_opcode.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    g.node_opcode[i] = static_cast<uint8_t>(nodes[i].opcode);
+    fill_node_features(rng, nodes[i], i == n - 1, &g.node_feat[i * kNodeFeatureDim]);
+  }
+
+  // Tile sizes: t_m in 8..1024, t_s in 1..256, t_o in 1..8 (powers of two): 288 candidates,
+  // drawn without repetition while they last.
+  std::vector<std::array<int, 3>> grid;
+  for (int tm = 8; tm <= 1024; tm *= 2)
+    for (int ts = 1; ts <= 256; ts *= 2)
+      for (int to = 1; to <= 8; to *= 2) grid.push_back({tm, ts, to});
+  const int64_t c = o.configs;
+  g.config_feat.assign(c * kTileConfigDim, 0.0f);
+  const int64_t grid_size = static_cast<int64_t>(grid.size());
+  for (int64_t cfg = 0; cfg < c; ++cfg) {
+    if (cfg % grid_size == 0)
+      for (int64_t i = grid_size; i > 1; --i) std::swap(grid[i - 1], grid[rng.below(i)]);
+    const auto& t = grid[cfg % grid_size];
+    float* f = &g.config_feat[cfg * kTileConfigDim];
+    for (int k = 0; k < 3; ++k) {
+      f[k] = t[k];
+      f[3 + k] = std::log2(t[k]);
+    }
+    f[6] = float(t[0]) * t[1];
+  }
+  float default_tile[kTileConfigDim] = {128, 8, 1, 7, 3, 0, 1024};
+  double default_cost = synth::tile_cost(g, default_tile);
+  g.runtime.assign(c, 0.0);  // sizes C for the cost function
+  std::vector<double> cost = synth::noiseless_cost(g);
+  g.runtime_normalizer.resize(c);
+  for (int64_t cfg = 0; cfg < c; ++cfg) {
+    g.runtime[cfg] = noisy(rng, cost[cfg], o.noise);
+    g.runtime_normalizer[cfg] = noisy(rng, default_cost, o.noise);
+  }
+  return g;
+}
+
+uint64_t name_hash(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+Graph synth_graph(const SynthOptions& options, Task task, uint64_t seed, int64_t num_nodes) {
+  GST_CHECK(num_nodes >= 1, "synth_graph: num_nodes must be >= 1, got {}", num_nodes);
+  GST_CHECK(options.configs >= 1, "synth_graph: configs must be >= 1, got {}", options.configs);
+  Rng rng(mix(seed, task == Task::Layout ? 1 : 2));
+  Graph g = task == Task::Layout ? synth_layout(options, rng, num_nodes)
+                                 : synth_tile(options, rng, num_nodes);
+  g.id = fmt::format("synth_{:016x}", seed);
+  validate_graph(g, g.id);
+  return g;
+}
+
+void synth_collection(const std::string& collection, const std::filesystem::path& out,
+                      int64_t num_graphs, uint64_t seed, const SynthOptions& options) {
+  CollectionName name = parse_collection_name(collection);
+  SynthOptions o = options;
+  if (name.task == Task::Layout) o.search = name.search;
+  const bool layout = name.task == Task::Layout;
+  const int64_t lo = layout ? o.min_nodes : o.min_tile_nodes;
+  const int64_t hi = layout ? o.max_nodes : o.max_tile_nodes;
+  if (lo < 1 || hi < lo) input_error("synth: node range [{}, {}] is empty", lo, hi);
+  if (o.train_fraction < 0 || o.valid_fraction < 0 || o.train_fraction + o.valid_fraction > 1)
+    input_error("synth: split fractions train {} + valid {} must be within 0..1", o.train_fraction,
+                o.valid_fraction);
+
+  const std::filesystem::path dir = out / name.relative_dir();
+  for (const auto& split : split_names()) std::filesystem::create_directories(dir / split);
+
+  // Graphs are dealt to splits in a seeded random order.
+  Rng rng(mix(seed, name_hash(name.str())));
+  std::vector<int64_t> order(num_graphs);
+  std::iota(order.begin(), order.end(), 0);
+  for (int64_t i = num_graphs; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  const int64_t n_train = std::llround(num_graphs * o.train_fraction);
+  const int64_t n_valid =
+      std::min<int64_t>(num_graphs - n_train, std::llround(num_graphs * o.valid_fraction));
+  std::vector<std::string> split_of(num_graphs);
+  for (int64_t r = 0; r < num_graphs; ++r)
+    split_of[order[r]] = r < n_train ? "train" : r < n_train + n_valid ? "valid" : "test";
+
+  Progress progress("graphs", num_graphs);
+  for (int64_t i = 0; i < num_graphs; ++i) {
+    uint64_t graph_seed = mix(mix(seed, name_hash(name.str())), i);
+    Rng size_rng(graph_seed);
+    int64_t nodes = std::llround(std::exp(
+        std::log(double(lo)) + size_rng.uniform() * (std::log(double(hi)) - std::log(double(lo)))));
+    Graph g = synth_graph(o, name.task, graph_seed, std::clamp(nodes, lo, hi));
+    g.id = fmt::format("synth_{:05d}", i);
+    write_graph(dir / split_of[i] / (g.id + ".npz"), g, o.compress);
+    progress.advance();
+  }
+  double seconds = progress.finish();
+  spdlog::info("synth: wrote {} {} graphs ({} train, {} valid, {} test) to {} in {:.1f} s",
+               num_graphs, name.str(), n_train, n_valid, num_graphs - n_train - n_valid,
+               dir.string(), seconds);
+}
+
+}  // namespace gst

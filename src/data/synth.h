@@ -1,0 +1,36 @@
+// Synthetic TpuGraphs: HLO-like graphs whose runtimes come from the hidden cost function in
+// data/synth_cost.h, written in the real directory layout and dtypes.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "data/graph.h"
+
+namespace gst {
+
+struct SynthOptions {
+  int64_t min_nodes = 300;  // layout graph sizes, drawn log-uniformly in [min, max]
+  int64_t max_nodes = 3000;
+  int64_t min_tile_nodes = 8;  // tile kernels
+  int64_t max_tile_nodes = 60;
+  int64_t configs = 64;            // configs per graph
+  double min_config_share = 0.05;  // layout: share of configurable nodes, drawn per graph
+  double max_config_share = 0.20;
+  std::string search = "random";  // layout configs: "random" (uniform) or "default" (near default)
+  double noise = 0.03;            // sigma of the multiplicative log-normal runtime noise
+  double train_fraction = 0.7;
+  double valid_fraction = 0.15;  // the rest is test
+  bool compress = true;          // savez_compressed-style files
+};
+
+// One graph of `task` with exactly num_nodes nodes, deterministic in (options, task, seed).
+Graph synth_graph(const SynthOptions& options, Task task, uint64_t seed, int64_t num_nodes);
+
+// Writes `num_graphs` graphs of the collection `collection` ("layout:xla:random", "tile:xla", ...)
+// under out/npz/<layout|tile>/... in train/valid/test folders; byte-identical for a seed.
+void synth_collection(const std::string& collection, const std::filesystem::path& out,
+                      int64_t num_graphs, uint64_t seed, const SynthOptions& options);
+
+}  // namespace gst

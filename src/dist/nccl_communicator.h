@@ -1,0 +1,70 @@
+// The NCCL backend of Communicator: device buffers on this rank's GPU (chosen from the local rank),
+// on its own CUDA stream; host-side collectives go over MPI. Only built with GST_WITH_NCCL.
+#pragma once
+
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+
+#include <memory>
+
+#include "dist/communicator.h"
+#include "dist/mpi_communicator.h"
+
+namespace gst {
+
+namespace cuda {
+// Throw gst::Error naming the call, file:line and the library's error string.
+void check(cudaError_t code, const char* call, const char* file, int line);
+void check(ncclResult_t code, const char* call, const char* file, int line);
+}  // namespace cuda
+
+// True when the CUDA runtime loads and sees at least one GPU (false without a driver).
+bool nccl_gpu_visible();
+
+class NcclCommunicator : public Communicator {
+ public:
+  NcclCommunicator();
+  ~NcclCommunicator() override;
+  NcclCommunicator(const NcclCommunicator&) = delete;
+  NcclCommunicator& operator=(const NcclCommunicator&) = delete;
+
+  int rank() const override { return host_->rank(); }
+  int size() const override { return host_->size(); }
+  int local_rank() const override { return host_->local_rank(); }
+  std::string backend() const override { return "nccl"; }
+  bool device_buffers() const override { return true; }
+  int device() const { return device_; }
+  // The stream the collectives run on; it synchronizes with the legacy default stream.
+  cudaStream_t stream() const { return stream_; }
+
+  void barrier() override;
+  void all_reduce_sum(float* data, size_t count) override;
+  std::unique_ptr<PendingCollective> all_reduce_avg_async(float* data, size_t count) override;
+  void broadcast(void* data, size_t bytes, int root) override;
+  double all_reduce_max(double value) override { return host_->all_reduce_max(value); }
+  double all_reduce_sum(double value) override { return host_->all_reduce_sum(value); }
+  std::vector<std::vector<uint8_t>> all_gather(const std::vector<uint8_t>& local) override {
+    return host_->all_gather(local);
+  }
+  std::vector<std::vector<uint8_t>> all_to_all(
+      const std::vector<std::vector<uint8_t>>& send) override {
+    return host_->all_to_all(send);
+  }
+  [[noreturn]] void abort(int exit_code, const std::string& reason) override;
+
+ protected:
+  void average_in_place(float* data, size_t count) override;
+
+ private:
+  void init_nccl();
+  void synchronize();
+  std::unique_ptr<MpiCommunicator> host_;
+  int device_ = 0;
+  cudaStream_t stream_ = nullptr;
+  ncclComm_t comm_ = nullptr;
+};
+
+}  // namespace gst
+
+#define GST_CUDA_CHECK(call) ::gst::cuda::check((call), #call, __FILE__, __LINE__)
+#define GST_NCCL_CHECK(call) ::gst::cuda::check((call), #call, __FILE__, __LINE__)

@@ -10,5 +10,6 @@ namespace gst {
 void add_synth_command(CLI::App& app);       // data/synth_command.cpp
 void add_inspect_command(CLI::App& app);     // data/inspect_command.cpp
 void add_comm_check_command(CLI::App& app);  // dist/comm_check_command.cpp
+void add_shard_command(CLI::App& app);       // sharding/shard_command.cpp
 
 }  // namespace gst

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   gst::add_synth_command(app);
   gst::add_inspect_command(app);
   gst::add_comm_check_command(app);
+  gst::add_shard_command(app);
 
   try {
     app.parse(argc, argv);

@@ -31,7 +31,8 @@ std::string ConfigSection::full(const char* key) const {
 
 YAML::Node ConfigSection::value_node(const char* key) {
   known_.push_back(key);
-  if (!node_ || node_.IsNull()) return YAML::Node();
+  // An absent section reads as "every key absent", so fields keep their defaults.
+  if (!node_ || node_.IsNull()) return YAML::Node(YAML::NodeType::Undefined);
   return node_[key];
 }
 

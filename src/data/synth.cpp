@@ -249,12 +249,29 @@ Graph synth_layout(const SynthOptions& o, Rng& rng, int64_t n) {
 
   const int64_t m = g.num_config_nodes(), c = o.configs;
   g.config_feat.resize(c * m * kLayoutConfigDim);
+  // producer[j]: the slot of a configurable node feeding configurable node j, or -1.
+  std::vector<int64_t> slot(n, -1), producer(m, -1);
+  for (int64_t j = 0; j < m; ++j) slot[g.config_node_ids[j]] = j;
+  for (size_t e = 0; e < g.edges.size(); e += 2) {
+    int64_t u = slot[g.edges[e]], v = slot[g.edges[e + 1]];
+    if (u >= 0 && v >= 0 && producer[v] < 0) producer[v] = u;
+  }
   const bool near_default = o.search == "default";
+  std::vector<int> minor(m);
   for (int64_t cfg = 0; cfg < c; ++cfg) {
+    // random: each config has its own coherence, the chance that a node takes its configurable
+    // producer's minor dim; default: a few nodes moved away from the row-major default.
+    double coherence = rng.uniform();
     double perturb = near_default ? 0.05 + 0.35 * rng.uniform() : 1.0;
-    for (int64_t j = 0; j < m; ++j) {
+    for (int64_t j = 0; j < m; ++j) {  // slots follow node order, so producers come first
       int rank = nodes[g.config_node_ids[j]].rank;
-      int k = rng.chance(perturb) ? static_cast<int>(rng.below(rank)) : rank - 1;
+      int k = rank - 1;
+      if (rng.chance(perturb)) {
+        bool follow =
+            !near_default && producer[j] >= 0 && minor[producer[j]] < rank && rng.chance(coherence);
+        k = follow ? minor[producer[j]] : static_cast<int>(rng.below(rank));
+      }
+      minor[j] = k;
       encode_layout(rank, k, &g.config_feat[(cfg * m + j) * kLayoutConfigDim]);
     }
   }

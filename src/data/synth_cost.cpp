@@ -93,7 +93,7 @@ LayoutCostTerms layout_cost_terms(const Graph& g) {
   std::vector<double> weight(n);
   for (int64_t i = 0; i < n; ++i) {
     weight[i] = g.node_feat[i * kNodeFeatureDim + kFeatElements] / 1024.0;
-    terms.base += 0.2 * op_weight(g.node_opcode[i]) * weight[i];
+    terms.base += 0.05 * op_weight(g.node_opcode[i]) * weight[i];
   }
   // slot[node] = its index among the configurable nodes, or -1.
   std::vector<int64_t> slot(n, -1);

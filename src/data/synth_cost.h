@@ -22,8 +22,11 @@
 //   pairwise  = sum over edges u -> v with u and v both configurable of
 //               kMismatchWeight * w_u * [k_u != k_v]  (a relayout copy of u's output).
 // runtime = (base + local + pairwise) * exp(noise * N(0, 1)), rounded to int64 nanoseconds.
-// With random configs the pairwise term is invisible to any per-node rule (each node's layout is
-// equally likely to mismatch its neighbours'), so a model must use the edges to rank well.
+// Configs of "random" collections: each config draws a coherence q ~ U(0, 1); a configurable
+// node takes its configurable producer's minor dim with chance q (when that dim exists for it),
+// else a uniform one. So configs differ mostly in how many edges mismatch, which no per-node
+// rule can see: a model must use the edges to rank well. "default" collections keep the
+// row-major default (k = r - 1) except at a random 5-40% of nodes, which get a uniform k.
 //
 // Tile task. config_feat holds tile sizes (kTileMinor: t_m, kTileSecond: t_s, kTileOuter: t_o)
 // and their log2s (t_m, t_s, t_o at 0, 1, 2; log2 at 3, 4, 5; t_m * t_s at 6; rest 0). For a node
@@ -59,7 +62,7 @@ constexpr int kTileMinor = 0;
 constexpr int kTileSecond = 1;
 constexpr int kTileOuter = 2;
 
-constexpr double kMismatchWeight = 6.0;
+constexpr double kMismatchWeight = 10.0;
 
 // The HLO opcodes the generator uses, with their cost weights.
 enum class OpKind { Source, Elementwise, LayoutSensitive, Other };

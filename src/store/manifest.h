@@ -1,4 +1,4 @@
-// The store manifest: format version, collection, options, shards, splits, feature statistics.
+// The store manifest: format version, collection, options, graphs, shards, splits, statistics.
 #pragma once
 
 #include <cstdint>
@@ -13,12 +13,37 @@ namespace gst {
 
 constexpr int kStoreFormatVersion = 1;
 
+// One graph of the store as listed in the manifest. Nodes are renumbered at shard time so that
+// every segment is a contiguous node range [segment_offsets[s], segment_offsets[s+1]).
+struct GraphEntry {
+  int64_t index = 0;  // position in Manifest::graphs / SegmentStore::graphs()
+  std::string id;
+  std::string split;  // train | valid | test
+  int shard = 0;
+  int64_t num_nodes = 0, num_edges = 0, num_configs = 0, num_config_nodes = 0;
+  int64_t cut_edges = 0;                 // edges whose ends lie in different segments
+  bool has_runtime = true;               // false: unlabeled test graph (runtimes all zero)
+  std::vector<int64_t> segment_offsets;  // [S + 1]
+
+  int64_t num_segments() const { return static_cast<int64_t>(segment_offsets.size()) - 1; }
+  int64_t work() const { return num_nodes * num_configs; }
+};
+
 struct ShardInfo {
   std::string file;      // relative to the store directory
-  std::string checksum;  // of the whole file
+  std::string checksum;  // "xxh64:<hex>" of the whole file
   int64_t bytes = 0;
-  int64_t work = 0;      // sum of nodes x configs of its graphs
+  int64_t work = 0;             // sum of nodes x configs of its graphs
   std::vector<int64_t> graphs;  // indices into the manifest's graph list
+};
+
+// How the store was made (recorded for reproducibility; the reader does not depend on it).
+struct ShardOptionsRecord {
+  std::string input;
+  std::vector<std::string> splits;
+  int compression_level = 0;
+  int workers = 1;
+  int64_t skipped_bad = 0;  // input files skipped by --skip-bad
 };
 
 struct Manifest {
@@ -27,14 +52,26 @@ struct Manifest {
   Task task = Task::Layout;
   std::string partitioner;  // contiguous | metis
   int64_t segment_size = 0;
+  ShardOptionsRecord options;
+  std::vector<GraphEntry> graphs;  // grouped by split (in options.splits order), ids sorted
   std::vector<ShardInfo> shards;
   std::map<std::string, int64_t> split_counts;
+  int64_t total_edges = 0, cut_edges = 0;  // edge-cut fraction = cut_edges / total_edges
+  // Per node-feature column over all nodes of the train split (population std). Empty when the
+  // store has no train graphs.
   std::vector<float> feature_mean;  // [140], train split only
   std::vector<float> feature_std;   // [140], train split only (0 marks a constant column)
+
+  double edge_cut_fraction() const {
+    return total_edges > 0 ? static_cast<double>(cut_edges) / total_edges : 0.0;
+  }
 
   // Reads dir/manifest.json; throws InputError naming the file and key when malformed, and when
   // format_version differs from kStoreFormatVersion.
   static Manifest read(const std::filesystem::path& dir);
+  // Writes `path` (normally a temporary name renamed into place by the caller); throws gst::Error
+  // naming the file when it cannot be written completely.
+  void write(const std::filesystem::path& path) const;
 };
 
 }  // namespace gst

@@ -12,28 +12,18 @@
 
 namespace gst {
 
-// One graph of the store as listed in the manifest. Nodes are renumbered at shard time so that
-// every segment is a contiguous node range [segment_offsets[s], segment_offsets[s+1]).
-struct GraphEntry {
-  int64_t index = 0;  // position in SegmentStore::graphs()
-  std::string id;
-  std::string split;  // train | valid | test
-  int shard = 0;
-  int64_t num_nodes = 0, num_edges = 0, num_configs = 0, num_config_nodes = 0;
-  std::vector<int64_t> segment_offsets;  // [S + 1]
-
-  int64_t num_segments() const { return static_cast<int64_t>(segment_offsets.size()) - 1; }
-  int64_t work() const { return num_nodes * num_configs; }
-};
-
 // Node data of one segment (or of a whole graph) with a chosen subset of configs.
 struct Segment {
   int64_t first_node = 0;  // renumbered id of local node 0
   int64_t num_nodes = 0;
-  std::vector<float> node_feat;       // [n, 140], raw (standardize with the manifest's mean/std)
-  std::vector<uint8_t> node_opcode;   // [n]
-  std::vector<int32_t> edges;         // [e, 2] local (source, target), both ends in the segment
-  std::vector<int32_t> config_nodes;  // [m] local ids of configurable nodes (layout; empty for tile)
+  std::vector<float> node_feat;      // [n, 140], raw (standardize with the manifest's mean/std)
+  std::vector<uint8_t> node_opcode;  // [n]
+  std::vector<int32_t> edges;        // [e, 2] local (source, target), both ends in the segment
+  // [x, 2] (source, target) as renumbered graph node ids: load_segment gives every edge with
+  // exactly one end in the segment (each cut edge is listed by both its segments); load_graph
+  // leaves it empty (all edges are in `edges`).
+  std::vector<int64_t> cross_edges;
+  std::vector<int32_t> config_nodes;  // [m] local ids of configurable nodes (layout; tile: empty)
   std::vector<float> config_feat;     // layout: [k, m, 18] for the k requested configs; tile: empty
 };
 
@@ -63,6 +53,11 @@ class SegmentStore {
   // The whole graph as one segment (all edges, cross-segment ones included).
   virtual Segment load_graph(int64_t graph, const std::vector<int64_t>& configs) const = 0;
   virtual GraphConfigs load_configs(int64_t graph) const = 0;
+  // The graph exactly as it was read at shard time: original node numbering, edge multiset
+  // (in segment order), configurable nodes in their original order, all configs.
+  virtual Graph load_original(int64_t graph) const = 0;
+  // Renumbered node id -> original node id: [N].
+  virtual std::vector<int64_t> load_original_node_ids(int64_t graph) const = 0;
 };
 
 }  // namespace gst

@@ -56,6 +56,15 @@ TEST_F(ConfigTest, ReadsValuesAndKeepsDefaults) {
   EXPECT_EQ(c.model.layer, "sage");
 }
 
+TEST_F(ConfigTest, MissingSectionAndEmptyFileKeepDefaults) {
+  auto c = gst::load_config<Outer>(write("steps: 5\n"), {});
+  EXPECT_EQ(c.model.hidden, 256);
+  EXPECT_EQ(c.model.layer, "sage");
+  auto d = gst::load_config<Outer>(write(""), {});
+  EXPECT_EQ(d.steps, 100);
+  EXPECT_EQ(d.model.dropout, 0.1);
+}
+
 TEST_F(ConfigTest, UnknownKeyNamesLineAndValidKeys) {
   auto msg = error_of("steps: 5\nmodel:\n  hiden: 64\n");
   EXPECT_NE(msg.find("run.yaml:3"), std::string::npos) << msg;

@@ -1,0 +1,57 @@
+#include "sharding/feature_stats.h"
+
+#include <cmath>
+
+#include "common/errors.h"
+
+namespace gst {
+
+FeatureStats::FeatureStats(int columns)
+    : columns_(columns), mean_(columns, 0.0), m2_(columns, 0.0) {}
+
+void FeatureStats::add(const std::vector<float>& rows) {
+  GST_CHECK(rows.size() % columns_ == 0, "{} feature values are not rows of {}", rows.size(),
+            columns_);
+  int64_t n = static_cast<int64_t>(rows.size() / columns_);
+  if (n == 0) return;
+  // Two passes over this block, then one merge: stable for any magnitude.
+  FeatureStats block(columns_);
+  block.count_ = n;
+  for (int64_t i = 0; i < n; ++i)
+    for (int c = 0; c < columns_; ++c) block.mean_[c] += rows[i * columns_ + c];
+  for (int c = 0; c < columns_; ++c) block.mean_[c] /= n;
+  for (int64_t i = 0; i < n; ++i)
+    for (int c = 0; c < columns_; ++c) {
+      double d = rows[i * columns_ + c] - block.mean_[c];
+      block.m2_[c] += d * d;
+    }
+  merge(block);
+}
+
+void FeatureStats::merge(const FeatureStats& other) {
+  GST_CHECK(other.columns_ == columns_, "merging feature stats of {} and {} columns", columns_,
+            other.columns_);
+  if (other.count_ == 0) return;
+  int64_t total = count_ + other.count_;
+  for (int c = 0; c < columns_; ++c) {
+    double delta = other.mean_[c] - mean_[c];
+    mean_[c] += delta * other.count_ / total;
+    m2_[c] += other.m2_[c] + delta * delta * static_cast<double>(count_) * other.count_ / total;
+  }
+  count_ = total;
+}
+
+std::vector<float> FeatureStats::mean() const { return {mean_.begin(), mean_.end()}; }
+
+std::vector<float> FeatureStats::stddev() const {
+  std::vector<float> out(columns_, 0.0f);
+  if (count_ == 0) return out;
+  for (int c = 0; c < columns_; ++c) {
+    double var = m2_[c] / count_;
+    // Rounding can leave a tiny M2 for a constant column: call it constant.
+    out[c] = var > 1e-12 * (1.0 + mean_[c] * mean_[c]) ? static_cast<float>(std::sqrt(var)) : 0.0f;
+  }
+  return out;
+}
+
+}  // namespace gst

@@ -1,0 +1,27 @@
+// Per-column mean and standard deviation of node features, mergeable across graphs and threads.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace gst {
+
+// Chan et al.'s parallel update of (count, mean, M2): exact to double precision even when the
+// features are large integers stored as floats.
+class FeatureStats {
+ public:
+  explicit FeatureStats(int columns);
+  // rows: [n, columns]
+  void add(const std::vector<float>& rows);
+  void merge(const FeatureStats& other);
+  int64_t count() const { return count_; }
+  std::vector<float> mean() const;
+  std::vector<float> stddev() const;  // population std; 0 for a constant column
+
+ private:
+  int columns_;
+  int64_t count_ = 0;
+  std::vector<double> mean_, m2_;
+};
+
+}  // namespace gst

@@ -1,0 +1,110 @@
+#include "sharding/segmented_graph.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "common/errors.h"
+#include "data/graph_io.h"
+
+namespace gst {
+
+void check_graph_arrays(const Graph& g, const std::string& where) {
+  validate_graph(g, where);
+  // The id names an HDF5 group: one path component.
+  if (g.id.empty() || g.id.find('/') != std::string::npos || g.id == "." || g.id == "..")
+    input_error("{}: the id must be a non-empty file name", where);
+}
+
+SegmentedGraph segment_graph(const Graph& g, const std::string& split, const Partition& p) {
+  check_graph_arrays(g, fmt::format("graph '{}'", g.id));
+  GST_CHECK(static_cast<int64_t>(p.original_id.size()) == g.num_nodes,
+            "partition of graph '{}' has {} nodes, the graph {}", g.id, p.original_id.size(),
+            g.num_nodes);
+  SegmentedGraph out;
+  out.id = g.id;
+  out.split = split;
+  out.task = g.task;
+  out.num_nodes = g.num_nodes;
+  out.num_edges = g.num_edges();
+  out.num_configs = g.num_configs();
+  out.num_config_nodes = g.num_config_nodes();
+  out.offsets = p.offsets;
+  out.original_node_id = p.original_id;
+  out.node_splits = g.node_splits;
+  out.has_runtime = g.has_runtime;
+  out.runtime = g.runtime;
+  if (g.task == Task::Tile) {
+    out.runtime_normalizer = g.runtime_normalizer;
+    out.tile_config_feat = g.config_feat;
+  }
+  const int64_t S = p.num_segments();
+  std::vector<int64_t> renumbered = p.renumbering();
+  std::vector<int32_t> segment_of(g.num_nodes);
+  for (int64_t s = 0; s < S; ++s)
+    std::fill(segment_of.begin() + p.offsets[s], segment_of.begin() + p.offsets[s + 1], s);
+  out.segments.resize(S);
+
+  for (int64_t s = 0; s < S; ++s) {
+    SegmentArrays& seg = out.segments[s];
+    int64_t first = p.offsets[s], n = p.offsets[s + 1] - first;
+    seg.node_feat.resize(n * kNodeFeatureDim);
+    seg.node_opcode.resize(n);
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t orig = p.original_id[first + i];
+      std::memcpy(&seg.node_feat[i * kNodeFeatureDim], &g.node_feat[orig * kNodeFeatureDim],
+                  kNodeFeatureDim * sizeof(float));
+      seg.node_opcode[i] = g.node_opcode[orig];
+    }
+  }
+
+  for (int64_t e = 0; e < out.num_edges; ++e) {
+    int64_t a = renumbered[g.edges[2 * e]], b = renumbered[g.edges[2 * e + 1]];
+    int32_t sa = segment_of[a], sb = segment_of[b];
+    if (sa == sb) {
+      auto& edges = out.segments[sa].edges;
+      edges.push_back(static_cast<int32_t>(a - p.offsets[sa]));
+      edges.push_back(static_cast<int32_t>(b - p.offsets[sa]));
+    } else {
+      ++out.cut_edges;
+      for (int32_t s : {sa, sb}) {
+        out.segments[s].cross_edges.push_back(a);
+        out.segments[s].cross_edges.push_back(b);
+      }
+    }
+  }
+
+  if (g.task == Task::Layout) {
+    // Configurable nodes in renumbered order, so each segment owns a contiguous run of them.
+    const int64_t M = out.num_config_nodes, C = out.num_configs;
+    out.config_node_order.resize(M);
+    std::iota(out.config_node_order.begin(), out.config_node_order.end(), 0);
+    std::stable_sort(out.config_node_order.begin(), out.config_node_order.end(),
+                     [&](int64_t x, int64_t y) {
+                       return renumbered[g.config_node_ids[x]] < renumbered[g.config_node_ids[y]];
+                     });
+    int64_t j = 0;
+    for (int64_t s = 0; s < S; ++s) {
+      SegmentArrays& seg = out.segments[s];
+      int64_t begin = j;
+      while (j < M && renumbered[g.config_node_ids[out.config_node_order[j]]] < p.offsets[s + 1]) {
+        seg.config_nodes.push_back(static_cast<int32_t>(
+            renumbered[g.config_node_ids[out.config_node_order[j]]] - p.offsets[s]));
+        ++j;
+      }
+      int64_t m = j - begin;
+      seg.config_feat.resize(C * m * kLayoutConfigDim);
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t k = 0; k < m; ++k)
+          std::memcpy(&seg.config_feat[(c * m + k) * kLayoutConfigDim],
+                      &g.config_feat[(c * M + out.config_node_order[begin + k]) * kLayoutConfigDim],
+                      kLayoutConfigDim * sizeof(float));
+    }
+  }
+  return out;
+}
+
+}  // namespace gst

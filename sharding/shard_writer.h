@@ -1,0 +1,51 @@
+// Writing shard files: graphs encoded (partitioned, compressed) off the HDF5 lock, then written.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sharding/segmented_graph.h"
+#include "store/chunk_codec.h"
+#include "store/hdf5.h"
+
+namespace gst {
+
+// Bytes of one config_feat chunk ([rows, m, 18] f32) the encoder aims at: small enough that a
+// sample of configs decompresses little beyond what it asks for, large enough to compress.
+constexpr int64_t kConfigChunkBytes = 16 * 1024;
+
+// One HDF5 group with its attributes and datasets.
+struct EncodedGroup {
+  std::string path;
+  std::vector<std::pair<std::string, int64_t>> int_attrs;
+  std::vector<std::pair<std::string, std::string>> string_attrs;
+  std::vector<EncodedDataset> datasets;
+};
+
+// A whole graph ready for its shard: the graph group, then one group per segment.
+struct EncodedGraph {
+  std::vector<EncodedGroup> groups;
+  int64_t raw_bytes = 0, stored_bytes = 0;
+};
+
+// index: the graph's position in the manifest; level: deflate level (0 = uncompressed).
+EncodedGraph encode_graph(const SegmentedGraph& graph, int64_t index, int level);
+
+// One shard file being written. Not thread-safe; HDF5 calls take the global HDF5 lock.
+class ShardFileWriter {
+ public:
+  ShardFileWriter(const std::filesystem::path& path, Task task, int shard);
+  void add(const EncodedGraph& graph);
+  // Writes the root attributes and closes the file, reporting a failed flush (e.g. a full disk).
+  void close();
+
+ private:
+  std::filesystem::path path_;
+  h5::Handle file_;
+  int64_t num_graphs_ = 0;
+};
+
+}  // namespace gst

@@ -1,0 +1,74 @@
+// The learned cost model: GraphSAGE over segments, mean+max readout, MLP head scoring configs.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "data/graph.h"
+#include "model/model_config.h"
+#include "model/segment_batch.h"
+
+namespace gst {
+
+// Scores rank like runtimes: a higher score means a predicted slower config.
+class CostModelImpl : public torch::nn::Module {
+ public:
+  // feature_mean/std: [140] node-feature statistics of the train split (manifest); columns with
+  // std ~ 0 are dropped.
+  CostModelImpl(const ModelConfig& config, Task task, const std::vector<float>& feature_mean,
+                const std::vector<float>& feature_std);
+
+  // Segment embeddings: layout -> [B_seg, K, D]; tile -> [B_seg, 1, D] (config-independent).
+  // Shares all config-independent work across the K configs: only nodes within l hops of a
+  // configurable node are computed per config at layer l.
+  torch::Tensor segment_embeddings(const SegmentBatch& batch);
+  // The same result computed by replicating each segment K times (reference for tests/bench).
+  torch::Tensor segment_embeddings_replicated(const SegmentBatch& batch);
+
+  // graph_emb: [G, K, D] -> scores [G, K]. tile_config: [G, K, 24] raw tile features for tile
+  // (joined at the head), undefined for layout.
+  torch::Tensor head(const torch::Tensor& graph_emb, const torch::Tensor& tile_config);
+
+  int64_t embedding_dim() const;  // D = 2 * hidden (mean and max pooling)
+  std::vector<torch::Tensor> backbone_parameters();
+  std::vector<torch::Tensor> head_parameters();
+  const ModelConfig& config() const { return config_; }
+  Task task() const { return task_; }
+
+ private:
+  struct Plan;  // which nodes and edges run per config at each layer (cost_model.cpp)
+
+  // Standardized features and opcode embedding: [N, 140] -> [N, opcode_dim + kept features].
+  torch::Tensor node_inputs(const SegmentBatch& batch);
+  torch::Tensor input_post(const torch::Tensor& z);  // activation and dropout, any shape [..., P]
+  torch::Tensor layer_post(int layer, const torch::Tensor& z);  // norm, activation, dropout
+  // Pre-activation of layer `layer` from its transformed input y = linear(h) [R, 3 H_out]
+  // (self, in, out) over a whole edge list: [R, H_out], bias included.
+  torch::Tensor aggregate(int layer, const torch::Tensor& y, const torch::Tensor& src,
+                          const torch::Tensor& dst, const torch::Tensor& inv_deg_in,
+                          const torch::Tensor& inv_deg_out);
+  bool residual(int layer) const;
+  int64_t layer_width(int layer) const;  // H_in of layer `layer`; layer_width(layers) = hidden
+
+  ModelConfig config_;
+  Task task_;
+  torch::Tensor kept_columns_;  // [F'] int64, CPU: the non-constant feature columns
+  torch::Tensor feat_mean_;     // [F'] buffer
+  torch::Tensor feat_inv_std_;  // [F'] buffer
+  torch::nn::Embedding opcode_embedding_{nullptr};
+  torch::nn::Linear input_node_{nullptr};         // [opcode_dim + F'] -> projection, with bias
+  torch::nn::Linear input_config_{nullptr};       // layout: 18 -> projection, no bias
+  torch::Tensor input_prelu_;                     // [projection]
+  std::vector<torch::nn::Linear> layer_linear_;   // H_in -> 3 H_out (self, in, out), no bias
+  std::vector<torch::Tensor> layer_bias_;         // [H_out]
+  std::vector<torch::nn::LayerNorm> layer_norm_;  // empty when norm = none
+  std::vector<torch::Tensor> layer_prelu_;        // [H_out]
+  torch::nn::LayerNorm head_norm_{nullptr};       // null when norm = none
+  torch::nn::Linear head_in_{nullptr}, head_mid_{nullptr}, head_out_{nullptr};
+  torch::Tensor head_prelu_in_, head_prelu_mid_;  // [head_hidden]
+};
+TORCH_MODULE(CostModel);
+
+}  // namespace gst

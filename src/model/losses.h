@@ -1,0 +1,21 @@
+// Ranking losses within each graph's sampled configs (never across graphs).
+#pragma once
+
+#include <torch/torch.h>
+
+namespace gst {
+
+// scores, runtimes: [G, K]; mask: optional [G, K] bool, false for padded configs. Higher score =
+// predicted slower. Both return a scalar averaged over graphs with at least one valid pair.
+
+// Mean over pairs (i, j) of one graph with runtime_i > runtime_j of
+// max(0, margin - (score_i - score_j)); pairs with equal runtimes are skipped.
+torch::Tensor pairwise_hinge_loss(const torch::Tensor& scores, const torch::Tensor& runtimes,
+                                  double margin = 0.1, const torch::Tensor& mask = {});
+
+// ListMLE (Plackett-Luce likelihood of the true order, fastest first, on -score), divided by the
+// number of valid configs of the graph.
+torch::Tensor listmle_loss(const torch::Tensor& scores, const torch::Tensor& runtimes,
+                           const torch::Tensor& mask = {});
+
+}  // namespace gst

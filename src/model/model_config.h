@@ -1,0 +1,32 @@
+// Hyper-parameters of the cost model: the YAML section `model` of a run config.
+#pragma once
+
+#include <string>
+
+#include "common/config.h"
+
+namespace gst {
+
+struct ModelConfig {
+  int hidden = 256;            // message-passing width
+  int projection = 128;        // width of the per-node input projection
+  int layers = 3;              // SAGE layers
+  double dropout = 0.1;        // after the input projection, every layer and the head's first layer
+  std::string norm = "layer";  // layer | none: LayerNorm in every layer and at the head input
+  std::string combine = "sum";  // how segment embeddings make the graph embedding: sum | mean
+  int head_hidden = 256;        // MLP head width
+  bool message_passing = true;  // false = structure-blind baseline (no neighbour terms)
+
+  void visit(ConfigSection& c) {
+    c.field("hidden", hidden, 1, 8192);
+    c.field("projection", projection, 1, 8192);
+    c.field("layers", layers, 0, 64);
+    c.field("dropout", dropout, 0.0, 0.99);
+    c.choice("norm", norm, {"layer", "none"});
+    c.choice("combine", combine, {"sum", "mean"});
+    c.field("head_hidden", head_hidden, 1, 8192);
+    c.field("message_passing", message_passing);
+  }
+};
+
+}  // namespace gst

@@ -1,0 +1,105 @@
+#include "model/segment_batch.h"
+
+#include "common/errors.h"
+
+namespace gst {
+
+namespace {
+
+torch::Tensor int64_tensor(std::vector<int64_t>& values, std::vector<int64_t> shape) {
+  return torch::from_blob(values.data(), shape, torch::kInt64).clone();
+}
+
+}  // namespace
+
+SegmentBatch make_segment_batch(const std::vector<const Segment*>& segments, Task task,
+                                int64_t num_configs, torch::Device device) {
+  GST_CHECK(!segments.empty(), "make_segment_batch needs at least one segment");
+  const bool layout = task == Task::Layout;
+  const int64_t k = layout ? num_configs : 1;
+  GST_CHECK(k >= 1, "layout batches need num_configs >= 1, got {}", num_configs);
+
+  SegmentBatch batch;
+  batch.num_segments = static_cast<int64_t>(segments.size());
+  batch.num_configs = k;
+  batch.segment_offsets.assign(1, 0);
+  int64_t num_edges = 0, num_config_nodes = 0;
+  for (size_t s = 0; s < segments.size(); ++s) {
+    const Segment& seg = *segments[s];
+    const int64_t n = seg.num_nodes;
+    const int64_t m = static_cast<int64_t>(seg.config_nodes.size());
+    GST_CHECK(n > 0, "segment {} of the batch has no nodes", s);
+    GST_CHECK(static_cast<int64_t>(seg.node_feat.size()) == n * kNodeFeatureDim,
+              "segment {}: node_feat has {} values, expected {} x {}", s, seg.node_feat.size(), n,
+              kNodeFeatureDim);
+    GST_CHECK(static_cast<int64_t>(seg.node_opcode.size()) == n,
+              "segment {}: node_opcode has {} values, expected {}", s, seg.node_opcode.size(), n);
+    GST_CHECK(seg.edges.size() % 2 == 0, "segment {}: odd edge array length {}", s,
+              seg.edges.size());
+    if (layout) {
+      GST_CHECK(static_cast<int64_t>(seg.config_feat.size()) == k * m * kLayoutConfigDim,
+                "segment {}: config_feat has {} values, expected {} configs x {} nodes x {}", s,
+                seg.config_feat.size(), k, m, kLayoutConfigDim);
+    }
+    batch.segment_offsets.push_back(batch.segment_offsets.back() + n);
+    num_edges += static_cast<int64_t>(seg.edges.size() / 2);
+    num_config_nodes += layout ? m : 0;
+  }
+  const int64_t total = batch.segment_offsets.back();
+
+  std::vector<float> feat;
+  feat.reserve(total * kNodeFeatureDim);
+  std::vector<int64_t> opcode, node_segment, edges(2 * num_edges), config_nodes;
+  opcode.reserve(total);
+  node_segment.reserve(total);
+  config_nodes.reserve(num_config_nodes);
+  int64_t e = 0;
+  for (size_t s = 0; s < segments.size(); ++s) {
+    const Segment& seg = *segments[s];
+    const int64_t first = batch.segment_offsets[s];
+    feat.insert(feat.end(), seg.node_feat.begin(), seg.node_feat.end());
+    for (uint8_t op : seg.node_opcode) opcode.push_back(op);
+    node_segment.insert(node_segment.end(), seg.num_nodes, static_cast<int64_t>(s));
+    for (size_t i = 0; i < seg.edges.size(); i += 2, ++e) {
+      const int64_t a = seg.edges[i], b = seg.edges[i + 1];
+      GST_CHECK(a >= 0 && a < seg.num_nodes && b >= 0 && b < seg.num_nodes,
+                "segment {}: edge ({}, {}) outside its {} nodes", s, a, b, seg.num_nodes);
+      edges[e] = first + a;
+      edges[num_edges + e] = first + b;
+    }
+    if (!layout) continue;
+    for (int32_t c : seg.config_nodes) {
+      GST_CHECK(c >= 0 && c < seg.num_nodes, "segment {}: config node {} outside its {} nodes", s,
+                c, seg.num_nodes);
+      config_nodes.push_back(first + c);
+    }
+  }
+
+  batch.node_feat =
+      torch::from_blob(feat.data(), {total, kNodeFeatureDim}, torch::kFloat32).clone().to(device);
+  batch.opcode = int64_tensor(opcode, {total}).to(device);
+  batch.edges = int64_tensor(edges, {2, num_edges}).to(device);
+  batch.node_segment = int64_tensor(node_segment, {total}).to(device);
+  if (!layout) return batch;
+
+  // config_feat: [K, M, 18], segments' configurable nodes side by side for each config.
+  std::vector<float> config_feat(k * num_config_nodes * kLayoutConfigDim);
+  int64_t column = 0;
+  for (const Segment* seg : segments) {
+    const int64_t m = static_cast<int64_t>(seg->config_nodes.size());
+    const int64_t row = m * kLayoutConfigDim;
+    for (int64_t c = 0; c < k; ++c) {
+      std::copy_n(seg->config_feat.data() + c * row, row,
+                  config_feat.data() + (c * num_config_nodes + column) * kLayoutConfigDim);
+    }
+    column += m;
+  }
+  batch.config_nodes = int64_tensor(config_nodes, {num_config_nodes}).to(device);
+  batch.config_feat =
+      torch::from_blob(config_feat.data(), {k, num_config_nodes, kLayoutConfigDim}, torch::kFloat32)
+          .clone()
+          .to(device);
+  return batch;
+}
+
+}  // namespace gst

@@ -1,0 +1,35 @@
+// Tensor inputs of a batch of segments (possibly from several graphs) as one disjoint union.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "data/graph.h"
+#include "store/segment_store.h"
+
+namespace gst {
+
+// Nodes of segment s are the contiguous range [segment_offsets[s], segment_offsets[s+1]) of the
+// batch, in the order the segments were given.
+struct SegmentBatch {
+  torch::Tensor node_feat;     // [N, 140] float, raw (the model standardizes with manifest stats)
+  torch::Tensor opcode;        // [N] int64
+  torch::Tensor edges;         // [2, E] int64, batch-global node ids (source row 0, target row 1)
+  torch::Tensor node_segment;  // [N] int64, which segment of the batch each node belongs to
+  int64_t num_segments = 0;    // B_seg
+  std::vector<int64_t> segment_offsets;  // [B_seg + 1], host side
+  int64_t num_configs = 1;               // K (layout: configs per segment; tile: 1)
+  // Layout only (undefined for tile):
+  torch::Tensor config_nodes;  // [M] int64 batch-global ids of configurable nodes
+  torch::Tensor config_feat;   // [K, M, 18] float: config k of segment s is the k-th requested
+                               // config of s (the same K for every segment of the batch)
+};
+
+// Concatenates segments into one batch on `device`. Layout: every segment must carry
+// `num_configs` configs (config_feat [num_configs, m, 18]); tile: num_configs is ignored (K = 1).
+SegmentBatch make_segment_batch(const std::vector<const Segment*>& segments, Task task,
+                                int64_t num_configs, torch::Device device);
+
+}  // namespace gst

@@ -1,0 +1,289 @@
+#include "store/chunk_codec.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/errors.h"
+#include "store/hdf5.h"
+
+namespace gst {
+namespace {
+
+// HDF5's shuffle filter: byte k of every element goes to the k-th plane.
+std::vector<uint8_t> shuffle(const uint8_t* data, size_t bytes, size_t element_size) {
+  std::vector<uint8_t> out(bytes);
+  size_t n = bytes / element_size;
+  for (size_t k = 0; k < element_size; ++k) {
+    uint8_t* plane = out.data() + k * n;
+    for (size_t i = 0; i < n; ++i) plane[i] = data[i * element_size + k];
+  }
+  return out;
+}
+
+template <size_t S>
+void unshuffle_fixed(const uint8_t* data, size_t n, uint8_t* out) {
+  for (size_t i = 0; i < n; ++i)
+    for (size_t k = 0; k < S; ++k) out[i * S + k] = data[k * n + i];
+}
+
+std::vector<uint8_t> unshuffle(const uint8_t* data, size_t bytes, size_t element_size) {
+  std::vector<uint8_t> out(bytes);
+  size_t n = bytes / element_size;
+  // Fixed element sizes let the compiler unroll the byte gather (the read path's hot loop).
+  if (element_size == 4) {
+    unshuffle_fixed<4>(data, n, out.data());
+  } else if (element_size == 8) {
+    unshuffle_fixed<8>(data, n, out.data());
+  } else {
+    for (size_t k = 0; k < element_size; ++k) {
+      const uint8_t* plane = data + k * n;
+      for (size_t i = 0; i < n; ++i) out[i * element_size + k] = plane[i];
+    }
+  }
+  return out;
+}
+
+// HDF5's deflate filter stores a zlib stream (compress2 output).
+std::vector<uint8_t> deflate_bytes(const std::vector<uint8_t>& in, int level) {
+  uLongf size = compressBound(in.size());
+  std::vector<uint8_t> out(size);
+  int rc = compress2(out.data(), &size, in.data(), in.size(), level);
+  if (rc != Z_OK) fail("zlib compress2 failed with code {} on {} bytes", rc, in.size());
+  out.resize(size);
+  return out;
+}
+
+template <typename T>
+hid_t type_of() {
+  return h5::native_type<T>();
+}
+
+}  // namespace
+
+template <typename T>
+EncodedDataset encode_dataset(std::string name, const std::vector<T>& values,
+                              std::vector<int64_t> shape, int64_t chunk_rows, int level) {
+  EncodedDataset out;
+  out.name = std::move(name);
+  out.type = &type_of<T>;
+  out.element_size = sizeof(T);
+  out.level = level;
+  int64_t rows = shape.empty() ? 1 : shape[0];
+  int64_t row_elements = 1;
+  for (size_t d = 1; d < shape.size(); ++d) row_elements *= shape[d];
+  GST_CHECK(static_cast<int64_t>(values.size()) == rows * row_elements,
+            "dataset {}: {} values for its shape", out.name, values.size());
+  out.shape = std::move(shape);
+  out.chunk_rows =
+      std::clamp<int64_t>(chunk_rows <= 0 ? rows : chunk_rows, 1, std::max<int64_t>(rows, 1));
+  out.raw_bytes = static_cast<int64_t>(values.size() * sizeof(T));
+  if (values.empty()) return out;  // written as an empty contiguous dataset
+  size_t chunk_bytes = out.chunk_rows * row_elements * sizeof(T);
+  const auto* data = reinterpret_cast<const uint8_t*>(values.data());
+  for (int64_t r = 0; r < rows; r += out.chunk_rows) {
+    // Edge chunks are stored full size, zero padded, as HDF5 does.
+    std::vector<uint8_t> chunk(chunk_bytes, 0);
+    size_t used = std::min<int64_t>(out.chunk_rows, rows - r) * row_elements * sizeof(T);
+    std::memcpy(chunk.data(), data + r * row_elements * sizeof(T), used);
+    if (level > 0) {
+      if (sizeof(T) > 1) chunk = shuffle(chunk.data(), chunk.size(), sizeof(T));
+      chunk = deflate_bytes(chunk, level);
+    }
+    out.stored_bytes += static_cast<int64_t>(chunk.size());
+    out.chunks.push_back(std::move(chunk));
+  }
+  return out;
+}
+
+template EncodedDataset encode_dataset<uint8_t>(std::string, const std::vector<uint8_t>&,
+                                                std::vector<int64_t>, int64_t, int);
+template EncodedDataset encode_dataset<int32_t>(std::string, const std::vector<int32_t>&,
+                                                std::vector<int64_t>, int64_t, int);
+template EncodedDataset encode_dataset<int64_t>(std::string, const std::vector<int64_t>&,
+                                                std::vector<int64_t>, int64_t, int);
+template EncodedDataset encode_dataset<float>(std::string, const std::vector<float>&,
+                                              std::vector<int64_t>, int64_t, int);
+template EncodedDataset encode_dataset<double>(std::string, const std::vector<double>&,
+                                               std::vector<int64_t>, int64_t, int);
+
+void write_encoded(hid_t parent, const EncodedDataset& dataset) {
+  h5::Guard guard;  // one dataset is written as a unit
+  std::vector<hsize_t> dims(dataset.shape.begin(), dataset.shape.end());
+  h5::Handle space(GST_H5(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr)));
+  h5::Handle dcpl(GST_H5(H5Pcreate(H5P_DATASET_CREATE)));
+  GST_H5(H5Pset_obj_track_times(dcpl, 0));  // no timestamps: same input, same bytes
+  bool empty = dataset.chunks.empty();
+  if (!empty) {
+    std::vector<hsize_t> chunk = dims;
+    chunk[0] = dataset.chunk_rows;
+    GST_H5(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()));
+    if (dataset.level > 0) {
+      if (dataset.element_size > 1) GST_H5(H5Pset_shuffle(dcpl));
+      GST_H5(H5Pset_deflate(dcpl, dataset.level));
+    }
+    // Chunks arrive complete: skip HDF5's fill of newly allocated space.
+    GST_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
+  }
+  h5::Handle handle(GST_H5(H5Dcreate2(parent, dataset.name.c_str(), dataset.type(), space,
+                                      H5P_DEFAULT, dcpl, H5P_DEFAULT)));
+  std::vector<hsize_t> offset(dims.size(), 0);
+  for (size_t i = 0; i < dataset.chunks.size(); ++i) {
+    offset[0] = i * dataset.chunk_rows;
+    const auto& bytes = dataset.chunks[i];
+    GST_H5(H5Dwrite_chunk(handle, H5P_DEFAULT, 0, offset.data(), bytes.size(), bytes.data()));
+  }
+}
+
+std::vector<uint8_t> decode_chunk(const std::vector<uint8_t>& chunk, size_t element_size,
+                                  size_t raw_size, int level) {
+  if (level == 0) return chunk;
+  std::vector<uint8_t> raw(raw_size);
+  uLongf size = raw_size;
+  int rc = uncompress(raw.data(), &size, chunk.data(), chunk.size());
+  if (rc != Z_OK || size != raw_size) fail("zlib uncompress failed with code {}", rc);
+  return element_size > 1 ? unshuffle(raw.data(), raw.size(), element_size) : raw;
+}
+
+namespace {
+
+// How a dataset's chunks are stored, read once per dataset.
+struct ChunkLayout {
+  bool direct = false;  // chunked, gst's filters, native element type
+  bool shuffle = false, deflate = false;
+  std::vector<int64_t> shape, chunk;
+  int64_t row_elements = 1;
+};
+
+ChunkLayout chunk_layout(hid_t dataset, hid_t type) {
+  ChunkLayout out;
+  out.shape = h5::dataset_shape(dataset);
+  for (size_t d = 1; d < out.shape.size(); ++d) out.row_elements *= out.shape[d];
+  h5::Handle dcpl(GST_H5(H5Dget_create_plist(dataset)));
+  h5::Handle stored(GST_H5(H5Dget_type(dataset)));
+  if (GST_H5(H5Pget_layout(dcpl)) != H5D_CHUNKED || GST_H5(H5Tequal(stored, type)) <= 0) return out;
+  std::vector<hsize_t> chunk(out.shape.size());
+  GST_H5(H5Pget_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()));
+  out.chunk.assign(chunk.begin(), chunk.end());
+  for (size_t d = 1; d < chunk.size(); ++d)
+    if (out.chunk[d] != out.shape[d]) return out;  // gst chunks along dimension 0 only
+  int filters = GST_H5(H5Pget_nfilters(dcpl));
+  for (int i = 0; i < filters; ++i) {
+    unsigned flags = 0;
+    size_t nvalues = 0;
+    H5Z_filter_t id =
+        GST_H5(H5Pget_filter2(dcpl, i, &flags, &nvalues, nullptr, 0, nullptr, nullptr));
+    if (id == H5Z_FILTER_SHUFFLE && i == 0)
+      out.shuffle = true;
+    else if (id == H5Z_FILTER_DEFLATE && i == filters - 1)
+      out.deflate = true;
+    else
+      return out;
+  }
+  out.direct = true;
+  return out;
+}
+
+// Reads chunk `index` (along dimension 0) and decodes it into `dest` (the rows it holds).
+void read_chunk(hid_t dataset, const ChunkLayout& layout, size_t element_size, int64_t index,
+                std::vector<uint8_t>* raw, std::vector<uint8_t>* decoded) {
+  std::vector<hsize_t> offset(layout.shape.size(), 0);
+  offset[0] = static_cast<hsize_t>(index * layout.chunk[0]);
+  hsize_t stored = 0;
+  GST_H5(H5Dget_chunk_storage_size(dataset, offset.data(), &stored));
+  raw->resize(stored);
+  uint32_t mask = 0;
+  GST_H5(H5Dread_chunk(dataset, H5P_DEFAULT, offset.data(), &mask, raw->data()));
+  size_t chunk_bytes = layout.chunk[0] * layout.row_elements * element_size;
+  bool deflated = layout.deflate && !(mask & (1u << (layout.shuffle ? 1 : 0)));
+  bool shuffled = layout.shuffle && !(mask & 1u) && element_size > 1;
+  if (deflated) {
+    decoded->resize(chunk_bytes);
+    uLongf size = chunk_bytes;
+    int rc = uncompress(decoded->data(), &size, raw->data(), raw->size());
+    if (rc != Z_OK || size != chunk_bytes)
+      fail("corrupt chunk {} of an HDF5 dataset: zlib uncompress returned {}", index, rc);
+  } else {
+    if (raw->size() != chunk_bytes) fail("chunk {} of an HDF5 dataset has the wrong size", index);
+    decoded->swap(*raw);
+  }
+  if (shuffled) *decoded = unshuffle(decoded->data(), decoded->size(), element_size);
+}
+
+}  // namespace
+
+template <typename T>
+std::vector<T> read_rows_direct(hid_t parent, const char* name, const std::vector<int64_t>& rows,
+                                std::vector<int64_t>* shape) {
+  h5::Handle dataset(GST_H5(H5Dopen2(parent, name, H5P_DEFAULT)));
+  ChunkLayout layout = chunk_layout(dataset, h5::native_type<T>());
+  if (shape) *shape = layout.shape;
+  const int64_t total_rows = layout.shape.empty() ? 1 : layout.shape[0];
+  const size_t row_bytes = layout.row_elements * sizeof(T);
+  for (int64_t r : rows)
+    if (r < 0 || r >= total_rows)
+      fail("HDF5 dataset {} has no row {} (of {})", name, r, total_rows);
+  std::vector<T> out(rows.size() * layout.row_elements);
+  if (out.empty()) return out;
+  if (!layout.direct) {  // not written by gst: let HDF5 read and convert everything
+    std::vector<T> all(total_rows * layout.row_elements);
+    GST_H5(H5Dread(dataset, h5::native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, all.data()));
+    for (size_t i = 0; i < rows.size(); ++i)
+      std::memcpy(&out[i * layout.row_elements], &all[rows[i] * layout.row_elements], row_bytes);
+    return out;
+  }
+  // Each needed chunk is read and decoded once, then its rows copied out.
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a] < rows[b]; });
+  std::vector<uint8_t> raw, decoded;
+  int64_t loaded = -1;
+  for (size_t i : order) {
+    int64_t chunk = rows[i] / layout.chunk[0];
+    if (chunk != loaded) {
+      read_chunk(dataset, layout, sizeof(T), chunk, &raw, &decoded);
+      loaded = chunk;
+    }
+    std::memcpy(&out[i * layout.row_elements],
+                decoded.data() + (rows[i] - chunk * layout.chunk[0]) * row_bytes, row_bytes);
+  }
+  return out;
+}
+
+template <typename T>
+std::vector<T> read_direct(hid_t parent, const char* name, std::vector<int64_t>* shape) {
+  h5::Handle dataset(GST_H5(H5Dopen2(parent, name, H5P_DEFAULT)));
+  ChunkLayout layout = chunk_layout(dataset, h5::native_type<T>());
+  if (shape) *shape = layout.shape;
+  int64_t count = layout.row_elements * (layout.shape.empty() ? 1 : layout.shape[0]);
+  std::vector<T> out(count);
+  if (count == 0) return out;
+  if (!layout.direct) {
+    GST_H5(H5Dread(dataset, h5::native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()));
+    return out;
+  }
+  std::vector<uint8_t> raw, decoded;
+  const int64_t rows = layout.shape[0];
+  const size_t row_bytes = layout.row_elements * sizeof(T);
+  for (int64_t c = 0; c * layout.chunk[0] < rows; ++c) {
+    read_chunk(dataset, layout, sizeof(T), c, &raw, &decoded);
+    int64_t first = c * layout.chunk[0], n = std::min(layout.chunk[0], rows - first);
+    std::memcpy(reinterpret_cast<uint8_t*>(out.data()) + first * row_bytes, decoded.data(),
+                n * row_bytes);
+  }
+  return out;
+}
+
+#define GST_READ_DIRECT(T)                                                                     \
+  template std::vector<T> read_direct<T>(hid_t, const char*, std::vector<int64_t>*);           \
+  template std::vector<T> read_rows_direct<T>(hid_t, const char*, const std::vector<int64_t>&, \
+                                              std::vector<int64_t>*);
+GST_READ_DIRECT(uint8_t)
+GST_READ_DIRECT(int32_t)
+GST_READ_DIRECT(int64_t)
+GST_READ_DIRECT(float)
+GST_READ_DIRECT(double)
+#undef GST_READ_DIRECT
+
+}  // namespace gst

@@ -1,0 +1,51 @@
+// Arrays pre-encoded into HDF5 chunks (shuffle + deflate) off the HDF5 lock, then written raw.
+#pragma once
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gst {
+
+// One dataset ready to be written: chunked along dimension 0, each chunk already passed through
+// the same filters HDF5 would apply (byte shuffle, then zlib deflate), so writing it is pure I/O
+// and any HDF5 reader (h5py included) decodes it with the standard filters.
+struct EncodedDataset {
+  std::string name;
+  hid_t (*type)() = nullptr;  // native HDF5 element type, resolved under the HDF5 lock
+  size_t element_size = 0;
+  std::vector<int64_t> shape;
+  int64_t chunk_rows = 0;  // rows of dimension 0 per chunk
+  int level = 0;           // deflate level; 0 stores chunks unfiltered
+  std::vector<std::vector<uint8_t>> chunks;
+  int64_t raw_bytes = 0;
+  int64_t stored_bytes = 0;
+};
+
+// Encodes values (C order, `shape`) into chunks of `chunk_rows` rows (<= 0: one chunk).
+template <typename T>
+EncodedDataset encode_dataset(std::string name, const std::vector<T>& values,
+                              std::vector<int64_t> shape, int64_t chunk_rows, int level);
+
+// Creates the dataset under `parent` with matching chunk/filter properties and writes its chunks.
+void write_encoded(hid_t parent, const EncodedDataset& dataset);
+
+// Reads a whole dataset written by write_encoded: its stored chunks are fetched raw
+// (H5Dread_chunk) and decoded here, outside the HDF5 lock and without HDF5's selection
+// machinery. Datasets of another layout or type fall back to H5Dread. shape: optional output.
+template <typename T>
+std::vector<T> read_direct(hid_t parent, const char* name, std::vector<int64_t>* shape = nullptr);
+
+// Rows of dimension 0 (any order, repeats allowed) of such a dataset: only the chunks holding
+// them are read. Returns [rows.size(), ...] in the order asked.
+template <typename T>
+std::vector<T> read_rows_direct(hid_t parent, const char* name, const std::vector<int64_t>& rows,
+                                std::vector<int64_t>* shape = nullptr);
+
+// The inverse of the chunk filters: inflate then unshuffle one encoded chunk.
+std::vector<uint8_t> decode_chunk(const std::vector<uint8_t>& chunk, size_t element_size,
+                                  size_t raw_size, int level);
+
+}  // namespace gst

@@ -1,0 +1,194 @@
+#include "store/manifest.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/errors.h"
+#include "store/schema.h"
+
+namespace gst {
+namespace {
+
+using nlohmann::json;
+
+json graph_to_json(const GraphEntry& g) {
+  return {{"id", g.id},
+          {"split", g.split},
+          {"shard", g.shard},
+          {"num_nodes", g.num_nodes},
+          {"num_edges", g.num_edges},
+          {"num_configs", g.num_configs},
+          {"num_config_nodes", g.num_config_nodes},
+          {"cut_edges", g.cut_edges},
+          {"has_runtime", g.has_runtime},
+          {"segment_offsets", g.segment_offsets}};
+}
+
+json shard_to_json(const ShardInfo& s) {
+  return {{"file", s.file},
+          {"checksum", s.checksum},
+          {"bytes", s.bytes},
+          {"work", s.work},
+          {"graphs", s.graphs}};
+}
+
+// Reads manifest keys with errors that name the file and the key path.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  template <typename T>
+  T get(const json& object, const std::string& key, const std::string& where) const {
+    if (!object.is_object() || !object.contains(key))
+      input_error("{}: missing key '{}{}'", file_, where, key);
+    try {
+      return object.at(key).get<T>();
+    } catch (const json::exception& e) {
+      input_error("{}: key '{}{}' has the wrong type ({})", file_, where, key, e.what());
+    }
+  }
+
+  const json& array(const json& object, const std::string& key, const std::string& where) const {
+    if (!object.is_object() || !object.contains(key) || !object.at(key).is_array())
+      input_error("{}: missing array '{}{}'", file_, where, key);
+    return object.at(key);
+  }
+
+  [[noreturn]] void bad(const std::string& what) const { input_error("{}: {}", file_, what); }
+
+ private:
+  std::string file_;
+};
+
+}  // namespace
+
+void Manifest::write(const std::filesystem::path& path) const {
+  json graphs_json = json::array();
+  for (const auto& g : graphs) graphs_json.push_back(graph_to_json(g));
+  json shards_json = json::array();
+  for (const auto& s : shards) shards_json.push_back(shard_to_json(s));
+  json doc = {
+      {"format", schema::kFormat},
+      {"format_version", format_version},
+      {"collection", collection},
+      {"task", schema::task_string(task)},
+      {"partitioner", partitioner},
+      {"segment_size", segment_size},
+      {"options",
+       {{"input", options.input},
+        {"splits", options.splits},
+        {"compression_level", options.compression_level},
+        {"workers", options.workers},
+        {"skipped_bad", options.skipped_bad}}},
+      {"split_counts", split_counts},
+      {"total_edges", total_edges},
+      {"cut_edges", cut_edges},
+      {"edge_cut_fraction", edge_cut_fraction()},
+      {"feature_mean", feature_mean},
+      {"feature_std", feature_std},
+      {"shards", shards_json},
+      {"graphs", graphs_json},
+  };
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) fail("cannot create {}: {}", path.string(), std::strerror(errno));
+  out << doc.dump(1) << "\n";
+  out.flush();
+  if (!out) fail("cannot write {}: {}", path.string(), std::strerror(errno));
+}
+
+Manifest Manifest::read(const std::filesystem::path& dir) {
+  std::filesystem::path path = dir / schema::kManifestFile;
+  Reader r(path.string());
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    input_error(
+        "{}: no manifest: not a segment store, or an incomplete one (gst shard writes the "
+        "manifest last)",
+        path.string());
+  json doc;
+  try {
+    doc = json::parse(in);
+  } catch (const json::exception& e) {
+    r.bad(fmt::format("not valid JSON ({})", e.what()));
+  }
+  if (r.get<std::string>(doc, "format", "") != schema::kFormat)
+    r.bad(fmt::format("key 'format' is not '{}'", schema::kFormat));
+  Manifest m;
+  m.format_version = r.get<int>(doc, "format_version", "");
+  if (m.format_version != kStoreFormatVersion)
+    r.bad(
+        fmt::format("store format version {} is not the version this gst reads ({}); re-run "
+                    "gst shard to rebuild the store",
+                    m.format_version, kStoreFormatVersion));
+  m.collection = r.get<std::string>(doc, "collection", "");
+  std::string task = r.get<std::string>(doc, "task", "");
+  if (task != "layout" && task != "tile")
+    r.bad(fmt::format("key 'task' is '{}', expected layout or tile", task));
+  m.task = task == "layout" ? Task::Layout : Task::Tile;
+  m.partitioner = r.get<std::string>(doc, "partitioner", "");
+  m.segment_size = r.get<int64_t>(doc, "segment_size", "");
+  const json& options = doc.contains("options") ? doc["options"] : json::object();
+  m.options.input = r.get<std::string>(options, "input", "options.");
+  m.options.splits = r.get<std::vector<std::string>>(options, "splits", "options.");
+  m.options.compression_level = r.get<int>(options, "compression_level", "options.");
+  m.options.workers = r.get<int>(options, "workers", "options.");
+  m.options.skipped_bad = r.get<int64_t>(options, "skipped_bad", "options.");
+  m.split_counts = r.get<std::map<std::string, int64_t>>(doc, "split_counts", "");
+  m.total_edges = r.get<int64_t>(doc, "total_edges", "");
+  m.cut_edges = r.get<int64_t>(doc, "cut_edges", "");
+  m.feature_mean = r.get<std::vector<float>>(doc, "feature_mean", "");
+  m.feature_std = r.get<std::vector<float>>(doc, "feature_std", "");
+  if (m.feature_mean.size() != m.feature_std.size() ||
+      (!m.feature_mean.empty() && m.feature_mean.size() != static_cast<size_t>(kNodeFeatureDim)))
+    r.bad(fmt::format("feature_mean/feature_std must both have {} values", kNodeFeatureDim));
+
+  const json& graphs = r.array(doc, "graphs", "");
+  for (size_t i = 0; i < graphs.size(); ++i) {
+    std::string where = fmt::format("graphs[{}].", i);
+    const json& g = graphs[i];
+    GraphEntry e;
+    e.index = static_cast<int64_t>(i);
+    e.id = r.get<std::string>(g, "id", where);
+    e.split = r.get<std::string>(g, "split", where);
+    e.shard = r.get<int>(g, "shard", where);
+    e.num_nodes = r.get<int64_t>(g, "num_nodes", where);
+    e.num_edges = r.get<int64_t>(g, "num_edges", where);
+    e.num_configs = r.get<int64_t>(g, "num_configs", where);
+    e.num_config_nodes = r.get<int64_t>(g, "num_config_nodes", where);
+    e.cut_edges = r.get<int64_t>(g, "cut_edges", where);
+    e.has_runtime = r.get<bool>(g, "has_runtime", where);
+    e.segment_offsets = r.get<std::vector<int64_t>>(g, "segment_offsets", where);
+    const auto& off = e.segment_offsets;
+    bool ok = off.size() >= 2 && off.front() == 0 && off.back() == e.num_nodes;
+    for (size_t s = 1; ok && s < off.size(); ++s) ok = off[s] > off[s - 1];
+    if (!ok)
+      r.bad(fmt::format("{}segment_offsets must rise strictly from 0 to num_nodes ({})", where,
+                        e.num_nodes));
+    m.graphs.push_back(std::move(e));
+  }
+  const json& shards = r.array(doc, "shards", "");
+  for (size_t i = 0; i < shards.size(); ++i) {
+    std::string where = fmt::format("shards[{}].", i);
+    ShardInfo s;
+    s.file = r.get<std::string>(shards[i], "file", where);
+    s.checksum = r.get<std::string>(shards[i], "checksum", where);
+    s.bytes = r.get<int64_t>(shards[i], "bytes", where);
+    s.work = r.get<int64_t>(shards[i], "work", where);
+    s.graphs = r.get<std::vector<int64_t>>(shards[i], "graphs", where);
+    for (int64_t g : s.graphs)
+      if (g < 0 || g >= static_cast<int64_t>(m.graphs.size()) ||
+          m.graphs[g].shard != static_cast<int>(i))
+        r.bad(fmt::format("{}graphs lists graph {} that is not in this shard", where, g));
+    m.shards.push_back(std::move(s));
+  }
+  for (const auto& g : m.graphs)
+    if (g.shard < 0 || g.shard >= static_cast<int>(m.shards.size()))
+      r.bad(fmt::format("graph '{}' names shard {} of {}", g.id, g.shard, m.shards.size()));
+  return m;
+}
+
+}  // namespace gst

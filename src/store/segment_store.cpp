@@ -1,0 +1,239 @@
+#include "store/segment_store.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "common/errors.h"
+#include "store/chunk_codec.h"
+#include "store/hdf5.h"
+#include "store/schema.h"
+
+namespace gst {
+namespace {
+
+// The HDF5 implementation: per-shard files opened on first use and kept open.
+class Hdf5SegmentStore : public SegmentStore {
+ public:
+  explicit Hdf5SegmentStore(const std::filesystem::path& dir)
+      : dir_(dir), manifest_(Manifest::read(dir)), files_(manifest_.shards.size()) {
+    for (const auto& g : manifest_.graphs) by_split_[g.split].push_back(g.index);
+  }
+
+  const Manifest& manifest() const override { return manifest_; }
+  const std::vector<GraphEntry>& graphs() const override { return manifest_.graphs; }
+
+  std::vector<int64_t> split(const std::string& name) const override {
+    auto it = by_split_.find(name);
+    return it == by_split_.end() ? std::vector<int64_t>{} : it->second;
+  }
+
+  Segment load_segment(int64_t graph, int64_t segment,
+                       const std::vector<int64_t>& configs) const override {
+    const GraphEntry& g = entry(graph);
+    GST_CHECK(segment >= 0 && segment < g.num_segments(), "graph '{}' has no segment {} (of {})",
+              g.id, segment, g.num_segments());
+    check_configs(g, configs);
+    // HDF5 calls lock one at a time; chunks are decoded outside the lock.
+    h5::Handle group = h5::open_group(file(g.shard), schema::segment_path(g.split, g.id, segment));
+    Segment out;
+    out.first_node = g.segment_offsets[segment];
+    out.num_nodes = g.segment_offsets[segment + 1] - out.first_node;
+    read_node_data(group, g, out.num_nodes, &out);
+    out.edges = read_direct<int32_t>(group, schema::kEdges);
+    out.cross_edges = read_direct<int64_t>(group, schema::kCrossEdges);
+    if (manifest_.task == Task::Layout) {
+      out.config_nodes = read_direct<int32_t>(group, schema::kConfigNodes);
+      out.config_feat = read_config_rows(group, g, configs, out.config_nodes.size());
+    }
+    return out;
+  }
+
+  Segment load_graph(int64_t graph, const std::vector<int64_t>& configs) const override {
+    const GraphEntry& g = entry(graph);
+    check_configs(g, configs);
+    GST_CHECK(g.num_nodes < (int64_t{1} << 31), "graph '{}' is too large for 32-bit node ids",
+              g.id);
+    const int64_t k = static_cast<int64_t>(configs.size());
+    Segment out;
+    out.num_nodes = g.num_nodes;
+    out.node_feat.reserve(g.num_nodes * kNodeFeatureDim);
+    out.node_opcode.reserve(g.num_nodes);
+    out.edges.reserve(2 * g.num_edges);
+    std::vector<std::vector<float>> config_parts;
+    for (int64_t s = 0; s < g.num_segments(); ++s) {
+      Segment part = load_segment(graph, s, configs);
+      int64_t first = part.first_node, end = first + part.num_nodes;
+      out.node_feat.insert(out.node_feat.end(), part.node_feat.begin(), part.node_feat.end());
+      out.node_opcode.insert(out.node_opcode.end(), part.node_opcode.begin(),
+                             part.node_opcode.end());
+      for (int32_t v : part.edges) out.edges.push_back(static_cast<int32_t>(v + first));
+      // A cut edge is listed by both its segments: keep it once, with its source's segment.
+      for (size_t e = 0; e + 1 < part.cross_edges.size(); e += 2)
+        if (part.cross_edges[e] >= first && part.cross_edges[e] < end) {
+          out.edges.push_back(static_cast<int32_t>(part.cross_edges[e]));
+          out.edges.push_back(static_cast<int32_t>(part.cross_edges[e + 1]));
+        }
+      for (int32_t v : part.config_nodes)
+        out.config_nodes.push_back(static_cast<int32_t>(v + first));
+      config_parts.push_back(std::move(part.config_feat));
+    }
+    if (manifest_.task == Task::Layout) {
+      // [k, m_s, 18] per segment -> [k, M, 18]
+      const int64_t M = static_cast<int64_t>(out.config_nodes.size());
+      const size_t row = kLayoutConfigDim;
+      out.config_feat.resize(k * M * row);
+      int64_t base = 0;
+      for (const auto& part : config_parts) {
+        int64_t m = k > 0 ? static_cast<int64_t>(part.size() / (k * row)) : 0;
+        for (int64_t c = 0; c < k; ++c)
+          std::memcpy(&out.config_feat[(c * M + base) * row], &part[c * m * row],
+                      m * row * sizeof(float));
+        base += m;
+      }
+    }
+    return out;
+  }
+
+  GraphConfigs load_configs(int64_t graph) const override {
+    const GraphEntry& g = entry(graph);
+    h5::Handle group = open_graph_group(g);
+    GraphConfigs out;
+    out.runtime = read_checked<double>(group, g, schema::kRuntime, {g.num_configs});
+    if (manifest_.task == Task::Tile) {
+      out.normalizer = read_checked<double>(group, g, schema::kRuntimeNormalizer, {g.num_configs});
+      out.tile_feat =
+          read_checked<float>(group, g, schema::kTileConfigFeat, {g.num_configs, kTileConfigDim});
+    }
+    return out;
+  }
+
+  std::vector<int64_t> load_original_node_ids(int64_t graph) const override {
+    const GraphEntry& g = entry(graph);
+    h5::Handle group = open_graph_group(g);
+    return read_checked<int64_t>(group, g, schema::kOriginalNodeId, {g.num_nodes});
+  }
+
+  Graph load_original(int64_t graph) const override {
+    const GraphEntry& g = entry(graph);
+    std::vector<int64_t> all(g.num_configs);
+    for (int64_t c = 0; c < g.num_configs; ++c) all[c] = c;
+    Segment whole = load_graph(graph, all);
+    GraphConfigs configs = load_configs(graph);
+    std::vector<int64_t> original = load_original_node_ids(graph);
+    h5::Handle group = open_graph_group(g);
+
+    Graph out;
+    out.id = g.id;
+    out.task = manifest_.task;
+    out.num_nodes = g.num_nodes;
+    out.node_feat.resize(whole.node_feat.size());
+    out.node_opcode.resize(g.num_nodes);
+    for (int64_t v = 0; v < g.num_nodes; ++v) {
+      std::memcpy(&out.node_feat[original[v] * kNodeFeatureDim],
+                  &whole.node_feat[v * kNodeFeatureDim], kNodeFeatureDim * sizeof(float));
+      out.node_opcode[original[v]] = whole.node_opcode[v];
+    }
+    out.edges.reserve(whole.edges.size());
+    for (int32_t v : whole.edges) out.edges.push_back(original[v]);
+    out.runtime = std::move(configs.runtime);
+    out.has_runtime = g.has_runtime;
+    if (manifest_.task == Task::Layout) {
+      const int64_t M = g.num_config_nodes, C = g.num_configs;
+      std::vector<int64_t> order =
+          read_checked<int64_t>(group, g, schema::kConfigNodeOrder, {g.num_config_nodes});
+      out.config_node_ids.resize(M);
+      out.config_feat.resize(whole.config_feat.size());
+      for (int64_t j = 0; j < M; ++j) {
+        out.config_node_ids[order[j]] = original[whole.config_nodes[j]];
+        for (int64_t c = 0; c < C; ++c)
+          std::memcpy(&out.config_feat[(c * M + order[j]) * kLayoutConfigDim],
+                      &whole.config_feat[(c * M + j) * kLayoutConfigDim],
+                      kLayoutConfigDim * sizeof(float));
+      }
+    } else {
+      out.runtime_normalizer = std::move(configs.normalizer);
+      out.config_feat = std::move(configs.tile_feat);
+    }
+    if (h5::exists(group, schema::kNodeSplits))
+      out.node_splits = read_direct<int64_t>(group, schema::kNodeSplits);
+    return out;
+  }
+
+ private:
+  const GraphEntry& entry(int64_t graph) const {
+    GST_CHECK(graph >= 0 && graph < static_cast<int64_t>(manifest_.graphs.size()),
+              "store {} has no graph {} (of {})", dir_.string(), graph, manifest_.graphs.size());
+    return manifest_.graphs[graph];
+  }
+
+  void check_configs(const GraphEntry& g, const std::vector<int64_t>& configs) const {
+    for (int64_t c : configs)
+      GST_CHECK(c >= 0 && c < g.num_configs, "graph '{}' has no config {} (of {})", g.id, c,
+                g.num_configs);
+  }
+
+  // The shard's file, opened (and its format checked) on first use. Caller holds the HDF5 lock.
+  hid_t file(int shard) const {
+    h5::Guard guard;
+    h5::Handle& handle = files_[shard];
+    if (!handle.valid()) {
+      std::filesystem::path path = dir_ / manifest_.shards[shard].file;
+      if (!std::filesystem::exists(path))
+        input_error("store {}: shard file {} is missing", dir_.string(), path.string());
+      h5::Handle opened = h5::open_file_read(path.string());
+      if (h5::read_attr_string(opened, schema::kAttrFormat) != schema::kFormat)
+        input_error("{}: not a gst segment store shard", path.string());
+      int64_t version = h5::read_attr_int(opened, schema::kAttrFormatVersion);
+      if (version != kStoreFormatVersion)
+        input_error("{}: shard format version {} is not the version this gst reads ({})",
+                    path.string(), version, kStoreFormatVersion);
+      handle = std::move(opened);
+    }
+    return handle;
+  }
+
+  h5::Handle open_graph_group(const GraphEntry& g) const {
+    return h5::open_group(file(g.shard), schema::graph_path(g.split, g.id));
+  }
+
+  // Reads a dataset and checks its shape against what the manifest promises.
+  template <typename T>
+  std::vector<T> read_checked(hid_t group, const GraphEntry& g, const char* name,
+                              const std::vector<int64_t>& expected) const {
+    std::vector<int64_t> shape;
+    std::vector<T> values = read_direct<T>(group, name, &shape);
+    if (shape != expected)
+      fail("store {}: graph '{}' dataset {} has the wrong shape", dir_.string(), g.id, name);
+    return values;
+  }
+
+  void read_node_data(hid_t group, const GraphEntry& g, int64_t n, Segment* out) const {
+    out->node_feat = read_checked<float>(group, g, schema::kNodeFeat, {n, kNodeFeatureDim});
+    out->node_opcode = read_checked<uint8_t>(group, g, schema::kNodeOpcode, {n});
+  }
+
+  // config_feat rows of the requested configs: [k, m, 18], in request order.
+  std::vector<float> read_config_rows(hid_t group, const GraphEntry& g,
+                                      const std::vector<int64_t>& configs, size_t m) const {
+    std::vector<int64_t> shape;
+    std::vector<float> rows = read_rows_direct<float>(group, schema::kConfigFeat, configs, &shape);
+    if (shape != std::vector<int64_t>{g.num_configs, static_cast<int64_t>(m), kLayoutConfigDim})
+      fail("store {}: graph '{}' config_feat has the wrong shape", dir_.string(), g.id);
+    return rows;
+  }
+
+  std::filesystem::path dir_;
+  Manifest manifest_;
+  std::map<std::string, std::vector<int64_t>> by_split_;
+  mutable std::vector<h5::Handle> files_;
+};
+
+}  // namespace
+
+std::shared_ptr<SegmentStore> SegmentStore::open(const std::filesystem::path& dir) {
+  return std::make_shared<Hdf5SegmentStore>(dir);
+}
+
+}  // namespace gst

@@ -1,0 +1,44 @@
+// The `dist:` config section: defaults, overrides, validation and the options it produces.
+#include "dist/dist_config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "test_support.h"
+
+namespace gst {
+namespace {
+
+struct RunConfig {
+  DistConfig dist;
+  void visit(ConfigSection& s) { s.section("dist", dist); }
+};
+
+TEST(DistConfig, DefaultsAndOverrides) {
+  testing::ScratchDir dir("dist-config");
+  std::ofstream(dir / "empty.yaml") << "dist: {}\n";
+  auto defaults = load_config<RunConfig>(dir / "empty.yaml", {});
+  EXPECT_EQ(defaults.dist.backend, "auto");
+  EXPECT_EQ(defaults.dist.gradient_sync().bucket_bytes, size_t{25} << 20);
+  EXPECT_TRUE(defaults.dist.gradient_sync().overlap);
+  EXPECT_EQ(defaults.dist.history().max_staleness, -1);
+
+  std::ofstream(dir / "run.yaml") << "dist:\n  backend: mpi\n  bucket_mb: 0.5\n  overlap: false\n";
+  auto config = load_config<RunConfig>(dir / "run.yaml",
+                                       {"dist.table_max_entries=1000", "dist.check_every=10"});
+  EXPECT_EQ(config.dist.backend, "mpi");
+  EXPECT_EQ(config.dist.gradient_sync().bucket_bytes, size_t{1} << 19);
+  EXPECT_FALSE(config.dist.gradient_sync().overlap);
+  EXPECT_EQ(config.dist.history().max_entries, 1000);
+  EXPECT_EQ(config.dist.check_every, 10);
+}
+
+TEST(DistConfig, RejectsUnknownBackendAndNegativeCap) {
+  EXPECT_THROW(load_config<RunConfig>("", {"dist.backend=gloo"}), InputError);
+  EXPECT_THROW(load_config<RunConfig>("", {"dist.table_max_entries=-1"}), InputError);
+  EXPECT_THROW(load_config<RunConfig>("", {"dist.bucket=3"}), InputError);
+}
+
+}  // namespace
+}  // namespace gst

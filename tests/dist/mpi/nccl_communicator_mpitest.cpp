@@ -1,0 +1,108 @@
+// The NCCL backend on device buffers (cudaMalloc/cudaMemcpy, no torch CUDA needed). Skips with the
+// reason when gst was built without NCCL or no GPU (one per rank) is visible. On a GPU machine:
+//   mpirun -np 1 build/tests/gst_mpi_tests --gtest_filter='Nccl*'
+#include <gtest/gtest.h>
+
+#include "common/errors.h"
+#include "mpi_test_env.h"
+#ifdef GST_WITH_NCCL
+#include "dist/nccl_communicator.h"
+#endif
+
+namespace gst {
+namespace {
+
+using testing::world;
+
+#ifdef GST_WITH_NCCL
+
+// A cudaMalloc'd float buffer filled from and read back to the host.
+class DeviceFloats {
+ public:
+  explicit DeviceFloats(const std::vector<float>& host) : count_(host.size()) {
+    GST_CUDA_CHECK(cudaMalloc(&data_, std::max<size_t>(count_, 1) * sizeof(float)));
+    GST_CUDA_CHECK(cudaMemcpy(data_, host.data(), count_ * sizeof(float), cudaMemcpyHostToDevice));
+  }
+  ~DeviceFloats() { cudaFree(data_); }
+  float* data() { return data_; }
+  std::vector<float> host() const {
+    std::vector<float> out(count_);
+    GST_CUDA_CHECK(cudaMemcpy(out.data(), data_, count_ * sizeof(float), cudaMemcpyDeviceToHost));
+    return out;
+  }
+
+ private:
+  float* data_ = nullptr;
+  size_t count_;
+};
+
+// Why the NCCL tests cannot run here, or empty when they can.
+std::string skip_reason() {
+  if (!nccl_gpu_visible()) return "no GPU";
+  int gpus = 0;
+  cudaGetDeviceCount(&gpus);
+  const double ranks_on_host = world().all_reduce_max(world().local_rank()) + 1;
+  if (ranks_on_host > gpus)
+    return std::to_string(static_cast<int>(ranks_on_host)) + " ranks on this host but " +
+           std::to_string(gpus) + " GPU(s): NCCL needs one GPU per rank";
+  return "";
+}
+
+TEST(NcclCommunicator, CollectivesOnDeviceBuffers) {
+  const std::string reason = skip_reason();
+  if (!reason.empty()) GTEST_SKIP() << reason;
+  NcclCommunicator comm;
+  const int n = comm.size();
+  EXPECT_EQ(comm.backend(), "nccl");
+  EXPECT_TRUE(comm.device_buffers());
+  EXPECT_EQ(comm.rank(), world().rank());
+  EXPECT_EQ(n, world().size());
+  EXPECT_EQ(comm.all_reduce_sum(1.0), n);  // host-side collectives go over MPI
+
+  for (size_t count : {size_t{1}, size_t{7}, size_t{1} << 20}) {
+    std::vector<float> host(count);
+    for (size_t i = 0; i < count; ++i) host[i] = (comm.rank() + 1) * 0.5f + (i % 97);
+    DeviceFloats sum(host), avg(host), async(host);
+    comm.all_reduce_sum(sum.data(), count);
+    comm.all_reduce_avg(avg.data(), count);
+    auto pending = comm.all_reduce_avg_async(async.data(), count);
+    pending->wait();
+    EXPECT_TRUE(pending->test());
+    const auto got_sum = sum.host(), got_avg = avg.host(), got_async = async.host();
+    for (size_t i = 0; i < count; ++i) {
+      const float want = 0.5f * n * (n + 1) / 2 + static_cast<float>(n) * (i % 97);
+      ASSERT_FLOAT_EQ(got_sum[i], want) << "count " << count << " index " << i;
+      ASSERT_FLOAT_EQ(got_avg[i], want / n) << "count " << count << " index " << i;
+      ASSERT_FLOAT_EQ(got_async[i], want / n) << "count " << count << " index " << i;
+    }
+  }
+  for (int root = 0; root < n; ++root) {
+    std::vector<float> host(4099, comm.rank() == root ? 3.25f + root : -1.0f);
+    DeviceFloats data(host);
+    comm.broadcast(data.data(), host.size() * sizeof(float), root);
+    for (float v : data.host()) ASSERT_EQ(v, 3.25f + root);
+  }
+  comm.barrier();
+}
+
+TEST(NcclCommunicator, RequestingNcclWithoutAGpuIsAClearError) {
+  if (nccl_gpu_visible()) GTEST_SKIP() << "a GPU is visible";
+  try {
+    make_communicator("nccl");
+    ADD_FAILURE() << "the NCCL backend started without a GPU";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cudaGetDeviceCount"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(make_communicator("auto")->backend(), "mpi");
+}
+
+#else
+
+TEST(NcclCommunicator, CollectivesOnDeviceBuffers) {
+  GTEST_SKIP() << "built without NCCL (GST_WITH_NCCL off)";
+}
+
+#endif
+
+}  // namespace
+}  // namespace gst

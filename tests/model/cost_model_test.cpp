@@ -1,0 +1,279 @@
+#include "model/cost_model.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "common/errors.h"
+#include "model/segment_batch.h"
+#include "random_segments.h"
+
+namespace gst {
+namespace {
+
+using testing::random_segment;
+using testing::RandomSegmentOptions;
+
+struct EqualityCase {
+  double share;
+  int layers;
+  bool message_passing;
+  std::string norm;
+  int projection;  // == hidden gives a residual in layer 0 too
+};
+
+std::ostream& operator<<(std::ostream& os, const EqualityCase& c) {
+  return os << "share=" << c.share << " layers=" << c.layers << " mp=" << c.message_passing
+            << " norm=" << c.norm << " projection=" << c.projection;
+}
+
+CostModel make_model(const ModelConfig& config, Task task) {
+  std::vector<float> mean, std;
+  testing::unit_feature_stats(mean, std);
+  return CostModel(config, task, mean, std);
+}
+
+// Three segments of different sizes (as from different graphs), K configs each; one has no
+// configurable node when share < 1.
+std::vector<Segment> make_segments(std::mt19937_64& rng, double share, int64_t k, Task task) {
+  std::vector<Segment> segments;
+  for (int64_t nodes : {40, 23, 57}) {
+    RandomSegmentOptions o;
+    o.nodes = nodes;
+    o.config_share = segments.size() == 1 && share < 1 ? 0.0 : share;
+    o.configs = task == Task::Layout ? k : 0;
+    segments.push_back(random_segment(rng, o));
+  }
+  return segments;
+}
+
+SegmentBatch to_batch(const std::vector<Segment>& segments, Task task, int64_t k,
+                      torch::Dtype dtype) {
+  std::vector<const Segment*> ptrs;
+  for (const Segment& s : segments) ptrs.push_back(&s);
+  SegmentBatch batch = make_segment_batch(ptrs, task, k, torch::kCPU);
+  batch.node_feat = batch.node_feat.to(dtype);
+  if (batch.config_feat.defined()) batch.config_feat = batch.config_feat.to(dtype);
+  return batch;
+}
+
+// Embeddings and parameter gradients of a fixed random linear function of them.
+struct Result {
+  torch::Tensor embeddings;
+  std::vector<torch::Tensor> grads;
+};
+
+Result run(CostModel& model, const SegmentBatch& batch, bool shared, const torch::Tensor& probe) {
+  model->zero_grad();
+  torch::Tensor emb =
+      shared ? model->segment_embeddings(batch) : model->segment_embeddings_replicated(batch);
+  (emb * probe).sum().backward();
+  Result r{emb.detach(), {}};
+  for (const torch::Tensor& p : model->parameters()) {
+    r.grads.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+  }
+  return r;
+}
+
+double relative_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  const double scale = std::max(1.0, b.abs().max().item<double>());
+  return (a - b).abs().max().item<double>() / scale;
+}
+
+void expect_shared_equals_replicated(CostModel& model, const SegmentBatch& batch,
+                                     double tolerance) {
+  model->eval();
+  const int64_t k = batch.num_configs;
+  torch::Tensor probe =
+      torch::randn({batch.num_segments, k, model->embedding_dim()}, batch.node_feat.options());
+  Result shared = run(model, batch, true, probe);
+  Result replicated = run(model, batch, false, probe);
+  ASSERT_EQ(shared.embeddings.sizes(),
+            torch::IntArrayRef({batch.num_segments, k, model->embedding_dim()}));
+  ASSERT_EQ(shared.embeddings.sizes(), replicated.embeddings.sizes());
+  EXPECT_LT(relative_diff(shared.embeddings, replicated.embeddings), tolerance);
+  auto names = model->named_parameters();
+  double largest_grad = 0;
+  for (size_t i = 0; i < shared.grads.size(); ++i) {
+    EXPECT_LT(relative_diff(shared.grads[i], replicated.grads[i]), tolerance)
+        << "gradient of " << names[i].key();
+    largest_grad = std::max(largest_grad, replicated.grads[i].abs().max().item<double>());
+  }
+  EXPECT_GT(largest_grad, 0);  // the comparison saw real gradients
+}
+
+class SharedEqualsReplicated : public ::testing::TestWithParam<EqualityCase> {};
+
+TEST_P(SharedEqualsReplicated, OutputsAndGradientsMatchInDouble) {
+  const EqualityCase c = GetParam();
+  torch::manual_seed(11);
+  std::mt19937_64 rng(5 + c.layers);
+  ModelConfig config;
+  config.hidden = 16;
+  config.projection = c.projection;
+  config.layers = c.layers;
+  config.head_hidden = 8;
+  config.dropout = 0.3;  // eval mode must turn it off
+  config.norm = c.norm;
+  config.message_passing = c.message_passing;
+  CostModel model = make_model(config, Task::Layout);
+  model->to(torch::kFloat64);
+  const int64_t k = 3;
+  std::vector<Segment> segments = make_segments(rng, c.share, k, Task::Layout);
+  expect_shared_equals_replicated(model, to_batch(segments, Task::Layout, k, torch::kFloat64),
+                                  1e-10);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layout, SharedEqualsReplicated,
+                         ::testing::Values(EqualityCase{0.1, 3, true, "layer", 8},
+                                           EqualityCase{0.05, 2, true, "layer", 16},
+                                           EqualityCase{0.3, 3, true, "layer", 16},
+                                           EqualityCase{1.0, 2, true, "none", 8},
+                                           EqualityCase{0.0, 3, true, "layer", 8},
+                                           EqualityCase{0.2, 1, true, "none", 16},
+                                           EqualityCase{0.2, 0, true, "layer", 8},
+                                           EqualityCase{0.2, 5, true, "layer", 16},
+                                           EqualityCase{0.2, 3, false, "layer", 8}));
+
+TEST(CostModel, SharedEqualsReplicatedInFloat) {
+  torch::manual_seed(3);
+  std::mt19937_64 rng(3);
+  ModelConfig config;
+  config.hidden = 32;
+  config.projection = 16;
+  CostModel model = make_model(config, Task::Layout);
+  const int64_t k = 5;
+  std::vector<Segment> segments = make_segments(rng, 0.1, k, Task::Layout);
+  expect_shared_equals_replicated(model, to_batch(segments, Task::Layout, k, torch::kFloat32),
+                                  2e-5);
+}
+
+TEST(CostModel, TileSharedEqualsReplicatedAndHeadUsesConfig) {
+  torch::manual_seed(4);
+  std::mt19937_64 rng(4);
+  ModelConfig config;
+  config.hidden = 16;
+  config.projection = 8;
+  config.head_hidden = 8;
+  CostModel model = make_model(config, Task::Tile);
+  model->to(torch::kFloat64);
+  std::vector<Segment> segments = make_segments(rng, 0, 1, Task::Tile);
+  SegmentBatch batch = to_batch(segments, Task::Tile, 7, torch::kFloat64);
+  EXPECT_EQ(batch.num_configs, 1);
+  EXPECT_FALSE(batch.config_nodes.defined());
+  expect_shared_equals_replicated(model, batch, 1e-10);
+
+  // Graph embedding of 3 kernels, each scored under 6 tile configs.
+  torch::Tensor emb = model->segment_embeddings(batch).expand({-1, 6, -1});
+  torch::Tensor tile = torch::randint(1, 512, {3, 6, kTileConfigDim}, torch::kFloat64);
+  torch::Tensor scores = model->head(emb, tile);
+  ASSERT_EQ(scores.sizes(), torch::IntArrayRef({3, 6}));
+  EXPECT_GT(scores.std().item<double>(), 0);  // configs of one kernel are told apart
+  EXPECT_THROW(model->head(emb, torch::Tensor()), Error);
+}
+
+TEST(CostModel, LayoutScoresDependOnConfigsOnlyThroughTheirFeatures) {
+  torch::manual_seed(6);
+  std::mt19937_64 rng(6);
+  ModelConfig config;
+  config.hidden = 16;
+  config.projection = 8;
+  CostModel model = make_model(config, Task::Layout);
+  model->eval();
+  std::vector<Segment> segments = make_segments(rng, 0.2, 3, Task::Layout);
+  SegmentBatch batch = to_batch(segments, Task::Layout, 3, torch::kFloat32);
+  // Config 2 repeats config 0's features.
+  batch.config_feat[2] = batch.config_feat[0];
+  torch::Tensor emb = model->segment_embeddings(batch);  // [3, 3, D]
+  torch::Tensor scores = model->head(emb, {});           // segments as graphs: [3, 3]
+  EXPECT_TRUE(torch::allclose(emb.select(1, 0), emb.select(1, 2)));
+  EXPECT_FALSE(torch::allclose(emb[0][0], emb[0][1]));
+  EXPECT_TRUE(torch::allclose(emb[1][0], emb[1][1]));  // segment 1 has no configurable node
+  EXPECT_EQ(scores.sizes(), torch::IntArrayRef({3, 3}));
+}
+
+TEST(CostModel, ConstantFeatureColumnsAreDropped) {
+  torch::manual_seed(7);
+  std::mt19937_64 rng(7);
+  ModelConfig config;
+  config.hidden = 8;
+  config.projection = 8;
+  CostModel model = make_model(config, Task::Layout);  // column 7 has std 0
+  model->eval();
+  std::vector<Segment> segments = make_segments(rng, 0.2, 2, Task::Layout);
+  SegmentBatch batch = to_batch(segments, Task::Layout, 2, torch::kFloat32);
+  torch::Tensor before = model->segment_embeddings(batch);
+  batch.node_feat.select(1, 7).uniform_(-1e6, 1e6);
+  EXPECT_TRUE(torch::equal(before, model->segment_embeddings(batch)));
+  batch.node_feat.select(1, 8).add_(1);
+  EXPECT_FALSE(torch::allclose(before, model->segment_embeddings(batch)));
+}
+
+TEST(CostModel, WithoutMessagePassingEdgesDoNotMatter) {
+  torch::manual_seed(8);
+  std::mt19937_64 rng(8);
+  ModelConfig config;
+  config.hidden = 8;
+  config.projection = 8;
+  config.message_passing = false;
+  CostModel model = make_model(config, Task::Layout);
+  model->eval();
+  std::vector<Segment> segments = make_segments(rng, 0.2, 2, Task::Layout);
+  SegmentBatch batch = to_batch(segments, Task::Layout, 2, torch::kFloat32);
+  torch::Tensor before = model->segment_embeddings(batch);
+  batch.edges = batch.edges.flip({1});                           // same edges reversed in order...
+  batch.edges = torch::stack({batch.edges[1], batch.edges[0]});  // ...and direction
+  EXPECT_TRUE(torch::allclose(before, model->segment_embeddings(batch)));
+
+  config.message_passing = true;  // and with message passing they do
+  CostModel sage = make_model(config, Task::Layout);
+  sage->eval();
+  torch::Tensor reversed = sage->segment_embeddings(batch);
+  batch.edges = torch::stack({batch.edges[1], batch.edges[0]});
+  EXPECT_FALSE(torch::allclose(reversed, sage->segment_embeddings(batch)));
+}
+
+TEST(CostModel, ParametersSplitIntoBackboneAndHead) {
+  ModelConfig config;
+  config.hidden = 8;
+  config.projection = 8;
+  CostModel model = make_model(config, Task::Layout);
+  auto backbone = model->backbone_parameters();
+  auto head = model->head_parameters();
+  EXPECT_FALSE(backbone.empty());
+  EXPECT_FALSE(head.empty());
+  EXPECT_EQ(backbone.size() + head.size(), model->parameters().size());
+  for (const auto& h : head) {
+    for (const auto& b : backbone) EXPECT_FALSE(h.is_same(b));
+  }
+  EXPECT_EQ(model->embedding_dim(), 16);
+}
+
+TEST(CostModel, TrainingModeRunsWithDropoutAndGivesFiniteGradients) {
+  torch::manual_seed(9);
+  std::mt19937_64 rng(9);
+  ModelConfig config;
+  config.hidden = 16;
+  config.projection = 8;
+  config.dropout = 0.5;
+  CostModel model = make_model(config, Task::Layout);
+  model->train();
+  std::vector<Segment> segments = make_segments(rng, 0.2, 4, Task::Layout);
+  SegmentBatch batch = to_batch(segments, Task::Layout, 4, torch::kFloat32);
+  torch::Tensor a = model->segment_embeddings(batch);
+  torch::Tensor b = model->segment_embeddings(batch);
+  EXPECT_FALSE(torch::allclose(a, b));  // dropout is active
+  model->head(a, {}).sum().backward();
+  for (const auto& p : model->parameters()) {
+    if (p.grad().defined()) EXPECT_TRUE(torch::isfinite(p.grad()).all().item<bool>());
+  }
+}
+
+TEST(CostModel, RejectsBadStatistics) {
+  ModelConfig config;
+  EXPECT_THROW(CostModel(config, Task::Layout, std::vector<float>(10), std::vector<float>(10)),
+               Error);
+}
+
+}  // namespace
+}  // namespace gst

@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
   gst::add_inspect_command(app);
   gst::add_comm_check_command(app);
   gst::add_shard_command(app);
+  gst::add_train_command(app);
+  gst::add_eval_command(app);
+  gst::add_predict_command(app);
 
   try {
     app.parse(argc, argv);

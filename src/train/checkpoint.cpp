@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "common/errors.h"
+#include "store/checksum.h"
 
 namespace gst {
 
@@ -44,22 +45,6 @@ CheckpointInfo read_manifest(const fs::path& dir, nlohmann::json* files) {
 
 }  // namespace
 
-std::string file_checksum(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) input_error("cannot read {}", file.string());
-  uint64_t h = 0xcbf29ce484222325ull;
-  std::vector<char> buf(1 << 16);
-  while (in) {
-    in.read(buf.data(), buf.size());
-    const std::streamsize n = in.gcount();
-    for (std::streamsize i = 0; i < n; ++i) {
-      h ^= static_cast<uint8_t>(buf[i]);
-      h *= 0x100000001b3ull;
-    }
-  }
-  return fmt::format("{:016x}", h);
-}
-
 fs::path staging_dir(const fs::path& run_dir, int64_t step) {
   return run_dir / (".step-" + std::to_string(step) + ".tmp");
 }
@@ -87,7 +72,7 @@ CheckpointInfo commit_checkpoint(const fs::path& staging, int64_t step, int worl
     for (const auto& e : fs::directory_iterator(staging)) entries.push_back(e.path());
     std::sort(entries.begin(), entries.end());
     for (const auto& p : entries)
-      files[p.filename().string()] = {{"bytes", fs::file_size(p)}, {"fnv1a64", file_checksum(p)}};
+      files[p.filename().string()] = {{"bytes", fs::file_size(p)}, {"checksum", file_checksum(p)}};
     nlohmann::json manifest = {{"format", "gst-checkpoint"},
                                {"version", kCheckpointFormatVersion},
                                {"step", step},
@@ -142,7 +127,7 @@ CheckpointInfo verify_checkpoint(const fs::path& dir) {
   for (const auto& [name, meta] : files.items()) {
     const fs::path p = dir / name;
     if (!fs::exists(p)) input_error("{}: checkpoint file {} is missing", dir.string(), name);
-    const std::string want = meta.at("fnv1a64").get<std::string>();
+    const std::string want = meta.at("checksum").get<std::string>();
     const std::string got = file_checksum(p);
     if (got != want)
       input_error("{}: checksum mismatch (manifest {}, file {})", p.string(), want, got);

@@ -1,5 +1,5 @@
 // Run checkpoints on disk: <run>/step-<N>/ holding per-rank and shared files plus manifest.json
-// (format version, step, world size, size and checksum of every file), written last.
+// (format version, step, world size, size and XXH64 checksum of every file), written last.
 //
 // A checkpoint is staged in <run>/.step-<N>.tmp/ and renamed into place after its manifest is
 // written, so a directory named step-<N> without a valid manifest (a crash mid-rename or a
@@ -42,8 +42,5 @@ CheckpointInfo verify_checkpoint(const std::filesystem::path& dir);
 std::optional<CheckpointInfo> newest_valid_checkpoint(const std::filesystem::path& run_dir);
 // Keeps the newest `keep` complete checkpoints (never fewer than one) and removes the others.
 void prune_checkpoints(const std::filesystem::path& run_dir, int keep);
-
-// FNV-1a 64-bit of a file's bytes, as 16 hex digits.
-std::string file_checksum(const std::filesystem::path& file);
 
 }  // namespace gst

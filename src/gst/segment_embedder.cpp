@@ -1,0 +1,63 @@
+#include "gst/segment_embedder.h"
+
+#include "common/errors.h"
+#include "model/segment_batch.h"
+
+namespace gst {
+
+SegmentEmbedder::SegmentEmbedder(CostModel model, const SegmentStore& store, torch::Device device,
+                                 int64_t max_batch_nodes)
+    : model_(std::move(model)), store_(store), device_(device), max_batch_nodes_(max_batch_nodes) {}
+
+int64_t SegmentEmbedder::nodes_of(const SegmentRef& ref) const {
+  const GraphEntry& g = store_.graphs().at(ref.graph);
+  if (ref.segment < 0) return g.num_nodes;
+  return g.segment_offsets.at(ref.segment + 1) - g.segment_offsets.at(ref.segment);
+}
+
+torch::Tensor SegmentEmbedder::embed(const std::vector<SegmentRef>& refs,
+                                     const std::vector<int64_t>& configs) {
+  torch::NoGradGuard no_grad;
+  const Task task = model_->task();
+  const int64_t k = task == Task::Layout ? static_cast<int64_t>(configs.size()) : 1;
+  GST_CHECK(k > 0, "embedding layout segments needs at least one config");
+  std::vector<torch::Tensor> parts;
+  std::vector<Segment> loaded;
+  int64_t batch_nodes = 0;
+  auto flush = [&] {
+    if (loaded.empty()) return;
+    std::vector<const Segment*> ptrs;
+    for (const auto& s : loaded) ptrs.push_back(&s);
+    parts.push_back(model_->segment_embeddings(make_segment_batch(ptrs, task, k, device_)));
+    loaded.clear();
+    batch_nodes = 0;
+  };
+  for (const auto& ref : refs) {
+    const int64_t cost = nodes_of(ref) * k;
+    if (batch_nodes > 0 && batch_nodes + cost > max_batch_nodes_) flush();
+    loaded.push_back(ref.segment < 0 ? store_.load_graph(ref.graph, configs)
+                                     : store_.load_segment(ref.graph, ref.segment, configs));
+    batch_nodes += cost;
+  }
+  flush();
+  return torch::cat(parts, 0);  // [refs, K, D]
+}
+
+torch::Tensor SegmentEmbedder::graph_embedding(int64_t graph, const std::vector<int64_t>& configs,
+                                               bool whole_graph) {
+  std::vector<SegmentRef> refs;
+  if (whole_graph) {
+    refs.push_back({graph, -1});
+  } else {
+    const int64_t segments = store_.graphs().at(graph).num_segments();
+    for (int64_t s = 0; s < segments; ++s) refs.push_back({graph, s});
+  }
+  // A whole graph is one segment: its embedding is the graph embedding under either combine.
+  return combine_segments(embed(refs, configs), model_->config().combine);
+}
+
+torch::Tensor combine_segments(const torch::Tensor& segment_emb, const std::string& combine) {
+  return combine == "mean" ? segment_emb.mean(0) : segment_emb.sum(0);
+}
+
+}  // namespace gst

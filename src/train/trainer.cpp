@@ -1,0 +1,373 @@
+#include "train/trainer.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/errors.h"
+#include "common/progress.h"
+#include "dist/communicator.h"
+#include "dist/distributed_history_table.h"
+#include "dist/gradient_sync.h"
+#include "eval/evaluator.h"
+#include "gst/gst_step.h"
+#include "gst/sampling.h"
+#include "model/cost_model.h"
+#include "store/segment_store.h"
+#include "train/checkpoint.h"
+#include "train/graph_sampler.h"
+#include "train/metrics_log.h"
+#include "train/preemption.h"
+#include "train/schedule.h"
+
+namespace gst {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+torch::Device pick_device(const std::string& device) {
+  if (device == "cuda" || (device == "auto" && torch::cuda::is_available())) {
+    if (!torch::cuda::is_available())
+      input_error("train.device is 'cuda' but this LibTorch has no CUDA or no GPU is visible");
+    return torch::Device(torch::kCUDA);
+  }
+  return torch::Device(torch::kCPU);
+}
+
+void set_lr(torch::optim::Optimizer& opt, double lr) {
+  for (auto& group : opt.param_groups())
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+}
+
+class Run {
+ public:
+  Run(const RunConfig& config, Communicator& comm)
+      : config_(config),
+        comm_(comm),
+        rank_(comm.rank()),
+        run_dir_(config.train.run_dir),
+        device_(pick_device(config.train.device)) {}
+
+  TrainResult go(const std::string& resume);
+
+ private:
+  void build();
+  int64_t restore(const std::string& resume);
+  void save(int64_t step);
+  nlohmann::json validate(int64_t step);
+  void train_step(int64_t step, double* loss_sum);
+  std::vector<int64_t> validation_graphs() const;
+
+  RunConfig config_;
+  Communicator& comm_;
+  int rank_;
+  fs::path run_dir_;
+  torch::Device device_;
+  std::shared_ptr<SegmentStore> store_;
+  CostModel model_{nullptr};
+  std::unique_ptr<torch::optim::Adam> optimizer_, head_optimizer_;
+  std::unique_ptr<HistoryTable> table_;
+  std::unique_ptr<GstStep> step_;
+  std::unique_ptr<GraphSampler> sampler_;
+  std::unique_ptr<Evaluator> evaluator_;
+  // All parameters in the main phase; replaced by a head-only one (without overlap hooks) when
+  // head fine-tuning starts.
+  std::unique_ptr<GradientSync> sync_;
+  bool head_sync_ = false;
+  GradientSyncOptions sync_options_;
+  LrSchedule schedule_;
+};
+
+void Run::build() {
+  const TrainConfig& t = config_.train;
+  if (t.torch_threads > 0)
+    torch::set_num_threads(t.torch_threads);
+  else if (comm_.size() > 1)
+    torch::set_num_threads(1);
+
+  store_ = SegmentStore::open(config_.data.store);
+  const Manifest& manifest = store_->manifest();
+  torch::manual_seed(static_cast<uint64_t>(t.seed));
+  model_ = CostModel(config_.model, manifest.task, manifest.feature_mean, manifest.feature_std);
+  model_->to(device_);
+  optimizer_ = std::make_unique<torch::optim::Adam>(
+      model_->parameters(), torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
+  head_optimizer_ = std::make_unique<torch::optim::Adam>(
+      model_->head_parameters(), torch::optim::AdamOptions(config_.gst.head_lr));
+
+  sync_options_ = config_.dist.gradient_sync();
+  sync_ = std::make_unique<GradientSync>(comm_, model_->parameters(), sync_options_);
+
+  if (config_.gst.mode == "gst")
+    table_ = std::make_unique<DistributedHistoryTable>(comm_, model_->embedding_dim(),
+                                                       config_.dist.history());
+  step_ = std::make_unique<GstStep>(model_, *store_, table_.get(), config_.gst,
+                                    RankingLoss{t.loss, t.margin}, device_,
+                                    config_.eval.max_batch_nodes);
+
+  std::vector<OwnedGraph> train_graphs;
+  for (int64_t g : store_->split(config_.data.train_split)) {
+    const GraphEntry& e = store_->graphs()[g];
+    train_graphs.push_back({g, e.shard, e.work()});
+  }
+  if (train_graphs.empty())
+    input_error("{}: the store has no graphs in split '{}'", config_.data.store,
+                config_.data.train_split);
+  auto owned = assign_graphs_to_ranks(train_graphs, comm_.size());
+  sampler_ = std::make_unique<GraphSampler>(owned[rank_], t.batch_graphs,
+                                            static_cast<uint64_t>(t.seed), rank_);
+  evaluator_ =
+      std::make_unique<Evaluator>(model_, *store_, config_.gst.mode == "full_graph", device_,
+                                  config_.eval.config_batch, config_.eval.max_batch_nodes);
+
+  schedule_.kind = t.schedule;
+  schedule_.base_lr = t.lr;
+  schedule_.warmup_steps = t.warmup_steps;
+  schedule_.total_steps = t.steps;
+  schedule_.min_lr_ratio = t.min_lr_ratio;
+  schedule_.step_size = t.step_size;
+  schedule_.gamma = t.step_gamma;
+
+  int64_t params = 0;
+  for (const auto& p : model_->parameters()) params += p.numel();
+  spdlog::info("train: {} ({} train graphs, {} on rank 0), {} ranks, model {} parameters, mode {}",
+               manifest.collection, train_graphs.size(), owned[0].size(), comm_.size(), params,
+               config_.gst.mode);
+}
+
+int64_t Run::restore(const std::string& resume) {
+  std::optional<CheckpointInfo> found;
+  if (resume == "auto") {
+    found = newest_valid_checkpoint(run_dir_);
+    if (!found) spdlog::info("train: no checkpoint in {}, starting fresh", run_dir_.string());
+  } else if (!resume.empty()) {
+    found = verify_checkpoint(resume);
+  } else if (!list_checkpoints(run_dir_).empty()) {
+    input_error(
+        "{} already holds checkpoints: pass --resume auto to continue that run, or choose "
+        "another --run-dir",
+        run_dir_.string());
+  }
+  if (!found) {
+    sync_->broadcast_parameters(0);
+    return 0;
+  }
+  const fs::path dir = found->dir;
+  torch::load(model_, (dir / "model.pt").string(), device_);
+  torch::load(*optimizer_, (dir / "optimizer.pt").string(), device_);
+  torch::load(*head_optimizer_, (dir / "head_optimizer.pt").string(), device_);
+  if (table_) {
+    std::vector<fs::path> shards;
+    for (int r = 0; r < found->world_size; ++r)
+      shards.push_back(dir / fmt::format("history-rank{}.bin", r));
+    table_->load(shards);
+  }
+  sync_->broadcast_parameters(0);
+  spdlog::info("train: resumed from {} (step {}, written by {} ranks)", dir.string(), found->step,
+               found->world_size);
+  return found->step;
+}
+
+void Run::save(int64_t step) {
+  if (rank_ == 0) begin_checkpoint(run_dir_, step);
+  comm_.barrier();
+  const fs::path staging = staging_dir(run_dir_, step);
+  if (table_) table_->save(staging / fmt::format("history-rank{}.bin", rank_));
+  {
+    // Every random choice of a step derives from (seed, rank, step), so this is the whole state.
+    nlohmann::json rng = {{"seed", config_.train.seed},
+                          {"rank", rank_},
+                          {"next_step", step},
+                          {"scheme", "per-step generators seeded from (seed, rank, step)"}};
+    std::ofstream(staging / fmt::format("rng-rank{}.json", rank_)) << rng.dump(2) << "\n";
+  }
+  if (rank_ == 0) {
+    torch::save(model_, (staging / "model.pt").string());
+    torch::save(*optimizer_, (staging / "optimizer.pt").string());
+    torch::save(*head_optimizer_, (staging / "head_optimizer.pt").string());
+    nlohmann::json sched = {{"step", step},
+                            {"kind", schedule_.kind},
+                            {"lr", schedule_.lr(std::min(step, config_.train.steps))}};
+    std::ofstream(staging / "scheduler.json") << sched.dump(2) << "\n";
+    RunConfig copy = config_;
+    std::ofstream(staging / "config.yaml") << dump_config(copy) << "\n";
+  }
+  comm_.barrier();
+  if (rank_ == 0) {
+    CheckpointInfo info = commit_checkpoint(staging, step, comm_.size());
+    prune_checkpoints(run_dir_, config_.train.keep_checkpoints);
+    spdlog::info("train: checkpoint {}", info.dir.string());
+  }
+  comm_.barrier();
+}
+
+std::vector<int64_t> Run::validation_graphs() const {
+  std::vector<int64_t> all = store_->split(config_.data.valid_split);
+  if (config_.train.valid_graphs > 0 &&
+      static_cast<int64_t>(all.size()) > config_.train.valid_graphs)
+    all.resize(config_.train.valid_graphs);
+  std::vector<int64_t> mine;
+  for (size_t i = rank_; i < all.size(); i += comm_.size()) mine.push_back(all[i]);
+  return mine;
+}
+
+nlohmann::json Run::validate(int64_t step) {
+  MetricSums sums = evaluator_->evaluate(validation_graphs());
+  sums.all_reduce(comm_);
+  const MetricSums m = sums.mean();
+  nlohmann::json j = {{"step", step},
+                      {"kind", "valid"},
+                      {"graphs", static_cast<int64_t>(m.graphs)},
+                      {"kendall_tau", m.kendall_tau},
+                      {"opa", m.opa},
+                      {"slowdown_top1", m.slowdown1},
+                      {"slowdown_top5", m.slowdown5},
+                      {"slowdown_top10", m.slowdown10}};
+  spdlog::info(
+      "valid step {}: kendall tau {:.4f}, opa {:.4f}, top-1/5/10 slowdown {:.4f} / "
+      "{:.4f} / {:.4f} ({} graphs)",
+      step, m.kendall_tau, m.opa, m.slowdown1, m.slowdown5, m.slowdown10,
+      static_cast<int64_t>(m.graphs));
+  return j;
+}
+
+void Run::train_step(int64_t step, double* loss_sum) {
+  const TrainConfig& t = config_.train;
+  if (rank_ == t.fault_rank && step == t.fault_step)
+    fail("injected fault on rank {} at step {} (train.fault_rank / train.fault_step)", rank_, step);
+  const bool head_phase = step >= t.steps;
+  if (head_phase && !head_sync_) {
+    sync_.reset();  // removes the main phase's backward hooks
+    GradientSyncOptions options = sync_options_;
+    options.overlap = false;
+    sync_ = std::make_unique<GradientSync>(comm_, model_->head_parameters(), options);
+    head_sync_ = true;
+  }
+  torch::manual_seed(mix_seed({static_cast<uint64_t>(t.seed), static_cast<uint64_t>(rank_),
+                               static_cast<uint64_t>(step), 0x70}));
+  auto rng = seeded_rng({static_cast<uint64_t>(t.seed), static_cast<uint64_t>(rank_),
+                         static_cast<uint64_t>(step), 0x71});
+  auto samples = step_->sample(sampler_->batch(step), rng);
+  torch::optim::Adam& opt = head_phase ? *head_optimizer_ : *optimizer_;
+  const std::vector<torch::Tensor> params =
+      head_phase ? model_->head_parameters() : model_->parameters();
+  model_->train();
+  opt.zero_grad();
+  torch::Tensor loss = head_phase ? step_->head_loss(samples) : step_->loss(samples, step, rng);
+  loss.backward();
+  sync_->finish();
+  if (t.clip_norm > 0) torch::nn::utils::clip_grad_norm_(params, t.clip_norm);
+  if (!head_phase) set_lr(opt, schedule_.lr(step));
+  opt.step();
+  if (!head_phase) step_->push_fresh(step);
+  *loss_sum += loss.item<double>();
+  if (config_.dist.check_every > 0 && (step + 1) % config_.dist.check_every == 0)
+    sync_->check_parameters_consistent(step + 1);
+}
+
+TrainResult Run::go(const std::string& resume) {
+  if (rank_ == 0) fs::create_directories(run_dir_);
+  comm_.barrier();
+  build();
+  const int64_t start = restore(resume);
+  const TrainConfig& t = config_.train;
+  const int64_t total = t.steps + config_.gst.head_steps;
+  std::unique_ptr<MetricsLog> log;
+  if (rank_ == 0) log = std::make_unique<MetricsLog>(run_dir_ / "metrics.jsonl", start);
+
+  install_preemption_handlers();
+  TrainResult result;
+  result.steps_done = start;
+  Progress progress("steps", total - start);
+  auto interval_start = std::chrono::steady_clock::now();
+  const auto run_start = interval_start;
+  double loss_sum = 0;
+  int64_t interval_steps = 0;
+  StepCounts counts_before = step_->counts();
+
+  for (int64_t step = start; step < total; ++step) {
+    train_step(step, &loss_sum);
+    ++interval_steps;
+    const int64_t done = step + 1;
+    if (rank_ == 0) progress.advance();
+
+    if (done % t.log_every == 0 || done == total) {
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - interval_start).count();
+      const StepCounts& c = step_->counts();
+      const double mean_loss = comm_.all_reduce_sum(loss_sum) / (comm_.size() * interval_steps);
+      const double configs =
+          comm_.all_reduce_sum(static_cast<double>(c.graph_configs - counts_before.graph_configs));
+      const double segments = comm_.all_reduce_sum(
+          static_cast<double>(c.trained_segments - counts_before.trained_segments));
+      nlohmann::json j = {{"step", done},
+                          {"kind", "train"},
+                          {"phase", step >= t.steps ? "head" : "main"},
+                          {"loss", mean_loss},
+                          {"lr", step >= t.steps ? config_.gst.head_lr : schedule_.lr(step)},
+                          {"graph_configs_per_s", configs / secs},
+                          {"segments_per_s", segments / secs},
+                          {"step_s", secs / interval_steps}};
+      if (table_) {
+        const HistoryStats s = table_->stats();
+        j["table_hit_rate"] = comm_.all_reduce_sum(s.hit_rate()) / comm_.size();
+        j["table_staleness"] = comm_.all_reduce_sum(s.mean_staleness) / comm_.size();
+        j["table_entries"] = comm_.all_reduce_sum(static_cast<double>(s.entries));
+        j["table_bytes"] = comm_.all_reduce_sum(static_cast<double>(s.bytes_exchanged));
+        table_->reset_stats();
+      }
+      const double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+      const double eta = elapsed / (done - start) * (total - done);
+      if (log) log->write(j);
+      spdlog::info("step {}/{} loss {:.4f} lr {:.2e} {:.0f} graph-configs/s{} eta {:.0f}s", done,
+                   total, mean_loss, j["lr"].get<double>(), configs / secs,
+                   table_ ? fmt::format(" table hit {:.2f} staleness {:.1f}",
+                                        j["table_hit_rate"].get<double>(),
+                                        j["table_staleness"].get<double>())
+                          : std::string(),
+                   eta);
+      result.last_loss = mean_loss;
+      loss_sum = 0;
+      interval_steps = 0;
+      counts_before = c;
+      interval_start = std::chrono::steady_clock::now();
+    }
+    if (t.valid_every > 0 && done % t.valid_every == 0 && done != total) {
+      auto j = validate(done);
+      if (log) log->write(j);
+    }
+    const bool stop = comm_.all_reduce_max(preemption_requested() ? 1.0 : 0.0) > 0;
+    if (stop || done == total || (t.checkpoint_every > 0 && done % t.checkpoint_every == 0))
+      save(done);
+    result.steps_done = done;
+    if (stop) {
+      progress.finish();
+      spdlog::warn("train: preempted at step {}; checkpoint written, exiting with code {}", done,
+                   kPreemptedExitCode);
+      result.preempted = true;
+      return result;
+    }
+  }
+  progress.finish();
+  if (start < total) {
+    auto j = validate(total);
+    if (log) log->write(j);
+  }
+  return result;
+}
+
+}  // namespace
+
+TrainResult train(const RunConfig& config, Communicator& comm, const std::string& resume) {
+  RunConfig resolved = config;
+  resolved.data.store = fs::absolute(config.data.store).string();
+  Run run(resolved, comm);
+  return run.go(resume);
+}
+
+}  // namespace gst

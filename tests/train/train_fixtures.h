@@ -1,0 +1,69 @@
+// Tiny synthetic segment stores and run configs for training, evaluation and prediction tests.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "data/synth.h"
+#include "sharding/shard_collection.h"
+
+namespace gst::testing {
+
+struct TinyStore {
+  Task task = Task::Layout;
+  int train = 14, valid = 4, test = 3;
+  int64_t min_nodes = 300, max_nodes = 1200;  // layout sizes (tile uses synth's defaults)
+  int64_t configs = 24;
+  int64_t segment_size = 200;
+  int shards = 2;
+  uint64_t seed = 5;
+};
+
+// Synthesizes the graphs in memory (data/synth.h) and shards them into `dir` (a real store).
+inline std::filesystem::path make_store(const std::filesystem::path& dir, const TinyStore& s) {
+  SynthOptions o;
+  o.configs = s.configs;
+  std::vector<std::pair<std::string, Graph>> graphs;
+  const int total = s.train + s.valid + s.test;
+  for (int i = 0; i < total; ++i) {
+    const std::string split = i < s.train ? "train" : i < s.train + s.valid ? "valid" : "test";
+    // Sizes spread evenly over [min, max] so every split gets small and large graphs.
+    const int64_t nodes = s.min_nodes + (s.max_nodes - s.min_nodes) * ((i * 7) % total) / total;
+    Graph g = synth_graph(o, s.task, s.seed * 1000 + i, nodes);
+    g.id = "g" + std::to_string(i);
+    graphs.emplace_back(split, std::move(g));
+  }
+  MemoryGraphSource source(s.task, std::move(graphs));
+  ShardOptions options;
+  options.out = dir;
+  options.collection = s.task == Task::Layout ? "layout:xla:random" : "tile:xla";
+  options.input = "memory";
+  options.shards = s.shards;
+  options.segment_size = s.segment_size;
+  shard_collection(source, options);
+  return dir;
+}
+
+// A small, fast run config over `store` (YAML text; tests add --set overrides).
+inline std::string tiny_run_yaml(const std::filesystem::path& store,
+                                 const std::filesystem::path& run_dir) {
+  return "data:\n  store: " + store.string() +
+         "\n"
+         "model:\n  hidden: 64\n  projection: 32\n  layers: 3\n  head_hidden: 64\n"
+         "  dropout: 0.1\n"
+         "gst:\n  configs_per_graph: 8\n  segments_per_graph: 1\n  sed_p: 0.5\n"
+         "train:\n  steps: 12\n  batch_graphs: 3\n  lr: 0.003\n  warmup_steps: 2\n"
+         "  log_every: 1\n  seed: 7\n  torch_threads: 1\n  run_dir: " +
+         run_dir.string() + "\n";
+}
+
+inline std::filesystem::path write_text(const std::filesystem::path& file,
+                                        const std::string& text) {
+  std::ofstream(file) << text;
+  return file;
+}
+
+}  // namespace gst::testing

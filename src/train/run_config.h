@@ -40,7 +40,7 @@ struct TrainConfig {
   double clip_norm = 1.0;  // global gradient-norm clip; 0 disables
   int64_t seed = 0;
   std::string device = "cpu";  // auto | cpu | cuda
-  int torch_threads = 0;       // 0: 1 per rank in multi-rank runs, torch's default otherwise
+  int torch_threads = 0;  // 0: $GST_TORCH_THREADS, else 1 per rank in multi-rank runs, else default
   std::string run_dir = "checkpoints/run";
   int64_t log_every = 10;        // metrics line every N steps
   int64_t valid_every = 0;       // validation every N steps (0: only at the end)

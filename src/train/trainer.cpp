@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -84,8 +85,13 @@ class Run {
 
 void Run::build() {
   const TrainConfig& t = config_.train;
+  // torch_threads 0: GST_TORCH_THREADS (launch/train.sh sets it), else 1 per rank when several
+  // ranks share a machine, else torch's default.
+  const char* env_threads = std::getenv("GST_TORCH_THREADS");
   if (t.torch_threads > 0)
     torch::set_num_threads(t.torch_threads);
+  else if (env_threads && std::atoi(env_threads) > 0)
+    torch::set_num_threads(std::atoi(env_threads));
   else if (comm_.size() > 1)
     torch::set_num_threads(1);
 

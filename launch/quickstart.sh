@@ -30,3 +30,18 @@ for collection in layout:xla:random tile:xla; do
   # Per-graph lines are indented "  split/id:"; keep the split summaries.
   $GST inspect "$DATA" --collection "$collection" | grep -v '^  [a-z]*/'
 done
+
+# shard <collection> <store>: writes the segment store unless a complete one is there.
+shard() {
+  local collection=$1 store=$2
+  if [ -f "$store/manifest.json" ] && $GST shard --verify "$store" > /dev/null 2>&1; then
+    echo "quickstart: reusing store $store"
+  else
+    $GST shard --input "$DATA" --collection "$collection" --out "$store" --shards 2 \
+      --segment-size 1000 --partitioner metis --workers 2 --overwrite
+  fi
+}
+
+echo "== shard: HDF5 segment stores"
+shard layout:xla:random "$OUT/stores/layout"
+shard tile:xla "$OUT/stores/tile"

@@ -1,10 +1,11 @@
 #include "test_support.h"
 
+#include <sys/wait.h>
+
 #include <array>
 #include <cstdio>
 #include <random>
 #include <stdexcept>
-#include <sys/wait.h>
 
 namespace gst::testing {
 

@@ -36,7 +36,8 @@ YAML::Node ConfigSection::value_node(const char* key) {
   return node_[key];
 }
 
-void ConfigSection::bad_value(const char* key, const YAML::Node& node, const std::string& expected) {
+void ConfigSection::bad_value(const char* key, const YAML::Node& node,
+                              const std::string& expected) {
   input_error("{}: bad value for '{}': expected {}", source_->where(full(key), node), full(key),
               expected);
 }
@@ -110,8 +111,7 @@ ConfigSection ConfigSection::child_section(const char* key) {
     return writer(out_[key], full(key));
   }
   YAML::Node node = value_node(key);
-  if (node && !node.IsMap() && !node.IsNull())
-    bad_value(key, node, "a map of settings");
+  if (node && !node.IsMap() && !node.IsNull()) bad_value(key, node, "a map of settings");
   return ConfigSection(source_, full(key), node);
 }
 
@@ -123,8 +123,8 @@ void ConfigSection::finish() {
     if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
       std::string where = path_.empty() ? "the top level" : "'" + path_ + "'";
       input_error("{}: unknown key '{}' in {}; valid keys: {}",
-                  source_->where(path_.empty() ? key : path_ + "." + key, item.first),
-                  key, where, fmt::join(known_, ", "));
+                  source_->where(path_.empty() ? key : path_ + "." + key, item.first), key, where,
+                  fmt::join(known_, ", "));
     }
   }
 }
@@ -143,7 +143,8 @@ std::map<std::string, std::string> parse_overrides(const std::vector<std::string
 YAML::Node load_config_tree(const std::shared_ptr<ConfigSource>& source) {
   YAML::Node root(YAML::NodeType::Map);
   if (!source->file.empty()) {
-    if (!std::filesystem::exists(source->file)) input_error("config file {} does not exist", source->file);
+    if (!std::filesystem::exists(source->file))
+      input_error("config file {} does not exist", source->file);
     try {
       root = YAML::LoadFile(source->file);
     } catch (const YAML::Exception& e) {
@@ -164,7 +165,8 @@ YAML::Node load_config_tree(const std::shared_ptr<ConfigSource>& source) {
     size_t start = 0;
     while (true) {
       size_t dot = path.find('.', start);
-      std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      std::string part =
+          path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
       if (part.empty()) input_error("--set {}={}: empty key component", path, text);
       if (dot == std::string::npos) {
         chain.back()[part] = value;

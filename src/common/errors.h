@@ -33,9 +33,9 @@ template <typename... Args>
 }  // namespace gst
 
 // Throws gst::Error naming the failed condition and its source location.
-#define GST_CHECK(cond, ...)                                                          \
-  do {                                                                                \
-    if (!(cond))                                                                      \
-      throw ::gst::Error(fmt::format("{} ({}:{}: check '{}' failed)",                 \
-                                     fmt::format(__VA_ARGS__), __FILE__, __LINE__, #cond)); \
+#define GST_CHECK(cond, ...)                                                                    \
+  do {                                                                                          \
+    if (!(cond))                                                                                \
+      throw ::gst::Error(fmt::format("{} ({}:{}: check '{}' failed)", fmt::format(__VA_ARGS__), \
+                                     __FILE__, __LINE__, #cond));                               \
   } while (0)

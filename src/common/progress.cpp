@@ -32,8 +32,10 @@ void Progress::draw() {
   double secs = elapsed_seconds();
   double rate = secs > 0 ? done_ / secs : 0;
   double eta = rate > 0 ? (total_ - done_) / rate : 0;
-  std::string mb = bytes_ > 0 ? fmt::format(", {:.1f} MB/s", bytes_ / 1e6 / std::max(secs, 1e-9)) : "";
-  fmt::print(stderr, "\r{} {}/{} ({:.1f}/s{}), ETA {:.0f}s   ", label_, done_, total_, rate, mb, eta);
+  std::string mb =
+      bytes_ > 0 ? fmt::format(", {:.1f} MB/s", bytes_ / 1e6 / std::max(secs, 1e-9)) : "";
+  fmt::print(stderr, "\r{} {}/{} ({:.1f}/s{}), ETA {:.0f}s   ", label_, done_, total_, rate, mb,
+             eta);
   std::fflush(stderr);
 }
 

@@ -24,6 +24,16 @@ class CompletedCollective : public PendingCollective {
   bool test() override { return true; }
 };
 
+#ifdef GST_WITH_NCCL
+// Backend auto: NCCL only when torch has CUDA and every rank has a GPU of its own; decided
+// together, so all ranks pick the same backend.
+bool nccl_usable_on_every_rank() {
+  MpiCommunicator world;
+  const std::string gpu = torch::cuda::is_available() ? rank_gpu_id(world.local_rank()) : "";
+  return nccl_unusable_reason(world, gpu).empty();
+}
+#endif
+
 }  // namespace
 
 void Communicator::all_reduce_avg(float* data, size_t count) { average_in_place(data, count); }
@@ -43,7 +53,7 @@ std::unique_ptr<Communicator> make_communicator(const std::string& backend) {
   if (backend != "auto" && backend != "mpi" && backend != "nccl")
     input_error("unknown communicator backend '{}': expected auto, mpi or nccl", backend);
 #ifdef GST_WITH_NCCL
-  if (backend == "nccl" || (backend == "auto" && torch::cuda::is_available() && nccl_gpu_visible()))
+  if (backend == "nccl" || (backend == "auto" && nccl_usable_on_every_rank()))
     return std::make_unique<NcclCommunicator>();
 #else
   if (backend == "nccl")

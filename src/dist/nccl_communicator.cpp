@@ -1,6 +1,9 @@
 #include "dist/nccl_communicator.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <map>
 
 #include "common/errors.h"
 #include "dist/mpi_check.h"
@@ -31,6 +34,29 @@ bool nccl_gpu_visible() {
     return false;
   }
   return count > 0;
+}
+
+std::string rank_gpu_id(int local_rank) {
+  if (!nccl_gpu_visible()) return "";
+  int count = 0;
+  GST_CUDA_CHECK(cudaGetDeviceCount(&count));
+  char bus[64] = {0};
+  GST_CUDA_CHECK(cudaDeviceGetPCIBusId(bus, sizeof(bus), local_rank % count));
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return std::string(host) + "/" + bus;
+}
+
+std::string nccl_unusable_reason(Communicator& comm, const std::string& gpu_id) {
+  const auto ids = comm.all_gather(std::vector<uint8_t>(gpu_id.begin(), gpu_id.end()));
+  std::map<std::string, int> first_rank_on;
+  for (int r = 0; r < static_cast<int>(ids.size()); ++r) {
+    const std::string id(ids[r].begin(), ids[r].end());
+    if (id.empty()) return fmt::format("rank {} sees no GPU", r);
+    const auto [it, inserted] = first_rank_on.emplace(id, r);
+    if (!inserted) return fmt::format("ranks {} and {} would share GPU {}", it->second, r, id);
+  }
+  return "";
 }
 
 namespace {
@@ -64,9 +90,16 @@ class NcclPendingAverage : public PendingCollective {
 }  // namespace
 
 NcclCommunicator::NcclCommunicator() : host_(std::make_unique<MpiCommunicator>()) {
+  // Checked together before NCCL starts, so every rank throws the same clear error (NCCL itself
+  // only says "invalid usage" when two ranks share a GPU).
+  const std::string unusable = nccl_unusable_reason(*host_, rank_gpu_id(local_rank()));
+  if (!unusable.empty())
+    fail(
+        "the NCCL backend needs one GPU per rank, but {}; start at most as many ranks per host as "
+        "it has GPUs, or use backend mpi",
+        unusable);
   int count = 0;
   GST_CUDA_CHECK(cudaGetDeviceCount(&count));
-  if (count == 0) fail("the NCCL backend needs a GPU, but CUDA sees none on rank {}", rank());
   device_ = local_rank() % count;
   GST_CUDA_CHECK(cudaSetDevice(device_));
   // A blocking stream: it orders itself after work on the legacy default stream (torch's default),

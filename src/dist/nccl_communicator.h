@@ -6,6 +6,7 @@
 #include <nccl.h>
 
 #include <memory>
+#include <string>
 
 #include "dist/communicator.h"
 #include "dist/mpi_communicator.h"
@@ -20,6 +21,15 @@ void check(ncclResult_t code, const char* call, const char* file, int line);
 
 // True when the CUDA runtime loads and sees at least one GPU (false without a driver).
 bool nccl_gpu_visible();
+
+// "host/PCI bus id" of the GPU that a rank with this local rank uses (local rank mod visible GPUs),
+// or empty when CUDA sees no GPU.
+std::string rank_gpu_id(int local_rank);
+
+// Collective over `comm`, given each rank's rank_gpu_id(): why NCCL cannot run on these ranks (a
+// rank without a GPU, or two ranks on one GPU, which ncclCommInitRank rejects), or empty. Every
+// rank gets the same answer.
+std::string nccl_unusable_reason(Communicator& comm, const std::string& gpu_id);
 
 class NcclCommunicator : public Communicator {
  public:

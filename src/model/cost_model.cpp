@@ -30,15 +30,28 @@ torch::Tensor prelu_last(const torch::Tensor& x, const torch::Tensor& weight) {
   return torch::prelu(x.reshape({-1, x.size(-1)}), weight).view(x.sizes());
 }
 
+// Lengths of consecutive ranges given by offsets [B + 1].
+std::vector<int64_t> range_sizes(const std::vector<int64_t>& offsets) {
+  std::vector<int64_t> sizes;
+  for (size_t b = 0; b + 1 < offsets.size(); ++b) sizes.push_back(offsets[b + 1] - offsets[b]);
+  return sizes;
+}
+
 // Mean + max pooling over contiguous node ranges, for C copies of the nodes side by side.
-// h: [C, N, H] -> [B, C, 2H] with B = offsets.size() - 1.
+// h: [C, N, H] -> [B, C, 2H] with B = offsets.size() - 1. Ranges are taken with one split (its
+// backward is one concatenation, where per-range slices would each zero a full-size gradient).
 torch::Tensor pool_ranges(const torch::Tensor& h, const std::vector<int64_t>& offsets) {
   std::vector<torch::Tensor> out;
-  for (size_t s = 0; s + 1 < offsets.size(); ++s) {
-    torch::Tensor nodes = h.narrow(1, offsets[s], offsets[s + 1] - offsets[s]);  // [C, n_s, H]
-    out.push_back(torch::cat({nodes.mean(1), nodes.amax(1)}, -1));
+  for (const torch::Tensor& nodes : h.split_with_sizes(range_sizes(offsets), 1)) {
+    out.push_back(torch::cat({nodes.mean(1), nodes.amax(1)}, -1));  // [C, 2H]
   }
   return torch::stack(out);
+}
+
+// Rows of a per-node dropout mask [N, W] for the nodes `rows`, broadcast over configs:
+// [n, 1, W] (undefined when there is no mask).
+torch::Tensor rows_of(const torch::Tensor& mask, const torch::Tensor& rows) {
+  return mask.defined() ? mask.index_select(0, rows).unsqueeze(1) : mask;
 }
 
 }  // namespace
@@ -47,10 +60,9 @@ torch::Tensor pool_ranges(const torch::Tensor& h, const std::vector<int64_t>& of
 // R_0 = configurable nodes; R_l = R_{l-1} and its in- and out-neighbours (message passing only).
 // Node lists are sorted batch-global ids, so the nodes of one segment form a contiguous range.
 struct CostModelImpl::Plan {
-  torch::Tensor src, dst;                 // [E] batch edges
-  torch::Tensor inv_deg_in, inv_deg_out;  // [N] 1 / max(1, degree)
-  torch::Tensor config_order;             // [M] config-node order sorted by node id
-  std::vector<torch::Tensor> nodes;       // [L + 1]: R_l as [n_l] ids
+  Edges edges;                       // the batch's edges and degrees
+  torch::Tensor config_order;        // [M] config-node order sorted by node id
+  std::vector<torch::Tensor> nodes;  // [L + 1]: R_l as [n_l] ids
   // Layer l (1-based index l - 1 here) moves per-config rows of R_{l-1} into rows of R_l:
   std::vector<torch::Tensor> self_pos;  // [n_{l-1}] row in R_l of each row of R_{l-1}
   std::vector<torch::Tensor> in_from, in_to, in_weight;     // edges u->v, u in R_{l-1}
@@ -62,12 +74,12 @@ struct CostModelImpl::Plan {
     const torch::Device device = batch.node_feat.device();
     const torch::Dtype dtype = batch.node_feat.scalar_type();
     const int64_t n = batch.segment_offsets.back();
-    torch::Tensor edges = batch.edges.to(torch::kCPU).contiguous();
-    const int64_t e = edges.size(1);
-    const int64_t* from = edges.data_ptr<int64_t>();
+    torch::Tensor host_edges = batch.edges.to(torch::kCPU).contiguous();
+    const int64_t e = host_edges.size(1);
+    const int64_t* from = host_edges.data_ptr<int64_t>();
     const int64_t* to = from + e;
-    src = batch.edges[0];
-    dst = batch.edges[1];
+    edges.src = batch.edges[0];
+    edges.dst = batch.edges[1];
 
     std::vector<double> in_deg(n, 0), out_deg(n, 0);
     for (int64_t i = 0; i < e; ++i) {
@@ -149,8 +161,8 @@ struct CostModelImpl::Plan {
       last_offsets.push_back(std::lower_bound(prev_nodes.begin(), prev_nodes.end(), offset) -
                              prev_nodes.begin());
     }
-    inv_deg_in = to_device(in_deg, device, dtype);
-    inv_deg_out = to_device(out_deg, device, dtype);
+    edges.inv_deg_in = to_device(in_deg, device, dtype).unsqueeze(1);
+    edges.inv_deg_out = to_device(out_deg, device, dtype).unsqueeze(1);
   }
 };
 
@@ -186,14 +198,13 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task,
   input_prelu_ = register_parameter("input_prelu", torch::full({proj}, 0.25));
   for (int l = 0; l < config.layers; ++l) {
     const int64_t in = layer_width(l), out = config.hidden;
-    const int64_t terms = config.message_passing ? 3 : 1;
     const std::string name = "layer" + std::to_string(l);
-    layer_linear_.push_back(
-        register_module(name + "_linear",
-                        torch::nn::Linear(torch::nn::LinearOptions(in, terms * out).bias(false))));
-    const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-    layer_bias_.push_back(
-        register_parameter(name + "_bias", torch::empty({out}).uniform_(-bound, bound)));
+    auto no_bias = torch::nn::LinearOptions(in, out).bias(false);
+    layer_self_.push_back(register_module(name + "_self", torch::nn::Linear(in, out)));
+    if (config.message_passing) {
+      layer_in_.push_back(register_module(name + "_in", torch::nn::Linear(no_bias)));
+      layer_out_.push_back(register_module(name + "_out", torch::nn::Linear(no_bias)));
+    }
     if (config.norm == "layer") {
       layer_norm_.push_back(register_module(
           name + "_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({out}))));
@@ -230,77 +241,103 @@ torch::Tensor CostModelImpl::node_inputs(const SegmentBatch& batch) {
   return torch::cat({opcode_embedding_(batch.opcode), feat}, 1);  // [N, 32 + F']
 }
 
-torch::Tensor CostModelImpl::input_post(const torch::Tensor& z) {
-  return torch::dropout(prelu_last(z, input_prelu_), config_.dropout, is_training());
+torch::Tensor CostModelImpl::dropout_mask(int64_t rows, int64_t width,
+                                          const torch::TensorOptions& options) {
+  if (!is_training() || config_.dropout <= 0) return {};
+  const double keep = 1 - config_.dropout;
+  return torch::rand({rows, width}, options).lt(keep).to(options.dtype()).div_(keep);
 }
 
-torch::Tensor CostModelImpl::layer_post(int layer, const torch::Tensor& z) {
-  torch::Tensor x = layer_norm_.empty() ? z : layer_norm_[layer](z);
-  return torch::dropout(prelu_last(x, layer_prelu_[layer]), config_.dropout, is_training());
+torch::Tensor CostModelImpl::input_post(const torch::Tensor& z, const torch::Tensor& mask) {
+  torch::Tensor x = prelu_last(z, input_prelu_);
+  return mask.defined() ? x * mask : x;
 }
 
-torch::Tensor CostModelImpl::aggregate(int layer, const torch::Tensor& y, const torch::Tensor& src,
-                                       const torch::Tensor& dst, const torch::Tensor& inv_deg_in,
-                                       const torch::Tensor& inv_deg_out) {
-  if (!config_.message_passing) return y + layer_bias_[layer];
-  const int64_t h = config_.hidden;
-  torch::Tensor zeros = torch::zeros({y.size(0), h}, y.options());
-  torch::Tensor in = zeros.index_add(0, dst, y.narrow(1, h, h).index_select(0, src));
-  torch::Tensor out = zeros.index_add(0, src, y.narrow(1, 2 * h, h).index_select(0, dst));
-  return y.narrow(1, 0, h) + in * inv_deg_in.unsqueeze(1) + out * inv_deg_out.unsqueeze(1) +
-         layer_bias_[layer];
+torch::Tensor CostModelImpl::layer_post(int layer, const torch::Tensor& z,
+                                        const torch::Tensor& mask) {
+  torch::Tensor x =
+      prelu_last(layer_norm_.empty() ? z : layer_norm_[layer](z), layer_prelu_[layer]);
+  return mask.defined() ? x * mask : x;
+}
+
+torch::Tensor CostModelImpl::layer_full(int layer, const torch::Tensor& h, const Edges& edges,
+                                        const torch::Tensor& mask) {
+  torch::Tensor z = layer_self_[layer](h);  // [R, H], bias included
+  if (config_.message_passing) {
+    const int64_t h_out = config_.hidden;
+    torch::Tensor in = torch::zeros({h.size(0), h_out}, h.options());
+    in.index_add_(0, edges.dst, layer_in_[layer](h).index_select(0, edges.src));
+    torch::Tensor out = torch::zeros({h.size(0), h_out}, h.options());
+    out.index_add_(0, edges.src, layer_out_[layer](h).index_select(0, edges.dst));
+    z = torch::addcmul(torch::addcmul(z, in, edges.inv_deg_in), out, edges.inv_deg_out);
+  }
+  return layer_post(layer, z, mask);
 }
 
 // Exact sharing across configs. With h = S + D, S the states of the batch with all config
 // features zero ([N, H], computed once) and D the per-config difference, non-zero only on R_l
-// ([n_l, K, H]), a SAGE layer is linear before its activation, so its pre-activation is
-// z = z(S) + aggregate(linear(D)): the per-config matmul runs on the n_{l-1} rows of D only and
-// the result is scattered into the rows of R_l along the edges leaving R_{l-1}. Pooling adds the
-// shared nodes (outside R_L) once per segment.
+// ([n_l, K, H]), a SAGE layer is linear before its normalization, so its pre-activation is
+// z = z(S) + scatter(W D): the per-config matmuls run on the n_{l-1} rows of D only and their
+// results are scattered into the rows of R_l along the edges leaving R_{l-1}. Pooling adds the
+// shared nodes (outside R_L) once per segment. Dropout masks are drawn per node and shared by the
+// K configs of a segment (the ranking loss compares configs under the same thinned network),
+// which keeps the two paths equal in training mode as well.
 torch::Tensor CostModelImpl::segment_embeddings(const SegmentBatch& batch) {
   const int64_t k = batch.num_configs;
   const int layers = config_.layers;
-  Plan plan(batch, layers, config_.message_passing);
+  const Plan plan(batch, layers, config_.message_passing);
+  const torch::TensorOptions options = batch.node_feat.options();
+  const int64_t n = batch.segment_offsets.back();
 
   torch::Tensor z = input_node_(node_inputs(batch));  // [N, P]
-  torch::Tensor s = input_post(z);                    // [N, P]
+  torch::Tensor mask = dropout_mask(n, config_.projection, options);
+  torch::Tensor s = input_post(z, mask);  // [N, P]
   if (plan.nodes[0].numel() == 0) {
     for (int l = 0; l < layers; ++l) {
-      torch::Tensor post = layer_post(l, aggregate(l, layer_linear_[l](s), plan.src, plan.dst,
-                                                   plan.inv_deg_in, plan.inv_deg_out));
+      torch::Tensor post = layer_full(l, s, plan.edges, dropout_mask(n, config_.hidden, options));
       s = residual(l) ? s + post : post;
     }
     return pool_ranges(s.unsqueeze(0), batch.segment_offsets).expand({-1, k, -1});
   }
 
-  // config: [n_0, K, 18] in R_0 order.
+  // d: [n_0, K, P], the configs' effect on the configurable nodes' input states.
+  const torch::Tensor& first = plan.nodes[0];
   torch::Tensor config = batch.config_feat.index_select(1, plan.config_order).permute({1, 0, 2});
-  torch::Tensor zp = z.index_select(0, plan.nodes[0]).unsqueeze(1) + input_config_(config);
-  torch::Tensor d = input_post(zp) - s.index_select(0, plan.nodes[0]).unsqueeze(1);  // [n_0, K, P]
+  torch::Tensor zp = z.index_select(0, first).unsqueeze(1) + input_config_(config);
+  torch::Tensor d = input_post(zp, rows_of(mask, first)) - s.index_select(0, first).unsqueeze(1);
 
   for (int l = 0; l < layers; ++l) {
-    const int64_t h = config_.hidden;
-    torch::Tensor zs = aggregate(l, layer_linear_[l](s), plan.src, plan.dst, plan.inv_deg_in,
-                                 plan.inv_deg_out);  // [N, H]
-    torch::Tensor post_s = layer_post(l, zs);
     const torch::Tensor& rows = plan.nodes[l + 1];
-    const int64_t n = rows.size(0);
-
-    torch::Tensor t = layer_linear_[l](d);  // [n_{l-1}, K, terms * H]
-    torch::Tensor zeros = torch::zeros({n, k, h}, t.options());
-    torch::Tensor delta = zeros.index_add(0, plan.self_pos[l], t.narrow(2, 0, h));
+    mask = dropout_mask(n, config_.hidden, options);
+    torch::Tensor zs = layer_self_[l](s);  // [N, H], the shared pre-activation
     if (config_.message_passing) {
-      delta = delta.index_add(
-          0, plan.in_to[l], t.narrow(2, h, h).index_select(0, plan.in_from[l]) * plan.in_weight[l]);
-      delta = delta.index_add(
-          0, plan.out_to[l],
-          t.narrow(2, 2 * h, h).index_select(0, plan.out_from[l]) * plan.out_weight[l]);
+      const Edges& e = plan.edges;
+      torch::Tensor in =
+          torch::zeros_like(zs).index_add_(0, e.dst, layer_in_[l](s).index_select(0, e.src));
+      torch::Tensor out =
+          torch::zeros_like(zs).index_add_(0, e.src, layer_out_[l](s).index_select(0, e.dst));
+      zs = torch::addcmul(torch::addcmul(zs, in, e.inv_deg_in), out, e.inv_deg_out);
     }
-    torch::Tensor post_p = layer_post(l, zs.index_select(0, rows).unsqueeze(1) + delta);
-    torch::Tensor next_d = post_p - post_s.index_select(0, rows).unsqueeze(1);  // [n_l, K, H]
+    torch::Tensor post_s = layer_post(l, zs, mask);
+
+    // Per config: zp = zs + W_self d (own rows) + mean of W_in d / W_out d over changed neighbours.
+    torch::Tensor zp = zs.index_select(0, rows).unsqueeze(1).repeat({1, k, 1});  // [n_l, K, H]
+    zp.index_add_(0, plan.self_pos[l], torch::linear(d, layer_self_[l]->weight));
+    if (config_.message_passing) {
+      zp.index_add_(0, plan.in_to[l],
+                    torch::linear(d, layer_in_[l]->weight)
+                        .index_select(0, plan.in_from[l])
+                        .mul_(plan.in_weight[l]));
+      zp.index_add_(0, plan.out_to[l],
+                    torch::linear(d, layer_out_[l]->weight)
+                        .index_select(0, plan.out_from[l])
+                        .mul_(plan.out_weight[l]));
+    }
+    torch::Tensor next_d = layer_post(l, zp, rows_of(mask, rows)) -
+                           post_s.index_select(0, rows).unsqueeze(1);  // [n_l, K, H]
     if (residual(l)) {
       s = s + post_s;
-      next_d = next_d.index_add(0, plan.self_pos[l], d);
+      next_d.index_add_(0, plan.self_pos[l], d);
     } else {
       s = post_s;
     }
@@ -312,35 +349,38 @@ torch::Tensor CostModelImpl::segment_embeddings(const SegmentBatch& batch) {
   torch::Tensor per_config = s.index_select(0, last).unsqueeze(1) + d;  // [n_L, K, H]
   torch::Tensor shared_for_max =
       s.masked_fill(plan.shared_mask, -std::numeric_limits<float>::infinity());
+  const std::vector<int64_t> sizes = range_sizes(batch.segment_offsets);
+  const std::vector<int64_t> row_sizes = range_sizes(plan.last_offsets);
+  const auto shared_nodes = s.split_with_sizes(sizes);
+  const auto shared_for_max_nodes = shared_for_max.split_with_sizes(sizes);
+  const auto changed_rows = d.split_with_sizes(row_sizes);
+  const auto per_config_rows = per_config.split_with_sizes(row_sizes);
   std::vector<torch::Tensor> out;
   for (int64_t b = 0; b < batch.num_segments; ++b) {
-    const int64_t first = batch.segment_offsets[b];
-    const int64_t count = batch.segment_offsets[b + 1] - first;
-    const int64_t rows_first = plan.last_offsets[b];
-    const int64_t rows = plan.last_offsets[b + 1] - rows_first;
-    torch::Tensor shared_sum = s.narrow(0, first, count).sum(0);                // [H]
-    torch::Tensor shared_max = shared_for_max.narrow(0, first, count).amax(0);  // [H]
-    if (rows == 0) {
-      out.push_back(torch::cat({shared_sum / count, shared_max}).expand({k, -1}));
+    torch::Tensor shared_sum = shared_nodes[b].sum(0);           // [H]
+    torch::Tensor shared_max = shared_for_max_nodes[b].amax(0);  // [H]
+    if (row_sizes[b] == 0) {
+      out.push_back(torch::cat({shared_sum / sizes[b], shared_max}).expand({k, -1}));
       continue;
     }
-    torch::Tensor mine = d.narrow(0, rows_first, rows);       // [r, K, H]
-    torch::Tensor mean = (shared_sum + mine.sum(0)) / count;  // [K, H]
-    torch::Tensor max = torch::maximum(per_config.narrow(0, rows_first, rows).amax(0), shared_max);
-    out.push_back(torch::cat({mean, max}, -1));
+    torch::Tensor mean = (shared_sum + changed_rows[b].sum(0)) / sizes[b];  // [K, H]
+    torch::Tensor max = torch::maximum(per_config_rows[b].amax(0), shared_max);
+    out.push_back(torch::cat({mean, max}, -1));  // [K, 2H]
   }
   return torch::stack(out);  // [B, K, 2H]
 }
 
-// Each segment replicated once per config: a K-fold disjoint union run without any sharing.
+// Each segment replicated once per config: a K-fold disjoint union run without any sharing
+// (dropout masks, drawn per node, are the same for the K copies as in the shared path).
 torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& batch) {
   const int64_t k = batch.num_configs;
   const int64_t n = batch.segment_offsets.back();
+  const torch::TensorOptions options = batch.node_feat.options();
   torch::Tensor x = node_inputs(batch);  // [N, F]
   torch::Tensor z;
   if (task_ == Task::Layout) {
     const int64_t f = x.size(1);
-    torch::Tensor config = torch::zeros({k, n, kLayoutConfigDim}, x.options());
+    torch::Tensor config = torch::zeros({k, n, kLayoutConfigDim}, options);
     if (batch.config_nodes.numel() > 0) {
       config = config.index_copy(1, batch.config_nodes, batch.config_feat);
     }
@@ -351,19 +391,22 @@ torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& b
     GST_CHECK(k == 1, "tile batches have one config per segment, got {}", k);
     z = input_node_(x);
   }
-  torch::Tensor h = input_post(z);  // [K N, P]
+  auto copies = [&](const torch::Tensor& mask) {  // [N, W] -> [K N, W]
+    return mask.defined() ? mask.repeat({k, 1}) : mask;
+  };
+  torch::Tensor h = input_post(z, copies(dropout_mask(n, config_.projection, options)));
 
+  Edges edges;
   torch::Tensor shift = (torch::arange(k, batch.edges.options()) * n).unsqueeze(1);  // [K, 1]
-  torch::Tensor src = (batch.edges[0].unsqueeze(0) + shift).reshape({-1});
-  torch::Tensor dst = (batch.edges[1].unsqueeze(0) + shift).reshape({-1});
-  torch::Tensor ones = torch::ones({src.size(0)}, x.options());
-  torch::Tensor inv_in =
-      1.0 / torch::zeros({k * n}, x.options()).index_add(0, dst, ones).clamp_min(1);
-  torch::Tensor inv_out =
-      1.0 / torch::zeros({k * n}, x.options()).index_add(0, src, ones).clamp_min(1);
+  edges.src = (batch.edges[0].unsqueeze(0) + shift).reshape({-1});
+  edges.dst = (batch.edges[1].unsqueeze(0) + shift).reshape({-1});
+  torch::Tensor ones = torch::ones({edges.src.size(0)}, options);
+  edges.inv_deg_in =
+      1.0 / torch::zeros({k * n}, options).index_add(0, edges.dst, ones).clamp_min(1).unsqueeze(1);
+  edges.inv_deg_out =
+      1.0 / torch::zeros({k * n}, options).index_add(0, edges.src, ones).clamp_min(1).unsqueeze(1);
   for (int l = 0; l < config_.layers; ++l) {
-    torch::Tensor post =
-        layer_post(l, aggregate(l, layer_linear_[l](h), src, dst, inv_in, inv_out));
+    torch::Tensor post = layer_full(l, h, edges, copies(dropout_mask(n, config_.hidden, options)));
     h = residual(l) ? h + post : post;
   }
   return pool_ranges(h.view({k, n, -1}), batch.segment_offsets);  // [B, K, 2H]

@@ -39,16 +39,21 @@ class CostModelImpl : public torch::nn::Module {
 
  private:
   struct Plan;  // which nodes and edges run per config at each layer (cost_model.cpp)
+  struct Edges {
+    torch::Tensor src, dst;                 // [E] node ids
+    torch::Tensor inv_deg_in, inv_deg_out;  // [N, 1] 1 / max(1, degree)
+  };
 
   // Standardized features and opcode embedding: [N, 140] -> [N, opcode_dim + kept features].
   torch::Tensor node_inputs(const SegmentBatch& batch);
-  torch::Tensor input_post(const torch::Tensor& z);  // activation and dropout, any shape [..., P]
-  torch::Tensor layer_post(int layer, const torch::Tensor& z);  // norm, activation, dropout
-  // Pre-activation of layer `layer` from its transformed input y = linear(h) [R, 3 H_out]
-  // (self, in, out) over a whole edge list: [R, H_out], bias included.
-  torch::Tensor aggregate(int layer, const torch::Tensor& y, const torch::Tensor& src,
-                          const torch::Tensor& dst, const torch::Tensor& inv_deg_in,
-                          const torch::Tensor& inv_deg_out);
+  // Inverted-dropout mask [rows, width] (undefined in eval mode or without dropout).
+  torch::Tensor dropout_mask(int64_t rows, int64_t width, const torch::TensorOptions& options);
+  // Activation (and norm) then the mask, for inputs [..., W] with a mask broadcastable to them.
+  torch::Tensor input_post(const torch::Tensor& z, const torch::Tensor& mask);
+  torch::Tensor layer_post(int layer, const torch::Tensor& z, const torch::Tensor& mask);
+  // One SAGE layer over a whole edge list, residual excluded: h [R, H_in] -> [R, H_out].
+  torch::Tensor layer_full(int layer, const torch::Tensor& h, const Edges& edges,
+                           const torch::Tensor& mask);
   bool residual(int layer) const;
   int64_t layer_width(int layer) const;  // H_in of layer `layer`; layer_width(layers) = hidden
 
@@ -58,11 +63,11 @@ class CostModelImpl : public torch::nn::Module {
   torch::Tensor feat_mean_;     // [F'] buffer
   torch::Tensor feat_inv_std_;  // [F'] buffer
   torch::nn::Embedding opcode_embedding_{nullptr};
-  torch::nn::Linear input_node_{nullptr};         // [opcode_dim + F'] -> projection, with bias
-  torch::nn::Linear input_config_{nullptr};       // layout: 18 -> projection, no bias
-  torch::Tensor input_prelu_;                     // [projection]
-  std::vector<torch::nn::Linear> layer_linear_;   // H_in -> 3 H_out (self, in, out), no bias
-  std::vector<torch::Tensor> layer_bias_;         // [H_out]
+  torch::nn::Linear input_node_{nullptr};    // [opcode_dim + F'] -> projection, with bias
+  torch::nn::Linear input_config_{nullptr};  // layout: 18 -> projection, no bias
+  torch::Tensor input_prelu_;                // [projection]
+  // SAGE weights per layer: self term (with the layer's bias), in- and out-neighbour means.
+  std::vector<torch::nn::Linear> layer_self_, layer_in_, layer_out_;
   std::vector<torch::nn::LayerNorm> layer_norm_;  // empty when norm = none
   std::vector<torch::Tensor> layer_prelu_;        // [H_out]
   torch::nn::LayerNorm head_norm_{nullptr};       // null when norm = none

@@ -63,8 +63,10 @@ struct Result {
   std::vector<torch::Tensor> grads;
 };
 
+// Seeds the generator first, so that in training mode both paths draw the same dropout masks.
 Result run(CostModel& model, const SegmentBatch& batch, bool shared, const torch::Tensor& probe) {
   model->zero_grad();
+  torch::manual_seed(123);
   torch::Tensor emb =
       shared ? model->segment_embeddings(batch) : model->segment_embeddings_replicated(batch);
   (emb * probe).sum().backward();
@@ -80,9 +82,9 @@ double relative_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a - b).abs().max().item<double>() / scale;
 }
 
-void expect_shared_equals_replicated(CostModel& model, const SegmentBatch& batch,
-                                     double tolerance) {
-  model->eval();
+void expect_shared_equals_replicated(CostModel& model, const SegmentBatch& batch, double tolerance,
+                                     bool training = false) {
+  model->train(training);
   const int64_t k = batch.num_configs;
   torch::Tensor probe =
       torch::randn({batch.num_segments, k, model->embedding_dim()}, batch.node_feat.options());
@@ -120,8 +122,10 @@ TEST_P(SharedEqualsReplicated, OutputsAndGradientsMatchInDouble) {
   model->to(torch::kFloat64);
   const int64_t k = 3;
   std::vector<Segment> segments = make_segments(rng, c.share, k, Task::Layout);
-  expect_shared_equals_replicated(model, to_batch(segments, Task::Layout, k, torch::kFloat64),
-                                  1e-10);
+  SegmentBatch batch = to_batch(segments, Task::Layout, k, torch::kFloat64);
+  expect_shared_equals_replicated(model, batch, 1e-10);
+  // Dropout masks are per node, shared by the configs: the paths agree in training mode too.
+  expect_shared_equals_replicated(model, batch, 1e-10, /*training=*/true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Layout, SharedEqualsReplicated,

@@ -91,9 +91,23 @@ TEST(NcclCommunicator, RequestingNcclWithoutAGpuIsAClearError) {
     make_communicator("nccl");
     ADD_FAILURE() << "the NCCL backend started without a GPU";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("cudaGetDeviceCount"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("sees no GPU"), std::string::npos) << e.what();
   }
   EXPECT_EQ(make_communicator("auto")->backend(), "mpi");
+}
+
+TEST(NcclCommunicator, MoreRanksThanGpusPicksMpiForAutoAndIsAClearErrorForNccl) {
+  const std::string reason = skip_reason();  // collective: every rank skips or none
+  if (reason.find("one GPU per rank") == std::string::npos)
+    GTEST_SKIP() << "needs more ranks than GPUs on this host ("
+                 << (reason.empty() ? "every rank has a GPU" : reason) << ")";
+  EXPECT_EQ(make_communicator("auto")->backend(), "mpi");
+  try {
+    make_communicator("nccl");
+    ADD_FAILURE() << "two ranks started NCCL on one GPU";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("would share GPU"), std::string::npos) << e.what();
+  }
 }
 
 #else

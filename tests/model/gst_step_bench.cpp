@@ -1,0 +1,260 @@
+// Training- and eval-step throughput of the cost model on synthetic segments shaped like the
+// quickstart config: the config-shared path against the replicated path (each segment run once per
+// config), with torch threads 1 and 2. Fails when the two paths disagree on the first step.
+#include <malloc.h>
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <limits>
+#include <random>
+
+#include "data/synth.h"
+#include "model/cost_model.h"
+#include "model/losses.h"
+#include "model/segment_batch.h"
+
+using namespace gst;
+
+namespace {
+
+struct Options {
+  int64_t graphs = 8, nodes = 1000, configs = 32;
+  double share = 0.1;
+  int hidden = 128, layers = 3, train_steps = 3, eval_steps = 3;
+  std::vector<int> threads{1, 2};
+  bool skip_replicated = false;
+  bool system_malloc = false;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return t.tv_sec + 1e-6 * t.tv_usec; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;
+}
+
+// Share of nodes within l hops (either direction) of a configurable node, l = 0..layers.
+std::vector<double> receptive_field(const SegmentBatch& batch, int layers) {
+  const int64_t n = batch.segment_offsets.back();
+  std::vector<char> in(n, 0);
+  auto nodes = batch.config_nodes.accessor<int64_t, 1>();
+  for (int64_t i = 0; i < nodes.size(0); ++i) in[nodes[i]] = 1;
+  auto edges = batch.edges.accessor<int64_t, 2>();
+  std::vector<double> share;
+  for (int l = 0; l <= layers; ++l) {
+    share.push_back(static_cast<double>(std::count(in.begin(), in.end(), 1)) / n);
+    std::vector<char> next = in;
+    for (int64_t e = 0; e < edges.size(1); ++e) {
+      if (in[edges[0][e]]) next[edges[1][e]] = 1;
+      if (in[edges[1][e]]) next[edges[0][e]] = 1;
+    }
+    in = std::move(next);
+  }
+  return share;
+}
+
+// Segment 1 (a contiguous node range, as the contiguous partitioner cuts) of a synthetic
+// HLO-like layout graph of 4 segments, with its local edges and the graph's first K configs.
+Segment synth_segment(const Options& o, uint64_t seed) {
+  SynthOptions so;
+  so.configs = o.configs;
+  so.min_config_share = so.max_config_share = o.share;
+  const Graph g = synth_graph(so, Task::Layout, seed, 4 * o.nodes);
+  const int64_t first = o.nodes, last = 2 * o.nodes;
+  Segment s;
+  s.first_node = first;
+  s.num_nodes = o.nodes;
+  s.node_feat.assign(g.node_feat.begin() + first * kNodeFeatureDim,
+                     g.node_feat.begin() + last * kNodeFeatureDim);
+  s.node_opcode.assign(g.node_opcode.begin() + first, g.node_opcode.begin() + last);
+  for (int64_t e = 0; e < g.num_edges(); ++e) {
+    const int64_t a = g.edges[2 * e], b = g.edges[2 * e + 1];
+    if (a < first || a >= last || b < first || b >= last) continue;
+    s.edges.push_back(static_cast<int32_t>(a - first));
+    s.edges.push_back(static_cast<int32_t>(b - first));
+  }
+  std::vector<int64_t> columns;
+  for (int64_t j = 0; j < g.num_config_nodes(); ++j) {
+    const int64_t v = g.config_node_ids[j];
+    if (v < first || v >= last) continue;
+    columns.push_back(j);
+    s.config_nodes.push_back(static_cast<int32_t>(v - first));
+  }
+  const int64_t m = g.num_config_nodes();
+  for (int64_t c = 0; c < o.configs; ++c) {
+    for (int64_t j : columns) {
+      const float* f = &g.config_feat[(c * m + j) * kLayoutConfigDim];
+      s.config_feat.insert(s.config_feat.end(), f, f + kLayoutConfigDim);
+    }
+  }
+  return s;
+}
+
+torch::Tensor embeddings(CostModel& model, const SegmentBatch& batch, bool shared) {
+  return shared ? model->segment_embeddings(batch) : model->segment_embeddings_replicated(batch);
+}
+
+// One training step: forward, pairwise hinge loss within each graph's configs, backward, Adam.
+void train_step(CostModel& model, torch::optim::Adam& adam, const SegmentBatch& batch,
+                const torch::Tensor& runtimes, bool shared) {
+  adam.zero_grad();
+  torch::Tensor scores = model->head(embeddings(model, batch, shared), {});  // [G, K]
+  pairwise_hinge_loss(scores, runtimes).backward();
+  adam.step();
+}
+
+// Embeddings and gradients of both paths on the same step, dropout off, computed in `dtype`:
+// relative L2 differences of the embeddings and of the whole gradient (all parameters as one
+// vector). In float the gradient differs by ~1e-4: the ranking loss's gradients sum to zero over
+// a graph's configs, so the shared nodes' gradients are the float residue of cancelling terms
+// summed in different orders. In double both paths agree to ~1e-14.
+std::pair<double, double> path_difference(CostModel& model, SegmentBatch batch,
+                                          torch::Tensor runtimes, torch::Dtype dtype) {
+  model->eval();
+  model->to(dtype);
+  batch.node_feat = batch.node_feat.to(dtype);
+  batch.config_feat = batch.config_feat.to(dtype);
+  runtimes = runtimes.to(dtype);
+  std::vector<torch::Tensor> emb(2), grad(2);
+  for (int path = 0; path < 2; ++path) {
+    model->zero_grad();
+    emb[path] = embeddings(model, batch, path == 0);
+    pairwise_hinge_loss(model->head(emb[path], {}), runtimes).backward();
+    std::vector<torch::Tensor> flat;
+    for (const auto& p : model->parameters()) {
+      flat.push_back(p.grad().defined() ? p.grad().flatten() : torch::zeros({p.numel()}, dtype));
+    }
+    grad[path] = torch::cat(flat);
+    emb[path] = emb[path].detach();
+  }
+  model->zero_grad(/*set_to_none=*/true);  // no double gradients left behind
+  model->to(torch::kFloat32);
+  auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return (a - b).norm().item<double>() / std::max(1e-30, b.norm().item<double>());
+  };
+  return {rel(emb[0], emb[1]), rel(grad[0], grad[1])};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"cost model training/eval step throughput: config-shared vs replicated"};
+  app.add_option("--graphs", o.graphs, "graphs per step (one segment each)")->capture_default_str();
+  app.add_option("--nodes", o.nodes, "nodes per segment")->capture_default_str();
+  app.add_option("--configs", o.configs, "configs per graph")->capture_default_str();
+  app.add_option("--share", o.share, "configurable-node share")->capture_default_str();
+  app.add_option("--hidden", o.hidden, "hidden width")->capture_default_str();
+  app.add_option("--layers", o.layers, "SAGE layers")->capture_default_str();
+  app.add_option("--train-steps", o.train_steps, "timed training steps")->capture_default_str();
+  app.add_option("--eval-steps", o.eval_steps, "timed eval steps")->capture_default_str();
+  app.add_option("--threads", o.threads, "torch thread counts")->capture_default_str();
+  app.add_flag("--system-malloc", o.system_malloc,
+               "keep glibc's default of returning large blocks to the kernel");
+  app.add_flag("--skip-replicated", o.skip_replicated, "time the shared path only (profiling)");
+  CLI11_PARSE(app, argc, argv);
+  if (!o.system_malloc) {
+    // Step tensors are tens of MB: by default glibc maps each one fresh and unmaps it on free,
+    // so every step page-faults and zeroes gigabytes. Keeping freed memory in the heap removes
+    // that (about 2x on a training step here).
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+  }
+
+  std::vector<Segment> segments;
+  for (int64_t g = 0; g < o.graphs; ++g) {
+    segments.push_back(synth_segment(o, static_cast<uint64_t>(g)));
+  }
+  std::vector<const Segment*> ptrs;
+  for (const Segment& s : segments) ptrs.push_back(&s);
+  SegmentBatch batch = make_segment_batch(ptrs, Task::Layout, o.configs, torch::kCPU);
+  torch::manual_seed(1);
+  torch::Tensor runtimes = torch::rand({o.graphs, o.configs});
+
+  ModelConfig config;
+  config.hidden = o.hidden;
+  config.layers = o.layers;
+  // Feature statistics of the batch itself (the manifest holds the train split's).
+  torch::Tensor feat = batch.node_feat;
+  torch::Tensor mean_t = feat.mean(0), std_t = feat.std(0);
+  std::vector<float> mean(mean_t.data_ptr<float>(), mean_t.data_ptr<float>() + kNodeFeatureDim);
+  std::vector<float> std(std_t.data_ptr<float>(), std_t.data_ptr<float>() + kNodeFeatureDim);
+  CostModel model(config, Task::Layout, mean, std);
+  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-4));
+
+  std::printf(
+      "batch: %lld synthetic layout graphs x 1 segment of %lld nodes, %lld configs/graph, %.0f%% "
+      "configurable, "
+      "hidden %d, projection %d, %d layers\n",
+      static_cast<long long>(o.graphs), static_cast<long long>(o.nodes),
+      static_cast<long long>(o.configs), 100 * o.share, config.hidden, config.projection,
+      config.layers);
+  std::printf("share of nodes within l = 0..L hops of a configurable node:");
+  for (double s : receptive_field(batch, o.layers)) std::printf(" %.0f%%", 100 * s);
+  std::printf("\n");
+
+  // The first step in float, and its first two graphs in double (bounded memory).
+  const auto [emb_diff, grad_diff] = path_difference(model, batch, runtimes, torch::kFloat32);
+  SegmentBatch two = make_segment_batch({ptrs[0], ptrs[1]}, Task::Layout, o.configs, torch::kCPU);
+  const auto [emb_diff64, grad_diff64] =
+      path_difference(model, two, runtimes.narrow(0, 0, 2), torch::kFloat64);
+  std::printf(
+      "first step, shared vs replicated, relative L2 difference of embeddings / gradient: "
+      "float %.1e / %.1e, double (2 graphs) %.1e / %.1e\n",
+      emb_diff, grad_diff, emb_diff64, grad_diff64);
+  if (!(emb_diff < 1e-5 && grad_diff < 2e-3 && emb_diff64 < 1e-10 && grad_diff64 < 1e-10)) {
+    std::fprintf(stderr, "FAIL: the shared and replicated paths disagree\n");
+    return 1;
+  }
+
+  const double graph_configs = static_cast<double>(o.graphs * o.configs);
+  std::printf("%-6s %-7s %-11s %12s %12s %10s %12s %10s\n", "phase", "threads", "path",
+              "graph-cfg/s", "segments/s", "ms/step", "cpu-ms/step", "speedup");
+  for (int threads : o.threads) {
+    torch::set_num_threads(threads);
+    for (const char* phase : {"train", "eval"}) {
+      const bool train = std::string(phase) == "train";
+      double replicated_time = 0;
+      for (bool shared : {false, true}) {
+        if (!shared && o.skip_replicated) continue;
+        auto step = [&] {
+          if (train) {
+            model->train();
+            train_step(model, adam, batch, runtimes, shared);
+          } else {
+            model->eval();
+            torch::NoGradGuard no_grad;
+            model->head(embeddings(model, batch, shared), {});
+          }
+        };
+        step();  // warm-up
+        const int steps = train ? o.train_steps : o.eval_steps;
+        auto start = std::chrono::steady_clock::now();
+        const double cpu_start = cpu_seconds();
+        for (int i = 0; i < steps; ++i) step();
+        const double per_step = seconds_since(start) / steps;
+        const double cpu_per_step = (cpu_seconds() - cpu_start) / steps;
+        if (!shared) replicated_time = per_step;
+        std::printf("%-6s %-7d %-11s %12.0f %12.2f %10.1f %12.1f %9.2fx\n", phase, threads,
+                    shared ? "shared" : "replicated", graph_configs / per_step, o.graphs / per_step,
+                    1000 * per_step, 1000 * cpu_per_step,
+                    shared && replicated_time > 0 ? replicated_time / per_step : 1.0);
+        std::fflush(stdout);
+      }
+    }
+  }
+  std::printf("peak RSS %.0f MB\n", peak_rss_mb());
+  return 0;
+}

@@ -45,3 +45,52 @@ shard() {
 echo "== shard: HDF5 segment stores"
 shard layout:xla:random "$OUT/stores/layout"
 shard tile:xla "$OUT/stores/tile"
+
+RUNS=${GST_QUICKSTART_RUNS:-checkpoints}
+LAYOUT_RUN=$RUNS/quickstart_layout
+TILE_RUN=$RUNS/quickstart_tile
+
+# train <config> <store> <run>: 2 ranks, 1 torch thread each; --resume auto continues an
+# interrupted run and leaves a finished one as it is.
+train() {
+  local config=$1 store=$2 run=$3
+  launch/train.sh -n 2 -t 1 -- --config "$config" --set data.store="$store" --run-dir "$run" \
+    --resume auto
+}
+
+echo "== train: GST + history + SED on 2 ranks"
+train configs/quickstart.yaml "$OUT/stores/layout" "$LAYOUT_RUN"
+train configs/quickstart_tile.yaml "$OUT/stores/tile" "$TILE_RUN"
+
+echo "== eval: valid split, fresh embeddings of every segment and config"
+$GST eval --run "$LAYOUT_RUN" --split valid --out "$OUT/eval_layout.json"
+$GST eval --run "$TILE_RUN" --split valid --out "$OUT/eval_tile.json"
+
+echo "== predict: submission CSV for the test split"
+$GST predict --run "$LAYOUT_RUN" --split test --out "$OUT/submission_layout.csv"
+$GST predict --run "$TILE_RUN" --split test --out "$OUT/submission_tile.csv"
+{
+  cat "$OUT/submission_layout.csv"
+  tail -n +2 "$OUT/submission_tile.csv"
+} > "$OUT/submission.csv"
+
+echo "== plot: loss and validation metrics"
+launch/plot.sh "$LAYOUT_RUN"
+launch/plot.sh "$TILE_RUN"
+
+echo
+echo "== quickstart results (valid split)"
+for f in "$OUT/eval_layout.json" "$OUT/eval_tile.json"; do
+  # One collection per file: print its metrics as one row.
+  tr -d ' \n' < "$f" | sed -E 's/.*"collections":\{"([^"]+)":\{([^}]*)\}.*/\1 \2/' |
+    awk '{
+      name = $1; n = split($2, kv, ",");
+      for (i = 1; i <= n; ++i) { split(kv[i], p, ":"); gsub(/"/, "", p[1]); v[p[1]] = p[2] }
+      printf "  %-20s kendall tau %7.4f  opa %7.4f  top-1/5/10 slowdown %.4f / %.4f / %.4f\n",
+        name, v["kendall_tau"], v["opa"], v["slowdown_top1"], v["slowdown_top5"], v["slowdown_top10"]
+    }'
+done
+echo "  checkpoints:   $LAYOUT_RUN, $TILE_RUN (step-N directories)"
+echo "  metrics logs:  $LAYOUT_RUN/metrics.jsonl, $TILE_RUN/metrics.jsonl"
+echo "  plots:         $LAYOUT_RUN/plots/, $TILE_RUN/plots/"
+echo "  submission:    $OUT/submission.csv"

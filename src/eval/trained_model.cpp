@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/errors.h"
+#include "train/torch_file.h"
 
 namespace gst {
 
@@ -23,7 +24,7 @@ TrainedModel load_trained_model(const std::string& run_dir, const std::string& c
   out.store = SegmentStore::open(out.config.data.store);
   const Manifest& m = out.store->manifest();
   out.model = CostModel(out.config.model, m.task, m.feature_mean, m.feature_std);
-  torch::load(out.model, (out.checkpoint.dir / "model.pt").string(), device);
+  load_torch_file(out.model, out.checkpoint.dir / "model.pt", device);
   out.model->to(device);
   out.model->eval();
   spdlog::info("loaded {} (step {})", out.checkpoint.dir.string(), out.checkpoint.step);

@@ -23,6 +23,7 @@
 #include "train/metrics_log.h"
 #include "train/preemption.h"
 #include "train/schedule.h"
+#include "train/torch_file.h"
 
 namespace gst {
 
@@ -163,9 +164,9 @@ int64_t Run::restore(const std::string& resume) {
     return 0;
   }
   const fs::path dir = found->dir;
-  torch::load(model_, (dir / "model.pt").string(), device_);
-  torch::load(*optimizer_, (dir / "optimizer.pt").string(), device_);
-  torch::load(*head_optimizer_, (dir / "head_optimizer.pt").string(), device_);
+  load_torch_file(model_, dir / "model.pt", device_);
+  load_torch_file(*optimizer_, dir / "optimizer.pt", device_);
+  load_torch_file(*head_optimizer_, dir / "head_optimizer.pt", device_);
   if (table_) {
     std::vector<fs::path> shards;
     for (int r = 0; r < found->world_size; ++r)

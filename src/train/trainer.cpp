@@ -286,6 +286,9 @@ TrainResult Run::go(const std::string& resume) {
   std::unique_ptr<MetricsLog> log;
   if (rank_ == 0) log = std::make_unique<MetricsLog>(run_dir_ / "metrics.jsonl", start);
 
+  if (start >= total)
+    spdlog::info("train: {} is complete ({} of {} steps); nothing to do", run_dir_.string(), start,
+                 total);
   install_preemption_handlers();
   TrainResult result;
   result.steps_done = start;

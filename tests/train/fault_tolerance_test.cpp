@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/errors.h"
 #include "test_support.h"
 #include "train/checkpoint.h"
 #include "train_fixtures.h"
@@ -166,7 +167,7 @@ TEST_F(FaultToleranceTest, UnwritableCheckpointKeepsThePreviousOne) {
 
 // A newer directory without a manifest (a save cut off mid-way) does not count towards
 // keep_checkpoints, so pruning keeps the newest complete checkpoint.
-TEST(CheckpointPrune, IncompleteNewerDirectoryNeverCostsTheNewestComplete) {
+TEST(CheckpointFiles, IncompleteNewerDirectoryNeverCostsTheNewestComplete) {
   gst::testing::ScratchDir dir("prune");
   for (int64_t step : {5, 10}) {
     const fs::path staging = gst::begin_checkpoint(dir.path(), step);
@@ -181,6 +182,21 @@ TEST(CheckpointPrune, IncompleteNewerDirectoryNeverCostsTheNewestComplete) {
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_EQ(kept[0].step, 10);
   EXPECT_EQ(gst::verify_checkpoint(kept[0].dir).step, 10);
+}
+
+// A directory that cannot hold files (here a path component is a regular file, which stops root
+// too): the error names the file and the system's reason.
+TEST(CheckpointFiles, UnwritableFileNamesPathAndReason) {
+  gst::testing::ScratchDir dir("unwritable");
+  std::ofstream(dir / "blocker") << "a file, not a directory";
+  const fs::path file = dir / "blocker" / "model.pt";
+  try {
+    gst::write_checkpoint_file(file, "bytes");
+    FAIL() << "writing under a regular file succeeded";
+  } catch (const gst::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Not a directory"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

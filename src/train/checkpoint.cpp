@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -63,6 +65,16 @@ void abandon_checkpoint(const fs::path& staging) {
   fs::remove_all(staging, ec);
 }
 
+void write_checkpoint_file(const fs::path& file, const std::string& bytes) {
+  errno = 0;
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (out) out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (out) out.flush();
+  if (!out)
+    fail("cannot write checkpoint file {} ({} bytes): {}", file.string(), bytes.size(),
+         errno ? std::strerror(errno) : "stream error");
+}
+
 CheckpointInfo commit_checkpoint(const fs::path& staging, int64_t step, int world_size) {
   const fs::path run_dir = staging.parent_path();
   const fs::path target = final_dir(run_dir, step);
@@ -78,12 +90,7 @@ CheckpointInfo commit_checkpoint(const fs::path& staging, int64_t step, int worl
                                {"step", step},
                                {"world_size", world_size},
                                {"files", files}};
-    {
-      std::ofstream out(staging / (std::string(kManifest) + ".tmp"));
-      out << manifest.dump(2) << "\n";
-      out.flush();
-      if (!out) fail("cannot write the manifest of checkpoint {} (disk full?)", staging.string());
-    }
+    write_checkpoint_file(staging / (std::string(kManifest) + ".tmp"), manifest.dump(2) + "\n");
     fs::rename(staging / (std::string(kManifest) + ".tmp"), staging / kManifest);
     // Replacing a checkpoint of the same step: move the old one aside first, drop it after.
     const fs::path old = run_dir / (".step-" + std::to_string(step) + ".old");

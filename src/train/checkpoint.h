@@ -32,6 +32,9 @@ CheckpointInfo commit_checkpoint(const std::filesystem::path& staging, int64_t s
                                  int world_size);
 // Removes the staging directory after a failure elsewhere.
 void abandon_checkpoint(const std::filesystem::path& staging);
+// Writes one checkpoint file; throws gst::Error naming the file and the system's reason (disk
+// full, file too large, not writable) instead of leaving a short file behind silently.
+void write_checkpoint_file(const std::filesystem::path& file, const std::string& bytes);
 
 // Checkpoints of a run whose manifest parses, newest first (checksums not verified).
 std::vector<CheckpointInfo> list_checkpoints(const std::filesystem::path& run_dir);

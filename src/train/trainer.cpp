@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
@@ -183,25 +182,30 @@ void Run::save(int64_t step) {
   if (rank_ == 0) begin_checkpoint(run_dir_, step);
   comm_.barrier();
   const fs::path staging = staging_dir(run_dir_, step);
-  if (table_) table_->save(staging / fmt::format("history-rank{}.bin", rank_));
-  {
+  try {
+    if (table_) table_->save(staging / fmt::format("history-rank{}.bin", rank_));
     // Every random choice of a step derives from (seed, rank, step), so this is the whole state.
     nlohmann::json rng = {{"seed", config_.train.seed},
                           {"rank", rank_},
                           {"next_step", step},
                           {"scheme", "per-step generators seeded from (seed, rank, step)"}};
-    std::ofstream(staging / fmt::format("rng-rank{}.json", rank_)) << rng.dump(2) << "\n";
-  }
-  if (rank_ == 0) {
-    torch::save(model_, (staging / "model.pt").string());
-    torch::save(*optimizer_, (staging / "optimizer.pt").string());
-    torch::save(*head_optimizer_, (staging / "head_optimizer.pt").string());
-    nlohmann::json sched = {{"step", step},
-                            {"kind", schedule_.kind},
-                            {"lr", schedule_.lr(std::min(step, config_.train.steps))}};
-    std::ofstream(staging / "scheduler.json") << sched.dump(2) << "\n";
-    RunConfig copy = config_;
-    std::ofstream(staging / "config.yaml") << dump_config(copy) << "\n";
+    write_checkpoint_file(staging / fmt::format("rng-rank{}.json", rank_), rng.dump(2) + "\n");
+    if (rank_ == 0) {
+      save_torch_file(model_, staging / "model.pt");
+      save_torch_file(*optimizer_, staging / "optimizer.pt");
+      save_torch_file(*head_optimizer_, staging / "head_optimizer.pt");
+      nlohmann::json sched = {{"step", step},
+                              {"kind", schedule_.kind},
+                              {"lr", schedule_.lr(std::min(step, config_.train.steps))}};
+      write_checkpoint_file(staging / "scheduler.json", sched.dump(2) + "\n");
+      RunConfig copy = config_;
+      write_checkpoint_file(staging / "config.yaml", dump_config(copy) + "\n");
+    }
+  } catch (const std::exception& e) {
+    // The earlier checkpoints are untouched; this one is dropped and the job ends.
+    if (rank_ == 0) abandon_checkpoint(staging);
+    fail("checkpoint at step {} not saved (earlier checkpoints in {} are intact): {}", step,
+         run_dir_.string(), e.what());
   }
   comm_.barrier();
   if (rank_ == 0) {

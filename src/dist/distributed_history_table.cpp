@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 
@@ -92,6 +93,12 @@ DistributedHistoryTable::DistributedHistoryTable(Communicator& comm, int64_t dim
             options.max_entries);
 }
 
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+}  // namespace
+
 int DistributedHistoryTable::owner(const HistoryKey& key, int ranks) {
   return static_cast<int>(mix(HistoryKeyHash()(key)) % static_cast<uint64_t>(ranks));
 }
@@ -109,6 +116,7 @@ std::vector<std::vector<uint8_t>> DistributedHistoryTable::exchange(
 
 void DistributedHistoryTable::pull(const std::vector<HistoryKey>& keys, int64_t step, float* out,
                                    std::vector<uint8_t>& found) {
+  const auto start = std::chrono::steady_clock::now();
   const int ranks = comm_.size();
   const size_t row_bytes = dim_ * sizeof(float);
   last_call_bytes_ = 0;
@@ -163,10 +171,12 @@ void DistributedHistoryTable::pull(const std::vector<HistoryKey>& keys, int64_t 
     }
   }
   stats_.lookups += keys.size();
+  stats_.seconds += seconds_since(start);
 }
 
 void DistributedHistoryTable::push(const std::vector<HistoryKey>& keys, const float* values,
                                    int64_t step) {
+  const auto start = std::chrono::steady_clock::now();
   const int ranks = comm_.size();
   const size_t row_bytes = dim_ * sizeof(float);
   last_call_bytes_ = 0;
@@ -189,6 +199,7 @@ void DistributedHistoryTable::push(const std::vector<HistoryKey>& keys, const fl
       write(key, at, row.data());
     }
   }
+  stats_.seconds += seconds_since(start);
 }
 
 void DistributedHistoryTable::write(const HistoryKey& key, int64_t step, const float* row) {

@@ -155,7 +155,10 @@ torch::Tensor GstStep::segment_embeddings(const std::vector<GraphSample>& sample
     } else {
       const int64_t n = static_cast<int64_t>(stale[i].size());
       torch::Tensor block = pulled.narrow(0, key_row, n * k_emb).view({n, k_emb, dim});
-      std::vector<float> scales = stale_dropout_scales(n, config_.sed_p, rng);
+      std::mt19937_64 own_rng;
+      if (s.sed_seed) own_rng = seeded_rng({*s.sed_seed, 0x5E});
+      std::vector<float> scales =
+          stale_dropout_scales(n, config_.sed_p, s.sed_seed ? own_rng : rng);
       std::vector<SegmentRef> missing;
       std::vector<int64_t> missing_pos;
       for (int64_t j = 0; j < n; ++j) {

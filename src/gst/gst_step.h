@@ -20,6 +20,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <unordered_map>
 #include <vector>
@@ -37,6 +38,9 @@ struct GraphSample {
   int64_t graph = 0;
   std::vector<int64_t> configs;         // [K] indices into the graph's configs
   std::vector<int64_t> train_segments;  // sorted; empty in full_graph mode
+  // Set: this graph's SED masks come from a generator of their own seeded with it (so they do not
+  // depend on which other graphs share the step); unset: from the step's generator.
+  std::optional<uint64_t> sed_seed;
 };
 
 // The ranking loss of the run: hinge (pairwise, margin) or listmle.

@@ -31,6 +31,7 @@ struct HistoryStats {
   int64_t lookups = 0, hits = 0;       // since the last reset_stats()
   double mean_staleness = 0;           // steps, over hits
   int64_t bytes_exchanged = 0;         // this rank, sent + received
+  double seconds = 0;                  // this rank, time spent in pull and push
   int64_t entries = 0, evictions = 0;  // this rank's shard
   double hit_rate() const { return lookups ? static_cast<double>(hits) / lookups : 0; }
 };

@@ -49,6 +49,9 @@ struct TrainConfig {
   int keep_checkpoints = 3;
   int fault_rank = -1;  // fault injection: this rank throws at fault_step
   int64_t fault_step = -1;
+  // rank: each rank samples from the graphs it owns with generators seeded per rank; global: every
+  // rank slices the same global batch stream, so the run does not depend on the world size.
+  std::string sampling = "rank";
 
   void visit(ConfigSection& c) {
     c.field("steps", steps, 0);
@@ -74,6 +77,7 @@ struct TrainConfig {
     c.field("keep_checkpoints", keep_checkpoints, 1, 1000);
     c.field("fault_rank", fault_rank, -1);
     c.field("fault_step", fault_step, -1);
+    c.choice("sampling", sampling, {"rank", "global"});
   }
 };
 

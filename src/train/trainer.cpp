@@ -18,6 +18,7 @@
 #include "model/cost_model.h"
 #include "store/segment_store.h"
 #include "train/checkpoint.h"
+#include "train/global_batch.h"
 #include "train/graph_sampler.h"
 #include "train/metrics_log.h"
 #include "train/preemption.h"
@@ -61,6 +62,7 @@ class Run {
   void save(int64_t step);
   nlohmann::json validate(int64_t step);
   void train_step(int64_t step, double* loss_sum);
+  std::vector<GraphSample> sample_step(int64_t step, std::mt19937_64& rng);
   std::vector<int64_t> validation_graphs() const;
 
   RunConfig config_;
@@ -73,7 +75,8 @@ class Run {
   std::unique_ptr<torch::optim::Adam> optimizer_, head_optimizer_;
   std::unique_ptr<HistoryTable> table_;
   std::unique_ptr<GstStep> step_;
-  std::unique_ptr<GraphSampler> sampler_;
+  std::unique_ptr<GraphSampler> sampler_;               // train.sampling: rank
+  std::unique_ptr<GlobalBatchSampler> global_sampler_;  // train.sampling: global
   std::unique_ptr<Evaluator> evaluator_;
   // All parameters in the main phase; replaced by a head-only one (without overlap hooks) when
   // head fine-tuning starts.
@@ -124,8 +127,15 @@ void Run::build() {
     input_error("{}: the store has no graphs in split '{}'", config_.data.store,
                 config_.data.train_split);
   auto owned = assign_graphs_to_ranks(train_graphs, comm_.size());
-  sampler_ = std::make_unique<GraphSampler>(owned[rank_], t.batch_graphs,
-                                            static_cast<uint64_t>(t.seed), rank_);
+  if (t.sampling == "global") {
+    std::vector<int64_t> all;
+    for (const auto& g : train_graphs) all.push_back(g.graph);
+    global_sampler_ = std::make_unique<GlobalBatchSampler>(
+        all, t.batch_graphs, static_cast<uint64_t>(t.seed), rank_, comm_.size());
+  } else {
+    sampler_ = std::make_unique<GraphSampler>(owned[rank_], t.batch_graphs,
+                                              static_cast<uint64_t>(t.seed), rank_);
+  }
   evaluator_ =
       std::make_unique<Evaluator>(model_, *store_, config_.gst.mode == "full_graph", device_,
                                   config_.eval.config_batch, config_.eval.max_batch_nodes);
@@ -185,10 +195,13 @@ void Run::save(int64_t step) {
   try {
     if (table_) table_->save(staging / fmt::format("history-rank{}.bin", rank_));
     // Every random choice of a step derives from (seed, rank, step), so this is the whole state.
-    nlohmann::json rng = {{"seed", config_.train.seed},
-                          {"rank", rank_},
-                          {"next_step", step},
-                          {"scheme", "per-step generators seeded from (seed, rank, step)"}};
+    nlohmann::json rng = {
+        {"seed", config_.train.seed},
+        {"rank", rank_},
+        {"next_step", step},
+        {"scheme", global_sampler_ ? "global batch; per-sample generators seeded from "
+                                     "(seed, step, position in the global batch)"
+                                   : "per-step generators seeded from (seed, rank, step)"}};
     write_checkpoint_file(staging / fmt::format("rng-rank{}.json", rank_), rng.dump(2) + "\n");
     if (rank_ == 0) {
       save_torch_file(model_, staging / "model.pt");
@@ -246,6 +259,23 @@ nlohmann::json Run::validate(int64_t step) {
   return j;
 }
 
+// With global sampling each graph's configs, segments and SED masks come from a generator seeded
+// by its position in the global batch, not from the rank's step generator.
+std::vector<GraphSample> Run::sample_step(int64_t step, std::mt19937_64& rng) {
+  if (!global_sampler_) return step_->sample(sampler_->batch(step), rng);
+  const BatchSlice slice = global_sampler_->batch(step);
+  std::vector<GraphSample> samples;
+  for (size_t i = 0; i < slice.graphs.size(); ++i) {
+    const uint64_t seed = global_sample_seed(static_cast<uint64_t>(config_.train.seed), step,
+                                             slice.first + static_cast<int64_t>(i));
+    auto own = seeded_rng({seed});
+    GraphSample s = step_->sample({slice.graphs[i]}, own).front();
+    s.sed_seed = seed;
+    samples.push_back(std::move(s));
+  }
+  return samples;
+}
+
 void Run::train_step(int64_t step, double* loss_sum) {
   const TrainConfig& t = config_.train;
   if (rank_ == t.fault_rank && step == t.fault_step)
@@ -262,7 +292,7 @@ void Run::train_step(int64_t step, double* loss_sum) {
                                static_cast<uint64_t>(step), 0x70}));
   auto rng = seeded_rng({static_cast<uint64_t>(t.seed), static_cast<uint64_t>(rank_),
                          static_cast<uint64_t>(step), 0x71});
-  auto samples = step_->sample(sampler_->batch(step), rng);
+  auto samples = sample_step(step, rng);
   torch::optim::Adam& opt = head_phase ? *head_optimizer_ : *optimizer_;
   const std::vector<torch::Tensor> params =
       head_phase ? model_->head_parameters() : model_->parameters();
@@ -332,6 +362,7 @@ TrainResult Run::go(const std::string& resume) {
         j["table_staleness"] = comm_.all_reduce_sum(s.mean_staleness) / comm_.size();
         j["table_entries"] = comm_.all_reduce_sum(static_cast<double>(s.entries));
         j["table_bytes"] = comm_.all_reduce_sum(static_cast<double>(s.bytes_exchanged));
+        j["table_s"] = comm_.all_reduce_max(s.seconds) / interval_steps;
         table_->reset_stats();
       }
       const double elapsed =

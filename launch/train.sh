@@ -24,12 +24,12 @@ while [ $# -gt 0 ]; do
     *) echo "train.sh: unknown option $1 (gst arguments go after --)" >&2; exit 2 ;;
   esac
 done
-[ -n "$threads" ] || threads=$(( $(nproc) / ranks > 0 ? $(nproc) / ranks : 1 ))
+[ -n "$threads" ] || threads=$(( $(nproc --all) / ranks > 0 ? $(nproc --all) / ranks : 1 ))
 
 args=(-np "$ranks" --bind-to none -x OMP_NUM_THREADS="$threads" -x GST_TORCH_THREADS="$threads")
 [ -n "$hostfile" ] && args+=(--hostfile "$hostfile")
 [ "$(id -u)" -eq 0 ] && args+=(--allow-run-as-root)
-[ "$ranks" -gt "$(nproc)" ] && [ -z "$hostfile" ] && args+=(--oversubscribe)
+[ "$ranks" -gt "$(nproc --all)" ] && [ -z "$hostfile" ] && args+=(--oversubscribe)
 if [ "$gpus" -eq 1 ]; then
   # NCCL picks interfaces itself; these make failures visible and keep IB/socket choice overridable.
   args+=(-x NCCL_DEBUG="${NCCL_DEBUG:-WARN}" -x NCCL_ASYNC_ERROR_HANDLING=1)

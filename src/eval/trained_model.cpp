@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
+
 #include "common/errors.h"
+#include "eval/evaluator.h"
 #include "train/torch_file.h"
 
 namespace gst {
@@ -29,6 +32,32 @@ TrainedModel load_trained_model(const std::string& run_dir, const std::string& c
   out.model->eval();
   spdlog::info("loaded {} (step {})", out.checkpoint.dir.string(), out.checkpoint.step);
   return out;
+}
+
+void add_model_source_options(CLI::App& cmd, ModelSource& source) {
+  cmd.add_option("--run", source.run, "run directory (its newest complete checkpoint)");
+  cmd.add_option("--checkpoint", source.checkpoint, "one checkpoint directory (step-N)");
+  cmd.add_option("--split", source.split, "split of the store to use")
+      ->check(CLI::IsMember({"train", "valid", "test"}))
+      ->capture_default_str();
+  cmd.add_option("--store", source.store, "segment store (default: the one the run trained on)");
+  cmd.add_option("--threads", source.threads, "torch threads (0: torch's default)");
+}
+
+TrainedModel load_trained_model(const ModelSource& source) {
+  if (source.threads > 0) torch::set_num_threads(source.threads);
+  return load_trained_model(source.run, source.checkpoint, source.store, torch::kCPU);
+}
+
+std::vector<int64_t> split_graphs(const TrainedModel& model, const std::string& split) {
+  std::vector<int64_t> graphs = model.store->split(split);
+  if (graphs.empty()) input_error("the store has no graphs in split '{}'", split);
+  return graphs;
+}
+
+Evaluator make_evaluator(const TrainedModel& model) {
+  return Evaluator(model.model, *model.store, model.config.gst.mode == "full_graph", torch::kCPU,
+                   model.config.eval.config_batch, model.config.eval.max_batch_nodes);
 }
 
 }  // namespace gst

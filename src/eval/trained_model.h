@@ -11,7 +11,13 @@
 #include "train/checkpoint.h"
 #include "train/run_config.h"
 
+namespace CLI {
+class App;
+}
+
 namespace gst {
+
+class Evaluator;
 
 struct TrainedModel {
   RunConfig config;  // as saved in the checkpoint
@@ -24,5 +30,23 @@ struct TrainedModel {
 // replaces the store path saved in the config when not empty.
 TrainedModel load_trained_model(const std::string& run_dir, const std::string& checkpoint,
                                 const std::string& store_override, torch::Device device);
+
+// The options of `gst eval` and `gst predict` that pick a trained model and a split.
+struct ModelSource {
+  std::string run, checkpoint, split, store;
+  int threads = 0;
+};
+
+// Adds --run, --checkpoint, --split (default source.split), --store and --threads to cmd.
+void add_model_source_options(CLI::App& cmd, ModelSource& source);
+
+// Sets torch's threads and loads the model named by source on the CPU.
+TrainedModel load_trained_model(const ModelSource& source);
+
+// The store's graphs of source.split; throws InputError when there are none.
+std::vector<int64_t> split_graphs(const TrainedModel& model, const std::string& split);
+
+// An evaluator of the model with the run's eval settings (full-graph runs embed whole graphs).
+Evaluator make_evaluator(const TrainedModel& model);
 
 }  // namespace gst

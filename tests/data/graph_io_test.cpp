@@ -9,11 +9,13 @@
 #include "common/errors.h"
 #include "data/collection.h"
 #include "data/synth.h"
+#include "expect_input_error.h"
 #include "test_support.h"
 
 namespace gst {
 namespace {
 
+using testing::expect_input_error;
 using testing::ScratchDir;
 
 Graph small_graph(Task task, uint64_t seed = 5) {
@@ -33,18 +35,6 @@ void expect_same(const Graph& a, const Graph& b) {
   EXPECT_EQ(a.runtime, b.runtime);
   EXPECT_EQ(a.runtime_normalizer, b.runtime_normalizer);
   EXPECT_EQ(a.node_splits, b.node_splits);
-}
-
-template <typename F>
-void expect_input_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one containing '" << parts.front() << "'";
-  } catch (const InputError& e) {
-    for (const auto& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << part << "'";
-  }
 }
 
 TEST(GraphIo, RoundTripBothTasksStoredAndCompressed) {

@@ -8,11 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
+#include "expect_input_error.h"
 #include "test_support.h"
 
 namespace gst {
 namespace {
 
+using testing::expect_input_error;
 using testing::run_python;
 using testing::ScratchDir;
 
@@ -100,18 +102,6 @@ void expect_pattern(const NpyArray& a, DType dtype, const std::vector<int64_t>& 
   ASSERT_EQ(static_cast<int64_t>(values.size()), a.size()) << what;
   for (size_t i = 0; i < values.size(); ++i)
     ASSERT_EQ(values[i], pattern(dtype, i)) << what << " element " << i;
-}
-
-template <typename F>
-void expect_input_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one containing '" << parts.front() << "'";
-  } catch (const InputError& e) {
-    for (const auto& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << part << "'";
-  }
 }
 
 TEST(Npz, GstWritesNumpyReadsEveryDtypeAndShape) {

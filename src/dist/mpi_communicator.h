@@ -1,16 +1,8 @@
 // The MPI backend of Communicator: host buffers over a private duplicate of an MPI communicator.
 #pragma once
 
-// gst uses MPI's C API only; the deprecated C++ bindings would need another library.
-#ifndef OMPI_SKIP_MPICXX
-#define OMPI_SKIP_MPICXX 1
-#endif
-#ifndef MPICH_SKIP_MPICXX
-#define MPICH_SKIP_MPICXX 1
-#endif
-#include <mpi.h>
-
 #include "dist/communicator.h"
+#include "dist/mpi_check.h"  // <mpi.h> without the C++ bindings
 
 namespace gst {
 

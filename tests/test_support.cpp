@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <random>
 #include <stdexcept>
 
@@ -41,6 +43,12 @@ static std::string shell_quote(const std::string& s) {
 
 CommandResult run_python(const std::string& script, const std::string& args) {
   return run_command(std::string(GST_PYTHON) + " -c " + shell_quote(script) + " " + args);
+}
+
+int64_t int_arg(int argc, char** argv, const char* name, int64_t fallback) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) return std::atoll(argv[i + 1]);
+  return fallback;
 }
 
 }  // namespace gst::testing

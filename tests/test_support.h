@@ -1,6 +1,7 @@
 // Shared helpers for tests and benchmarks: scratch directories and running commands.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -30,6 +31,9 @@ CommandResult run_command(const std::string& command);
 
 // Runs `/usr/bin/python3 -c script` (numpy, h5py) with the given arguments.
 CommandResult run_python(const std::string& script, const std::string& args = "");
+
+// A benchmark's integer option "--name VALUE" from argv, or fallback when absent.
+int64_t int_arg(int argc, char** argv, const char* name, int64_t fallback);
 
 // The `gst` executable built alongside the tests, and the source tree.
 inline std::string gst_binary() { return GST_BINARY; }

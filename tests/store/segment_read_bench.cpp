@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <random>
 #include <string>
 
@@ -36,18 +35,12 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5))];
 }
 
-int64_t arg(int argc, char** argv, const char* name, int64_t fallback) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], name) == 0) return std::atoll(argv[i + 1]);
-  return fallback;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int64_t configs = arg(argc, argv, "--configs", 1000);
-  const int64_t graphs = arg(argc, argv, "--graphs", 4);
-  const int64_t reads = arg(argc, argv, "--reads", 200);
+  const int64_t configs = gst::testing::int_arg(argc, argv, "--configs", 1000);
+  const int64_t graphs = gst::testing::int_arg(argc, argv, "--graphs", 4);
+  const int64_t reads = gst::testing::int_arg(argc, argv, "--reads", 200);
   const int64_t K = 1000, sample = 32;
   testing::ScratchDir dir("segment_read_bench");
 
@@ -63,7 +56,7 @@ int main(int argc, char** argv) {
   o.segment_size = K;
   o.shards = 2;
   o.workers = 2;
-  o.compression_level = static_cast<int>(arg(argc, argv, "--compression", 4));
+  o.compression_level = static_cast<int>(gst::testing::int_arg(argc, argv, "--compression", 4));
   ShardSummary built = shard_collection(source, o);
   std::printf("store: %lld graphs x 3000 nodes, %lld configs, deflate level %d, %.1f MB\n",
               static_cast<long long>(graphs), static_cast<long long>(configs), o.compression_level,

@@ -3,7 +3,6 @@
 //   build/tests/shard_bench [--graphs N] [--workers W] [--segment-size K]
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 
 #include "data/synth.h"
@@ -11,21 +10,11 @@
 #include "sharding/verify.h"
 #include "test_support.h"
 
-namespace {
-
-int64_t arg(int argc, char** argv, const char* name, int64_t fallback) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], name) == 0) return std::atoll(argv[i + 1]);
-  return fallback;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   using namespace gst;
-  const int64_t graphs = arg(argc, argv, "--graphs", 200);
-  const int workers = static_cast<int>(arg(argc, argv, "--workers", 2));
-  const int64_t K = arg(argc, argv, "--segment-size", 1000);
+  const int64_t graphs = gst::testing::int_arg(argc, argv, "--graphs", 200);
+  const int workers = static_cast<int>(gst::testing::int_arg(argc, argv, "--workers", 2));
+  const int64_t K = gst::testing::int_arg(argc, argv, "--segment-size", 1000);
   testing::ScratchDir dir("shard_bench");
   SynthOptions so;  // layout graphs of 300..3000 nodes, 64 configs, compressed .npz
   synth_collection("layout:xla:random", dir.path(), graphs, 1, so);

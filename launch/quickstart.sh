@@ -10,20 +10,27 @@ GST=build/gst
 OUT=${GST_QUICKSTART_DIR:-quickstart}
 DATA=$OUT/data
 
-# synth <collection> <gst synth options...>: writes the collection unless it is already there.
+RUNS=${GST_QUICKSTART_RUNS:-checkpoints}
+
+# synth <collection> <graphs> <gst synth options...>: writes the collection unless one with that
+# many graphs is already there; a new collection makes its store and run (named after the task)
+# stale, so they are removed.
 synth() {
-  local collection=$1
-  shift
-  if $GST inspect "$DATA" --collection "$collection" > /dev/null 2>&1; then
+  local collection=$1 graphs=$2
+  shift 2
+  local dir=$DATA/npz/${collection//://} task=${collection%%:*}
+  if $GST inspect "$DATA" --collection "$collection" > /dev/null 2>&1 &&
+    [ "$(find "$dir" -name '*.npz' | wc -l)" -eq "$graphs" ]; then
     echo "quickstart: reusing $collection in $DATA"
   else
-    $GST synth --collection "$collection" --out "$DATA" --seed 1 --overwrite "$@"
+    rm -rf "$OUT/stores/$task" "$RUNS/quickstart_$task"
+    $GST synth --collection "$collection" --out "$DATA" --graphs "$graphs" --seed 1 --overwrite "$@"
   fi
 }
 
 echo "== synth: layout and tile collections"
-synth layout:xla:random --graphs 40 --min-nodes 2000 --max-nodes 20000 --configs 64
-synth tile:xla --graphs 60 --configs 100
+synth layout:xla:random 40 --min-nodes 2000 --max-nodes 20000 --configs 64
+synth tile:xla 2000 --configs 100
 
 echo "== inspect: per-split summaries"
 for collection in layout:xla:random tile:xla; do
@@ -46,7 +53,6 @@ echo "== shard: HDF5 segment stores"
 shard layout:xla:random "$OUT/stores/layout"
 shard tile:xla "$OUT/stores/tile"
 
-RUNS=${GST_QUICKSTART_RUNS:-checkpoints}
 LAYOUT_RUN=$RUNS/quickstart_layout
 TILE_RUN=$RUNS/quickstart_tile
 

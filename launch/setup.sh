@@ -9,7 +9,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp libopenmpi-dev openmpi-bin libhdf5-dev libyaml-cpp-dev libgtest-dev
   libzip-dev libmetis-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev
-  python3-numpy python3-h5py python3-torch gnuplot-nox
+  python3-numpy python3-h5py python3-torch gnuplot-nox time
 )
 
 missing=()

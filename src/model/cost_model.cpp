@@ -13,6 +13,11 @@ namespace {
 
 constexpr int64_t kOpcodeDim = 32;
 constexpr float kConstantStd = 1e-6f;  // a feature column with a smaller train std is dropped
+constexpr double kLogScale = 0.125;    // applied to log1p inputs (see node_inputs)
+
+// Per node: opcode embedding, F' standardized features, their F' logs, the log node count of its
+// segment.
+int64_t node_input_width(int64_t features) { return kOpcodeDim + 2 * features + 1; }
 
 torch::Tensor to_device(std::vector<int64_t> values, torch::Device device) {
   const auto n = static_cast<int64_t>(values.size());
@@ -189,7 +194,7 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task,
   const int64_t proj = config.projection;
   opcode_embedding_ =
       register_module("opcode_embedding", torch::nn::Embedding(kNumOpcodes, kOpcodeDim));
-  input_node_ = register_module("input_node", torch::nn::Linear(kOpcodeDim + features, proj));
+  input_node_ = register_module("input_node", torch::nn::Linear(node_input_width(features), proj));
   if (task == Task::Layout) {
     input_config_ = register_module(
         "input_config",
@@ -237,8 +242,16 @@ bool CostModelImpl::residual(int layer) const { return layer_width(layer) == con
 torch::Tensor CostModelImpl::node_inputs(const SegmentBatch& batch) {
   torch::Tensor feat =
       batch.node_feat.index_select(1, kept_columns_.to(batch.node_feat.device()));  // [N, F']
+  // Shapes and sizes span orders of magnitude and costs depend on their ratios (padding to tile
+  // multiples), which standardized raw values squash; log1p(2^24) < 17, so x 1/8 keeps them O(1).
+  torch::Tensor logs = torch::sign(feat) * torch::log1p(feat.abs()) * kLogScale;
   feat = (feat - feat_mean_) * feat_inv_std_;
-  return torch::cat({opcode_embedding_(batch.opcode), feat}, 1);  // [N, 32 + F']
+  // Mean and max pooling cannot count nodes, yet costs that sum over nodes (a kernel's footprint
+  // against on-chip memory, compute against per-tile overhead) depend on the count.
+  torch::Tensor sizes = torch::tensor(batch.segment_offsets, feat.options().dtype(torch::kInt64));
+  sizes = (sizes.slice(0, 1) - sizes.slice(0, 0, -1)).to(feat.dtype());
+  torch::Tensor count = torch::log1p(sizes).index_select(0, batch.node_segment) * kLogScale;
+  return torch::cat({opcode_embedding_(batch.opcode), feat, logs, count.unsqueeze(1)}, 1);
 }
 
 torch::Tensor CostModelImpl::dropout_mask(int64_t rows, int64_t width,

@@ -33,24 +33,28 @@ echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 "$PYTHON" - "$TMP" <<'PY'
 import json, sys
 tmp = sys.argv[1]
-ms = {}  # (phase, threads, path) -> ms/step
+ms, cpu_ms = {}, {}  # (phase, threads, path) -> wall and CPU ms/step
 for line in open(f"{tmp}/gst.txt"):
     f = line.split()  # phase threads path graph-cfg/s segments/s ms/step cpu-ms/step speedup
     if len(f) == 8 and f[0] in ("train", "eval") and f[2] in ("replicated", "shared"):
-        ms[f[0], int(f[1]), "gst " + f[2]] = float(f[5])
+        key = f[0], int(f[1]), "gst " + f[2]
+        ms[key], cpu_ms[key] = float(f[5]), float(f[6])
 for line in open(f"{tmp}/python.txt"):
     if line.startswith("{"):
         r = json.loads(line)
-        ms[r["phase"], r["threads"], "python replicated"] = r["ms_per_step"]
+        key = r["phase"], r["threads"], "python replicated"
+        ms[key], cpu_ms[key] = r["ms_per_step"], r["cpu_ms_per_step"]
         graph_configs = r["graph_configs"]  # per step, the same batch as gst's
 paths = ["python replicated", "gst replicated", "gst shared"]
+# The CPU-time ratio is less affected than wall time when other processes share the cores.
 print("\ngraph-configs/s (higher is better)")
-print("| phase | threads | " + " | ".join(paths) + " | gst shared / python |")
-print("|---|---|---|---|---|---|")
+print("| phase | threads | " + " | ".join(paths) + " | gst shared / python | same, CPU time |")
+print("|---|---|---|---|---|---|---|")
 for phase in ("train", "eval"):
     for threads in (1, 2):
-        row = [ms.get((phase, threads, p)) for p in paths]
-        assert all(row), f"missing a measurement for {phase}, {threads} threads"
-        rates = " | ".join(f"{1000 * graph_configs / t:.0f}" for t in row)
-        print(f"| {phase} | {threads} | {rates} | {row[0] / row[2]:.2f}x |")
+        keys = [(phase, threads, p) for p in paths]
+        assert all(k in ms for k in keys), f"missing a measurement for {phase}, {threads} threads"
+        rates = " | ".join(f"{1000 * graph_configs / ms[k]:.0f}" for k in keys)
+        wall, cpu = ms[keys[0]] / ms[keys[2]], cpu_ms[keys[0]] / cpu_ms[keys[2]]
+        print(f"| {phase} | {threads} | {rates} | {wall:.2f}x | {cpu:.2f}x |")
 PY

@@ -249,7 +249,8 @@ def main():
             per_step = (time.perf_counter() - wall) / steps
             cpu_per_step = (time.process_time() - cpu) / steps
             row = {"phase": phase, "threads": threads, "path": "python-replicated",
-                   "graph_configs": b * k, "graph_configs_per_s": b * k / per_step, "segments_per_s": b / per_step,
+                   "graph_configs": b * k, "graph_configs_per_s": b * k / per_step,
+                   "segments_per_s": b / per_step,
                    "ms_per_step": 1000 * per_step, "cpu_ms_per_step": 1000 * cpu_per_step}
             results.append(row)
             print(f"{phase:6} {threads:<7} {'python-replicated':17} "

@@ -1,6 +1,7 @@
 // Training- and eval-step throughput of the cost model on synthetic segments shaped like the
 // quickstart config: the config-shared path against the replicated path (each segment run once per
 // config), with torch threads 1 and 2. Fails when the two paths disagree on the first step.
+// --dump-npz writes the batch and initial weights for the PyTorch version (gst_step_bench.py).
 #include <malloc.h>
 #include <sys/resource.h>
 
@@ -10,6 +11,7 @@
 #include <limits>
 #include <random>
 
+#include "data/npz.h"
 #include "data/synth.h"
 #include "model/cost_model.h"
 #include "model/losses.h"
@@ -26,6 +28,7 @@ struct Options {
   std::vector<int> threads{1, 2};
   bool skip_replicated = false;
   bool system_malloc = false;
+  std::string dump_npz;  // where to write the benchmarked batch and model widths, if set
 };
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -102,6 +105,49 @@ Segment synth_segment(const Options& o, uint64_t seed) {
   return s;
 }
 
+template <typename T>
+NpyArray npy(const torch::Tensor& t) {
+  torch::Tensor c = t.contiguous();
+  std::vector<T> values(c.data_ptr<T>(), c.data_ptr<T>() + c.numel());
+  return NpyArray::from(values, c.sizes().vec());
+}
+
+// The exact batch, feature statistics, runtimes, model widths and initial weights of this run,
+// with the model's eval scores, so another implementation of the step
+// (tests/model/gst_step_bench.py) can run on identical inputs and check it is the same model.
+void dump_batch(const std::string& path, const SegmentBatch& batch, const torch::Tensor& runtimes,
+                const torch::Tensor& mean, const torch::Tensor& stdev, CostModel& model, double lr,
+                int64_t parameters) {
+  const ModelConfig& config = model->config();
+  auto integer = [](int64_t v) { return NpyArray::from(std::vector<int64_t>{v}, {1}); };
+  auto real = [](double v) { return NpyArray::from(std::vector<double>{v}, {1}); };
+  NpzArrays arrays;
+  arrays["node_feat"] = npy<float>(batch.node_feat);
+  arrays["node_opcode"] = npy<int64_t>(batch.opcode);
+  arrays["edges"] = npy<int64_t>(batch.edges);
+  arrays["segment_offsets"] =
+      NpyArray::from(batch.segment_offsets, {static_cast<int64_t>(batch.segment_offsets.size())});
+  arrays["config_nodes"] = npy<int64_t>(batch.config_nodes);
+  arrays["config_feat"] = npy<float>(batch.config_feat);
+  arrays["runtimes"] = npy<float>(runtimes);
+  arrays["feature_mean"] = npy<float>(mean);
+  arrays["feature_std"] = npy<float>(stdev);
+  arrays["hidden"] = integer(config.hidden);
+  arrays["projection"] = integer(config.projection);
+  arrays["layers"] = integer(config.layers);
+  arrays["head_hidden"] = integer(config.head_hidden);
+  arrays["dropout"] = real(config.dropout);
+  arrays["lr"] = real(lr);
+  arrays["num_parameters"] = integer(parameters);
+  for (const auto& p : model->named_parameters()) {
+    arrays["param." + p.key()] = npy<float>(p.value().detach());
+  }
+  model->eval();
+  torch::NoGradGuard no_grad;
+  arrays["eval_scores"] = npy<float>(model->head(model->segment_embeddings(batch), {}));
+  write_npz(path, arrays, /*compress=*/false);
+}
+
 torch::Tensor embeddings(CostModel& model, const SegmentBatch& batch, bool shared) {
   return shared ? model->segment_embeddings(batch) : model->segment_embeddings_replicated(batch);
 }
@@ -163,6 +209,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "torch thread counts")->capture_default_str();
   app.add_flag("--system-malloc", o.system_malloc,
                "keep glibc's default of returning large blocks to the kernel");
+  app.add_option("--dump-npz", o.dump_npz, "write the benchmarked batch to this .npz");
   app.add_flag("--skip-replicated", o.skip_replicated, "time the shared path only (profiling)");
   CLI11_PARSE(app, argc, argv);
   if (!o.system_malloc) {
@@ -192,7 +239,13 @@ int main(int argc, char** argv) {
   std::vector<float> mean(mean_t.data_ptr<float>(), mean_t.data_ptr<float>() + kNodeFeatureDim);
   std::vector<float> std(std_t.data_ptr<float>(), std_t.data_ptr<float>() + kNodeFeatureDim);
   CostModel model(config, Task::Layout, mean, std);
-  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-4));
+  const double lr = 1e-4;
+  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(lr));
+  int64_t parameters = 0;
+  for (const auto& p : model->parameters()) parameters += p.numel();
+  if (!o.dump_npz.empty()) {
+    dump_batch(o.dump_npz, batch, runtimes, mean_t, std_t, model, lr, parameters);
+  }
 
   std::printf(
       "batch: %lld synthetic layout graphs x 1 segment of %lld nodes, %lld configs/graph, %.0f%% "
@@ -201,6 +254,7 @@ int main(int argc, char** argv) {
       static_cast<long long>(o.graphs), static_cast<long long>(o.nodes),
       static_cast<long long>(o.configs), 100 * o.share, config.hidden, config.projection,
       config.layers);
+  std::printf("parameters: %lld\n", static_cast<long long>(parameters));
   std::printf("share of nodes within l = 0..L hops of a configurable node:");
   for (double s : receptive_field(batch, o.layers)) std::printf(" %.0f%%", 100 * s);
   std::printf("\n");

@@ -21,6 +21,7 @@ NUM_OPCODES = 120
 OPCODE_DIM = 32
 CONFIG_DIM = 18
 CONSTANT_STD = np.float32(1e-6)  # feature columns with a smaller std are dropped, as in gst
+LOG_SCALE = 0.125  # log1p inputs are scaled by this, as in gst
 MARGIN = 0.1  # pairwise hinge margin, gst's default
 
 
@@ -68,8 +69,9 @@ class CostModel(nn.Module):
         inv_std = (1.0 / feature_std[kept].astype(np.float64)).astype(np.float32)
         self.register_buffer("feat_inv_std", torch.from_numpy(inv_std))
         self.opcode_embedding = nn.Embedding(NUM_OPCODES, OPCODE_DIM)
-        # Node inputs and the node's config features, projected together.
-        self.input = nn.Linear(OPCODE_DIM + len(kept) + CONFIG_DIM, projection)
+        # Node inputs (opcode, standardized and log features, log segment size) and the node's
+        # config features, projected together.
+        self.input = nn.Linear(OPCODE_DIM + 2 * len(kept) + 1 + CONFIG_DIM, projection)
         self.input_act = nn.PReLU(projection, init=0.25)
         widths = [projection] + [hidden] * layers
         self.layers = nn.ModuleList(
@@ -79,15 +81,19 @@ class CostModel(nn.Module):
             nn.Linear(2 * widths[-1], head_hidden), nn.PReLU(head_hidden, init=0.25),
             nn.Dropout(dropout),
             nn.Linear(head_hidden, head_hidden), nn.PReLU(head_hidden, init=0.25),
-            nn.Linear(head_hidden, 1))
+            nn.Linear(head_hidden, 1, bias=False))
         self.dropout = dropout
 
     def forward(self, batch):
         """Scores [B, K] of the B segments (one graph each) under their K configs."""
         n = batch["node_feat"].shape[0]
         b, k = batch["num_segments"], batch["num_configs"]
-        feat = (batch["node_feat"][:, self.kept] - self.feat_mean) * self.feat_inv_std
-        x = torch.cat([self.opcode_embedding(batch["node_opcode"]), feat], 1)  # [N, F]
+        raw = batch["node_feat"][:, self.kept]
+        feat = (raw - self.feat_mean) * self.feat_inv_std
+        logs = torch.sign(raw) * torch.log1p(raw.abs()) * LOG_SCALE
+        sizes = torch.tensor(batch["segment_sizes"])
+        count = (torch.log1p(sizes.float()) * LOG_SCALE).repeat_interleave(sizes).unsqueeze(1)
+        x = torch.cat([self.opcode_embedding(batch["node_opcode"]), feat, logs, count], 1)
 
         # Replicate: copy c of every node carries config c's features (zeros on fixed nodes).
         config = torch.zeros(k, n, CONFIG_DIM)
@@ -142,7 +148,8 @@ def gst_parameters(z, layers):
             out[ours + a] = g[theirs + b]
     for i, name in [(0, "head_norm"), (1, "head_in"), (4, "head_mid"), (6, "head_out")]:
         out[f"head.{i}.weight"] = g[name + ".weight"]
-        out[f"head.{i}.bias"] = g[name + ".bias"]
+        if name != "head_out":  # the score layer has no bias (ranking losses ignore shifts)
+            out[f"head.{i}.bias"] = g[name + ".bias"]
     out["head.2.weight"] = g["head_prelu_in"]
     out["head.5.weight"] = g["head_prelu_mid"]
     return out

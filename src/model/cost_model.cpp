@@ -221,7 +221,10 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task,
   head_in_ = register_module("head_in", torch::nn::Linear(head_in, config.head_hidden));
   head_mid_ =
       register_module("head_mid", torch::nn::Linear(config.head_hidden, config.head_hidden));
-  head_out_ = register_module("head_out", torch::nn::Linear(config.head_hidden, 1));
+  // No output bias: the ranking losses see only score differences within a graph, so its true
+  // gradient is zero and Adam would turn float noise into +-lr steps (ranks would diverge).
+  head_out_ = register_module(
+      "head_out", torch::nn::Linear(torch::nn::LinearOptions(config.head_hidden, 1).bias(false)));
   head_prelu_in_ = register_parameter("head_prelu_in", torch::full({config.head_hidden}, 0.25));
   head_prelu_mid_ = register_parameter("head_prelu_mid", torch::full({config.head_hidden}, 0.25));
 }

@@ -32,7 +32,8 @@ struct GradientSyncOptions {
 // losses for a mean): summing a few float32 values in float64 is exact or within 1e-16, so it
 // does not depend on which rank summed which graphs. The result is the same with overlap on and
 // off. With overlap, the hooks of the last backward launch the buckets, in order, so a parameter
-// without a gradient there holds back the buckets after its own until finish().
+// without a gradient there holds back the buckets after its own until finish(); a second last
+// backward before finish() is an error.
 class GradientSync {
  public:
   // params: the trainable float32 parameters, in the same order on every rank (e.g. the model's

@@ -49,6 +49,11 @@ std::unique_ptr<PendingCollective> Communicator::all_reduce_avg_async(float* dat
   return std::make_unique<CompletedCollective>();
 }
 
+std::unique_ptr<PendingCollective> Communicator::all_reduce_sum_async(double* data, size_t count) {
+  all_reduce_sum(data, count);
+  return std::make_unique<CompletedCollective>();
+}
+
 std::unique_ptr<Communicator> make_communicator(const std::string& backend) {
   if (backend != "auto" && backend != "mpi" && backend != "nccl")
     input_error("unknown communicator backend '{}': expected auto, mpi or nccl", backend);

@@ -42,6 +42,11 @@ class Communicator {
   void all_reduce_avg(float* data, size_t count);
   // Starts an in-place average over `count` floats; the result is ready after wait().
   virtual std::unique_ptr<PendingCollective> all_reduce_avg_async(float* data, size_t count);
+  // In place over `count` doubles (device memory for NCCL). Blocking. GradientSync sums its
+  // float64 gradient buckets with these.
+  virtual void all_reduce_sum(double* data, size_t count) = 0;
+  // Starts an in-place sum over `count` doubles; the result is ready after wait().
+  virtual std::unique_ptr<PendingCollective> all_reduce_sum_async(double* data, size_t count);
   // In place over `bytes` bytes, from `root` to all (device memory for NCCL).
   virtual void broadcast(void* data, size_t bytes, int root) = 0;
 

@@ -11,14 +11,15 @@ namespace gst {
 
 namespace {
 
-// One fused all-reduce: the gradients of `params` back to back, then one presence flag per
-// parameter (1 where this rank has a gradient), so undefined-everywhere stays undefined.
+// One fused all-reduce: the float64 sums of the gradients of `params` back to back, then one
+// presence flag per parameter (1 where this rank has a gradient), so undefined-everywhere stays
+// undefined.
 struct Bucket {
   std::vector<size_t> params;
   std::vector<int64_t> offsets;
   int64_t numel = 0;
-  torch::Tensor flat;  // [numel + params.size()] float32, on the parameters' device
-  size_t pending = 0;  // parameters whose gradient has not arrived in this step
+  torch::Tensor flat;  // [numel + params.size()] float64, on the parameters' device
+  size_t pending = 0;  // parameters whose gradient has not arrived in the step's last backward
   std::unique_ptr<PendingCollective> inflight;
 };
 
@@ -31,9 +32,11 @@ struct GradientSync::Impl {
   std::vector<std::string> names;
   std::vector<Bucket> buckets;
   std::vector<size_t> bucket_of, slot_of;  // parameter -> (bucket, index within it)
-  std::vector<bool> ready;                 // gradient arrived through a hook in this step
+  std::vector<bool> contributed;           // a gradient was added to the bucket in this step
+  std::vector<bool> received;              // gradient arrived through a hook in this backward
   std::vector<unsigned> hooks;
-  size_t next_launch = 0;  // buckets launch strictly in order, the same on every rank
+  bool more_backwards = false;  // inside backward(loss, last = false): hooks only accumulate
+  size_t next_launch = 0;       // buckets launch strictly in order, the same on every rank
   size_t early_launches = 0, last_early_launches = 0;
 
   Impl(Communicator& c, const std::vector<torch::Tensor>& p, GradientSyncOptions o,
@@ -45,7 +48,8 @@ struct GradientSync::Impl {
               names.size(), params.size());
     validate();
     make_buckets();
-    ready.assign(params.size(), false);
+    contributed.assign(params.size(), false);
+    received.assign(params.size(), false);
     if (options.overlap) register_hooks();
   }
 
@@ -75,6 +79,7 @@ struct GradientSync::Impl {
                   comm.backend(), params[0].device().str());
   }
 
+  // Bucket sizes count the float32 gradient bytes (the float64 buffers are twice as large).
   void make_buckets() {
     bucket_of.assign(params.size(), 0);
     slot_of.assign(params.size(), 0);
@@ -96,7 +101,7 @@ struct GradientSync::Impl {
     }
     for (Bucket& b : buckets) {
       b.flat = torch::zeros({b.numel + static_cast<int64_t>(b.params.size())},
-                            params[0].options().requires_grad(false));
+                            params[0].options().dtype(torch::kFloat64).requires_grad(false));
       b.pending = b.params.size();
     }
   }
@@ -112,21 +117,34 @@ struct GradientSync::Impl {
     return b.flat.narrow(0, b.offsets[slot_of[param]], params[param].numel());
   }
 
-  void set_flag(size_t param, float value) {
+  void set_flag(size_t param, double value) {
     Bucket& b = buckets[bucket_of[param]];
     b.flat.narrow(0, b.numel + static_cast<int64_t>(slot_of[param]), 1).fill_(value);
   }
 
+  // Adds one float32 gradient to the parameter's float64 sum (the first one is copied): exact
+  // conversion, one float64 rounding per addition.
+  void add(size_t param, const torch::Tensor& grad) {
+    torch::Tensor sum = slice(param);
+    if (contributed[param]) {
+      sum.add_(grad.reshape({-1}));
+    } else {
+      sum.copy_(grad.reshape({-1}));
+      set_flag(param, 1.0);
+      contributed[param] = true;
+    }
+  }
+
   void on_gradient(size_t param, const torch::Tensor& grad) {
-    if (ready[param])
+    if (received[param])
       fail(
-          "GradientSync: '{}' received a second gradient before finish(); with overlap on, run "
-          "exactly one backward per step (or turn overlap off)",
+          "GradientSync: '{}' received a second gradient in one backward pass; with overlap on, "
+          "run every backward of a step but the last through backward(loss, /*last=*/false)",
           names[param]);
     torch::NoGradGuard no_grad;
-    ready[param] = true;
-    slice(param).copy_(grad.reshape({-1}));
-    set_flag(param, 1.0f);
+    received[param] = true;
+    add(param, grad);
+    if (more_backwards) return;  // the buckets launch during the step's last backward
     if (--buckets[bucket_of[param]].pending == 0) {
       const size_t before = next_launch;
       launch_ready_buckets();
@@ -137,23 +155,46 @@ struct GradientSync::Impl {
       if (buckets[b].inflight) buckets[b].inflight->test();
   }
 
+  void backward(const torch::Tensor& loss, bool last) {
+    if (last) {
+      loss.backward();
+      return;
+    }
+    more_backwards = true;
+    try {
+      loss.backward();
+    } catch (...) {
+      more_backwards = false;
+      throw;
+    }
+    more_backwards = false;
+    // Gradients that did not come through a hook go into the sums here; every grad is then
+    // cleared, so the next backward's grad holds its own gradient only.
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (!received[i] && params[i].grad().defined()) add(i, params[i].grad());
+      params[i].mutable_grad() = torch::Tensor();
+    }
+    received.assign(params.size(), false);
+  }
+
   void launch_ready_buckets() {
     while (next_launch < buckets.size() && buckets[next_launch].pending == 0) {
       Bucket& b = buckets[next_launch++];
-      b.inflight = comm.all_reduce_avg_async(b.flat.data_ptr<float>(), b.flat.numel());
+      b.inflight = comm.all_reduce_sum_async(b.flat.data_ptr<double>(), b.flat.numel());
     }
   }
 
-  // Gradients that did not come through a hook: the parameter's grad, or zeros.
+  // Gradients of the last backward that did not come through a hook: the parameter's grad; a
+  // parameter without any gradient in this step contributes zeros.
   void fill_missing(Bucket& b) {
     for (size_t param : b.params) {
-      if (ready[param]) continue;
       const torch::Tensor& grad = params[param].grad();
-      if (grad.defined())
-        slice(param).copy_(grad.reshape({-1}));
-      else
+      if (!received[param] && grad.defined()) add(param, grad);
+      if (!contributed[param]) {
         slice(param).zero_();
-      set_flag(param, grad.defined() ? 1.0f : 0.0f);
+        set_flag(param, 0.0);
+      }
     }
     b.pending = 0;
   }
@@ -168,23 +209,25 @@ struct GradientSync::Impl {
       scatter(b);
       b.pending = b.params.size();
     }
-    ready.assign(params.size(), false);
+    contributed.assign(params.size(), false);
+    received.assign(params.size(), false);
     next_launch = 0;
     last_early_launches = early_launches;
     early_launches = 0;
   }
 
+  // The float64 sums, rounded once to float32, become the gradients.
   void scatter(Bucket& b) {
     const auto flags = b.flat.narrow(0, b.numel, b.params.size()).cpu();
-    const float* present = flags.data_ptr<float>();
+    const double* present = flags.data_ptr<double>();
     for (size_t s = 0; s < b.params.size(); ++s) {
       if (present[s] == 0) continue;  // undefined on every rank
       torch::Tensor& param = params[b.params[s]];
-      auto averaged = b.flat.narrow(0, b.offsets[s], param.numel()).view(param.sizes());
+      auto sum = b.flat.narrow(0, b.offsets[s], param.numel()).view(param.sizes());
       if (param.grad().defined())
-        param.mutable_grad().copy_(averaged);
+        param.mutable_grad().copy_(sum);
       else
-        param.mutable_grad() = averaged.clone();
+        param.mutable_grad() = sum.to(torch::kFloat32);
     }
   }
 };
@@ -194,6 +237,8 @@ GradientSync::GradientSync(Communicator& comm, const std::vector<at::Tensor>& pa
     : impl_(std::make_unique<Impl>(comm, params, options, std::move(names))) {}
 
 GradientSync::~GradientSync() = default;
+
+void GradientSync::backward(const at::Tensor& loss, bool last) { impl_->backward(loss, last); }
 
 void GradientSync::finish() { impl_->finish(); }
 

@@ -1,6 +1,6 @@
-// Data-parallel gradient averaging: fused, bucketed all-reduces over one flat buffer per bucket,
-// optionally overlapped with backward through autograd hooks; plus parameter broadcast and a
-// cross-rank consistency check.
+// Data-parallel gradient summing: fused, bucketed all-reduces of float64 buffers, optionally
+// overlapped with backward through autograd hooks; plus parameter broadcast and a cross-rank
+// consistency check.
 #pragma once
 
 #include <cstddef>
@@ -18,15 +18,22 @@ class Tensor;
 namespace gst {
 
 struct GradientSyncOptions {
-  size_t bucket_bytes = size_t{25} << 20;  // gradient bytes per fused all-reduce
+  // float32 gradient bytes per fused all-reduce (the float64 buffers sent are twice as large)
+  size_t bucket_bytes = size_t{25} << 20;
   // Launch a bucket's all-reduce from autograd hooks as soon as its gradients are ready.
   bool overlap = false;
 };
 
-// Usage per step: zero the gradients, loss.backward(), finish(), optimizer step. The result is the
-// same with overlap on and off. With overlap, exactly one backward may run per finish(), and
-// buckets launch in order, so a parameter without a gradient holds back the buckets after its own
-// until finish().
+// Usage per step: zero the gradients; run the step's backward passes (one per graph, say) as
+// backward(loss_i, /*last=*/false) for all but the last and backward(loss_n) (or a plain
+// loss_n.backward()) for the last; then finish() and the optimizer step. Each backward's float32
+// gradients are added into float64 buffers; finish() sums those over ranks and rounds the sums to
+// float32 once. The step's gradient is the sum over every rank's backward passes (scale the
+// losses for a mean): summing a few float32 values in float64 is exact or within 1e-16, so it
+// does not depend on which rank summed which graphs. The result is the same with overlap on and
+// off. With overlap, the hooks of the last backward launch the buckets, in order, so a parameter
+// without a gradient there holds back the buckets after its own until finish(); a second last
+// backward before finish() is an error.
 class GradientSync {
  public:
   // params: the trainable float32 parameters, in the same order on every rank (e.g. the model's
@@ -38,8 +45,14 @@ class GradientSync {
   GradientSync(const GradientSync&) = delete;
   GradientSync& operator=(const GradientSync&) = delete;
 
-  // After backward: every parameter's grad becomes its average over ranks. A parameter whose grad
-  // is undefined on a rank contributes zeros there; it stays undefined only if it is undefined on
+  // Runs loss.backward(). last = false: more backward passes of this step follow; the gradients
+  // are added to the float64 sums and every parameter's grad is cleared (undefined) afterwards.
+  // last = true: the same as loss.backward() (with overlap its hooks launch the buckets).
+  void backward(const at::Tensor& loss, bool last = true);
+
+  // After the last backward: every parameter's grad becomes the sum over ranks and backward
+  // passes of its gradients, rounded once from float64 to float32. A parameter without a
+  // gradient on a rank contributes zeros there; its grad stays undefined only if it has none on
   // every rank (so optimizers skip it exactly as in a single-process run).
   void finish();
 

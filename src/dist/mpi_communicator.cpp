@@ -75,15 +75,17 @@ void divide(float* data, size_t count, int size) {
   for (size_t i = 0; i < count; ++i) data[i] /= n;
 }
 
-// An MPI_Iallreduce(SUM) whose wait() divides by the world size.
-class MpiPendingAverage : public PendingCollective {
+// An in-place MPI_Iallreduce(SUM) of `count` elements of `type`; for an average (float32 only),
+// wait() then divides by the world size.
+class MpiPendingSum : public PendingCollective {
  public:
-  MpiPendingAverage(MPI_Comm comm, float* data, size_t count, int size)
-      : data_(data), count_(count), size_(size) {
-    GST_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, mpi_count(count, "all_reduce_avg_async"),
-                                 MPI_FLOAT, MPI_SUM, comm, &request_));
+  MpiPendingSum(MPI_Comm comm, void* data, size_t count, MPI_Datatype type, const char* what,
+                float* average_over = nullptr, int size = 1)
+      : average_(average_over), count_(count), size_(size) {
+    GST_MPI_CHECK(
+        MPI_Iallreduce(MPI_IN_PLACE, data, mpi_count(count, what), type, MPI_SUM, comm, &request_));
   }
-  ~MpiPendingAverage() override {
+  ~MpiPendingSum() override {
     if (request_ != MPI_REQUEST_NULL && mpi::running()) MPI_Wait(&request_, MPI_STATUS_IGNORE);
   }
   void wait() override {
@@ -101,15 +103,25 @@ class MpiPendingAverage : public PendingCollective {
 
  private:
   void finish() {
-    divide(data_, count_, size_);
+    if (average_) divide(average_, count_, size_);
     done_ = true;
   }
   MPI_Request request_ = MPI_REQUEST_NULL;
-  float* data_;
+  float* average_;
   size_t count_;
   int size_;
   bool done_ = false;
 };
+
+// In-place blocking MPI_Allreduce(SUM) in chunks that fit MPI's int counts.
+template <typename T>
+void all_reduce_sum_chunked(MPI_Comm comm, T* data, size_t count, MPI_Datatype type) {
+  constexpr size_t kChunk = size_t{1} << 30;
+  for (size_t done = 0; done < count; done += kChunk) {
+    const int n = static_cast<int>(std::min(kChunk, count - done));
+    GST_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data + done, n, type, MPI_SUM, comm));
+  }
+}
 
 }  // namespace
 
@@ -143,16 +155,22 @@ std::unique_ptr<MpiCommunicator> MpiCommunicator::first_ranks(int n) const {
 void MpiCommunicator::barrier() { GST_MPI_CHECK(MPI_Barrier(comm_)); }
 
 void MpiCommunicator::all_reduce_sum(float* data, size_t count) {
-  constexpr size_t kChunk = size_t{1} << 30;
-  for (size_t done = 0; done < count; done += kChunk) {
-    const int n = static_cast<int>(std::min(kChunk, count - done));
-    GST_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data + done, n, MPI_FLOAT, MPI_SUM, comm_));
-  }
+  all_reduce_sum_chunked(comm_, data, count, MPI_FLOAT);
+}
+
+void MpiCommunicator::all_reduce_sum(double* data, size_t count) {
+  all_reduce_sum_chunked(comm_, data, count, MPI_DOUBLE);
 }
 
 std::unique_ptr<PendingCollective> MpiCommunicator::all_reduce_avg_async(float* data,
                                                                          size_t count) {
-  return std::make_unique<MpiPendingAverage>(comm_, data, count, size_);
+  return std::make_unique<MpiPendingSum>(comm_, data, count, MPI_FLOAT, "all_reduce_avg_async",
+                                         data, size_);
+}
+
+std::unique_ptr<PendingCollective> MpiCommunicator::all_reduce_sum_async(double* data,
+                                                                         size_t count) {
+  return std::make_unique<MpiPendingSum>(comm_, data, count, MPI_DOUBLE, "all_reduce_sum_async");
 }
 
 void MpiCommunicator::broadcast(void* data, size_t bytes, int root) {

@@ -61,15 +61,16 @@ std::string nccl_unusable_reason(Communicator& comm, const std::string& gpu_id) 
 
 namespace {
 
-// A ncclAllReduce(avg) in flight on the communicator's stream, tracked by an event.
-class NcclPendingAverage : public PendingCollective {
+// An in-place ncclAllReduce in flight on the communicator's stream, tracked by an event.
+class NcclPendingReduce : public PendingCollective {
  public:
-  NcclPendingAverage(ncclComm_t comm, cudaStream_t stream, float* data, size_t count) {
-    GST_NCCL_CHECK(ncclAllReduce(data, data, count, ncclFloat32, ncclAvg, comm, stream));
+  NcclPendingReduce(ncclComm_t comm, cudaStream_t stream, void* data, size_t count,
+                    ncclDataType_t type, ncclRedOp_t op) {
+    GST_NCCL_CHECK(ncclAllReduce(data, data, count, type, op, comm, stream));
     GST_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
     GST_CUDA_CHECK(cudaEventRecord(done_, stream));
   }
-  ~NcclPendingAverage() override {
+  ~NcclPendingReduce() override {
     if (done_) {
       cudaEventSynchronize(done_);
       cudaEventDestroy(done_);
@@ -138,9 +139,19 @@ void NcclCommunicator::average_in_place(float* data, size_t count) {
   synchronize();
 }
 
+void NcclCommunicator::all_reduce_sum(double* data, size_t count) {
+  GST_NCCL_CHECK(ncclAllReduce(data, data, count, ncclFloat64, ncclSum, comm_, stream_));
+  synchronize();
+}
+
 std::unique_ptr<PendingCollective> NcclCommunicator::all_reduce_avg_async(float* data,
                                                                           size_t count) {
-  return std::make_unique<NcclPendingAverage>(comm_, stream_, data, count);
+  return std::make_unique<NcclPendingReduce>(comm_, stream_, data, count, ncclFloat32, ncclAvg);
+}
+
+std::unique_ptr<PendingCollective> NcclCommunicator::all_reduce_sum_async(double* data,
+                                                                          size_t count) {
+  return std::make_unique<NcclPendingReduce>(comm_, stream_, data, count, ncclFloat64, ncclSum);
 }
 
 void NcclCommunicator::broadcast(void* data, size_t bytes, int root) {

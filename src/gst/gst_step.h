@@ -58,6 +58,9 @@ struct StepCounts {
   int64_t dropped = 0;                    // stale segments dropped by SED or missing=drop
 };
 
+// Every graph runs its own forward pass (and, in the trainer, its own backward), so a graph's
+// loss and gradient depend only on the model, its own sample and the table entries pulled for it,
+// never on which other graphs share the step or the rank: the same on every world size.
 class GstStep {
  public:
   // `table` may be null in segment_only and full_graph modes.
@@ -67,27 +70,37 @@ class GstStep {
   // Configs and segments to train for each graph.
   std::vector<GraphSample> sample(const std::vector<int64_t>& graphs, std::mt19937_64& rng);
 
-  // The main-phase loss (with gradients through the trained segments and the head). In gst mode
-  // it pulls from the table (a collective call on every rank, also with no keys).
-  torch::Tensor loss(const std::vector<GraphSample>& samples, int64_t step, std::mt19937_64& rng);
-  // After backward (gst mode): pushes the fresh embeddings of this step (collective).
+  // The main phase, per step: prepare(samples) once, then graph_loss(i) for every graph (each
+  // followed by its backward), then push_fresh().
+  // prepare: in gst mode pulls the stale segments of every graph of the step from the table in one
+  // call (collective on every rank, also with no graphs), draws the SED masks and computes the
+  // missing entries.
+  void prepare(const std::vector<GraphSample>& samples, int64_t step, std::mt19937_64& rng);
+  // The loss of prepared graph i alone, with gradients through its trained segments and the head.
+  torch::Tensor graph_loss(size_t i);
+  // After the backward passes (gst mode): pushes the fresh embeddings of this step, graph by graph
+  // in batch order (collective).
   void push_fresh(int64_t step);
+  // prepare() and the mean of every graph's graph_loss() as one tensor (tests, benchmarks).
+  torch::Tensor loss(const std::vector<GraphSample>& samples, int64_t step, std::mt19937_64& rng);
 
   // Head fine-tuning (GST+EFD): all segments fresh, without gradient and with the backbone in
-  // eval mode; gradients reach the head only.
+  // eval mode; gradients reach the head only. One graph's loss, and the mean over graphs.
+  torch::Tensor head_graph_loss(const GraphSample& sample);
   torch::Tensor head_loss(const std::vector<GraphSample>& samples);
 
   const StepCounts& counts() const { return counts_; }
 
  private:
   const GraphConfigs& configs_of(int64_t graph);
-  // scores [G, K] -> loss against the samples' runtimes.
-  torch::Tensor rank_loss(const torch::Tensor& scores, const std::vector<GraphSample>& samples);
-  // [G, K, 24] raw tile config features of the samples (undefined for layout).
-  torch::Tensor tile_config(const std::vector<GraphSample>& samples);
-  torch::Tensor full_graph_embeddings(const std::vector<GraphSample>& samples);
-  torch::Tensor segment_embeddings(const std::vector<GraphSample>& samples, int64_t step,
-                                   std::mt19937_64& rng);
+  // scores [1, K] -> the loss of one graph against its sample's runtimes.
+  torch::Tensor rank_loss(const torch::Tensor& scores, const GraphSample& sample);
+  // [1, K, 24] raw tile config features of the sample (undefined for layout).
+  torch::Tensor tile_config(const GraphSample& sample);
+  // The graph embedding [1, K, D] of prepared graph i, with gradients.
+  torch::Tensor full_graph_embedding(const GraphSample& sample);
+  torch::Tensor segment_embedding(size_t i);
+  void keys_of(const GraphSample& s, int64_t segment, std::vector<HistoryKey>& keys) const;
 
   CostModel model_;
   const SegmentStore& store_;
@@ -98,9 +111,14 @@ class GstStep {
   SegmentEmbedder embedder_;
   std::unordered_map<int64_t, GraphConfigs> configs_cache_;
   StepCounts counts_;
-  // Pending push after backward: keys and their rows [n, D] on the host.
-  std::vector<HistoryKey> push_keys_;
-  std::vector<torch::Tensor> push_rows_;
+  // The prepared step: its samples and per graph the SED-weighted sum of the stale embeddings
+  // [K', D] on the device (undefined when nothing is stale).
+  std::vector<GraphSample> samples_;
+  std::vector<torch::Tensor> stale_;
+  // Pending push after backward, per graph: keys and their rows [n, D] on the host, of the
+  // trained segments (fresh) and of the computed missing entries.
+  std::vector<std::vector<HistoryKey>> fresh_keys_, missing_keys_;
+  std::vector<torch::Tensor> fresh_rows_, missing_rows_;
 };
 
 }  // namespace gst

@@ -298,14 +298,22 @@ void Run::train_step(int64_t step, double* loss_sum) {
       head_phase ? model_->head_parameters() : model_->parameters();
   model_->train();
   opt.zero_grad();
-  torch::Tensor loss = head_phase ? step_->head_loss(samples) : step_->loss(samples, step, rng);
-  loss.backward();
+  // One forward and backward per graph, its loss scaled by 1 / (global batch graphs): the summed
+  // gradient is the mean over the global batch, and each graph's part of it is the same on every
+  // world size. GradientSync sums the graphs' gradients in float64 across passes and ranks.
+  const double scale = 1.0 / static_cast<double>(t.batch_graphs * comm_.size());
+  if (!head_phase) step_->prepare(samples, step, rng);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    torch::Tensor loss =
+        (head_phase ? step_->head_graph_loss(samples[i]) : step_->graph_loss(i)) * scale;
+    sync_->backward(loss, /*last=*/i + 1 == samples.size());
+    *loss_sum += loss.item<double>();
+  }
   sync_->finish();
   if (t.clip_norm > 0) torch::nn::utils::clip_grad_norm_(params, t.clip_norm);
   if (!head_phase) set_lr(opt, schedule_.lr(step));
   opt.step();
   if (!head_phase) step_->push_fresh(step);
-  *loss_sum += loss.item<double>();
   if (config_.dist.check_every > 0 && (step + 1) % config_.dist.check_every == 0)
     sync_->check_parameters_consistent(step + 1);
 }
@@ -343,7 +351,8 @@ TrainResult Run::go(const std::string& resume) {
       const double secs =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - interval_start).count();
       const StepCounts& c = step_->counts();
-      const double mean_loss = comm_.all_reduce_sum(loss_sum) / (comm_.size() * interval_steps);
+      // Each rank's loss_sum holds its graphs' losses / global batch graphs.
+      const double mean_loss = comm_.all_reduce_sum(loss_sum) / interval_steps;
       const double configs =
           comm_.all_reduce_sum(static_cast<double>(c.graph_configs - counts_before.graph_configs));
       const double segments = comm_.all_reduce_sum(

@@ -45,6 +45,25 @@ TEST(MpiCommunicator, AllReduceSumAndAverageOverSizes) {
   }
 }
 
+// float64 sums (GradientSync's buckets): blocking and async agree and keep double precision.
+TEST(MpiCommunicator, AllReduceSumOfDoubles) {
+  auto& comm = world();
+  const int n = comm.size();
+  for (size_t count : {size_t{0}, size_t{1}, size_t{100003}}) {
+    std::vector<double> data(count), async(count);
+    for (size_t i = 0; i < count; ++i) data[i] = async[i] = 1.0 + (comm.rank() + 1) * 1e-12 + i;
+    comm.all_reduce_sum(data.data(), count);
+    auto pending = comm.all_reduce_sum_async(async.data(), count);
+    pending->wait();
+    EXPECT_TRUE(pending->test());
+    for (size_t i = 0; i < count; ++i) {
+      const double sum = n * (1.0 + i) + 1e-12 * n * (n + 1) / 2;
+      ASSERT_NEAR(data[i], sum, 1e-15 * sum) << "count " << count << " index " << i;
+      ASSERT_EQ(async[i], data[i]) << "async and blocking sums differ at " << i;
+    }
+  }
+}
+
 TEST(MpiCommunicator, AsyncAveragesCompleteInAnyWaitOrder) {
   auto& comm = world();
   std::vector<std::vector<float>> buffers(4);

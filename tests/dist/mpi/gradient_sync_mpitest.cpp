@@ -1,5 +1,7 @@
-// GradientSync on every world size: fused buckets average exactly like a single-process reference
-// over all ranks' batches, overlap on equals off bitwise, broadcast and the divergence check work.
+// GradientSync on every world size: fused buckets sum like a single-process reference over all
+// ranks' batches, per-graph backward passes summed in float64 give the one-process gradients
+// bitwise whichever rank ran them, overlap on equals off bitwise, broadcast and the divergence
+// check work.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -45,7 +47,7 @@ void zero_grads(std::vector<torch::Tensor>& params, bool set_to_none) {
   }
 }
 
-// The average over all ranks' losses of the gradients, computed in this one process.
+// The gradients of the sum of all ranks' losses, computed in this one process.
 std::vector<torch::Tensor> reference_grads(int ranks, int step) {
   auto params = make_params(7);
   torch::Tensor total;
@@ -53,7 +55,7 @@ std::vector<torch::Tensor> reference_grads(int ranks, int step) {
     auto loss = loss_of(params, r, step);
     total = total.defined() ? total + loss : loss;
   }
-  (total / ranks).backward();
+  total.backward();
   std::vector<torch::Tensor> grads;
   for (auto& p : params) grads.push_back(p.grad());
   return grads;
@@ -75,7 +77,7 @@ std::vector<torch::Tensor> synced_grads(size_t bucket_bytes, bool overlap, int s
   return grads;
 }
 
-TEST(GradientSync, FusedBucketsMatchTheReferenceAverage) {
+TEST(GradientSync, FusedBucketsMatchTheReferenceSum) {
   const int n = world().size();
   // Reverse-order greedy fill of byte sizes 32, 40, 4, 256, 256, 16384, 256, 8192.
   const std::vector<std::pair<size_t, size_t>> bucket_cases = {
@@ -98,6 +100,77 @@ TEST(GradientSync, FusedBucketsMatchTheReferenceAverage) {
       }
       EXPECT_FALSE(got[6].defined()) << "a parameter unused on every rank keeps no gradient";
     }
+  }
+}
+
+// kPieces losses ("graphs") of one step, piece p on rank p mod size, one backward per piece: the
+// result is the one-process float64 sum of the pieces' float32 gradients rounded to float32,
+// bitwise, on every world size and with overlap on and off.
+constexpr int kPieces = 8;
+
+std::vector<torch::Tensor> per_piece_grads(size_t bucket_bytes, bool overlap, int step) {
+  auto& comm = world();
+  auto params = make_params(7);
+  GradientSync sync(comm, params, {bucket_bytes, overlap}, kNames);
+  std::vector<int> mine;
+  for (int p = comm.rank(); p < kPieces; p += comm.size()) mine.push_back(p);
+  for (int s = 0; s <= step; ++s) {
+    zero_grads(params, s % 2 == 0);
+    for (size_t i = 0; i < mine.size(); ++i)
+      sync.backward(loss_of(params, mine[i], s) * (1.0 / kPieces), i + 1 == mine.size());
+    sync.finish();
+  }
+  std::vector<torch::Tensor> grads;
+  for (auto& p : params) grads.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());
+  return grads;
+}
+
+std::vector<torch::Tensor> per_piece_reference(int step) {
+  auto params = make_params(7);
+  std::vector<torch::Tensor> sums(params.size());
+  for (int p = 0; p < kPieces; ++p) {
+    zero_grads(params, true);
+    (loss_of(params, p, step) * (1.0 / kPieces)).backward();
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (!params[i].grad().defined()) continue;
+      const auto g = params[i].grad().to(torch::kFloat64);
+      sums[i] = sums[i].defined() ? sums[i] + g : g;
+    }
+  }
+  for (auto& s : sums)
+    if (s.defined()) s = s.to(torch::kFloat32);
+  return sums;
+}
+
+TEST(GradientSync, PerGraphFloat64SumsMatchOneProcessBitwise) {
+  const auto want = per_piece_reference(2);
+  for (bool overlap : {false, true}) {
+    for (size_t bucket_bytes : {size_t{1}, size_t{4096}, size_t{25} << 20}) {
+      SCOPED_TRACE("bucket_bytes " + std::to_string(bucket_bytes) + " overlap " +
+                   std::to_string(overlap));
+      const auto got = per_piece_grads(bucket_bytes, overlap, 2);
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(got[i].defined(), want[i].defined()) << kNames[i];
+        if (want[i].defined()) EXPECT_TRUE(torch::equal(got[i], want[i])) << kNames[i];
+      }
+      EXPECT_FALSE(got[6].defined()) << "a parameter unused on every rank keeps no gradient";
+    }
+  }
+}
+
+// With overlap, a second plain backward before finish() is an error that says what to do.
+TEST(GradientSync, OverlapRejectsTwoLastBackwardPasses) {
+  auto params = make_params(7);
+  std::vector<torch::Tensor> used(params.begin(), params.begin() + 6);
+  GradientSync sync(world(), used, {size_t{25} << 20, true});
+  sync.backward(loss_of(used, 1, 0), /*last=*/false);
+  loss_of(used, 1, 1).backward();
+  try {
+    loss_of(used, 1, 2).backward();
+    ADD_FAILURE() << "a second last backward was accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("backward(loss, /*last=*/false)"), std::string::npos)
+        << e.what();
   }
 }
 

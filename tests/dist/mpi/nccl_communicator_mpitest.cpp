@@ -16,25 +16,27 @@ using testing::world;
 
 #ifdef GST_WITH_NCCL
 
-// A cudaMalloc'd float buffer filled from and read back to the host.
-class DeviceFloats {
+// A cudaMalloc'd buffer filled from and read back to the host.
+template <typename T>
+class DeviceBuffer {
  public:
-  explicit DeviceFloats(const std::vector<float>& host) : count_(host.size()) {
-    GST_CUDA_CHECK(cudaMalloc(&data_, std::max<size_t>(count_, 1) * sizeof(float)));
-    GST_CUDA_CHECK(cudaMemcpy(data_, host.data(), count_ * sizeof(float), cudaMemcpyHostToDevice));
+  explicit DeviceBuffer(const std::vector<T>& host) : count_(host.size()) {
+    GST_CUDA_CHECK(cudaMalloc(&data_, std::max<size_t>(count_, 1) * sizeof(T)));
+    GST_CUDA_CHECK(cudaMemcpy(data_, host.data(), count_ * sizeof(T), cudaMemcpyHostToDevice));
   }
-  ~DeviceFloats() { cudaFree(data_); }
-  float* data() { return data_; }
-  std::vector<float> host() const {
-    std::vector<float> out(count_);
-    GST_CUDA_CHECK(cudaMemcpy(out.data(), data_, count_ * sizeof(float), cudaMemcpyDeviceToHost));
+  ~DeviceBuffer() { cudaFree(data_); }
+  T* data() { return data_; }
+  std::vector<T> host() const {
+    std::vector<T> out(count_);
+    GST_CUDA_CHECK(cudaMemcpy(out.data(), data_, count_ * sizeof(T), cudaMemcpyDeviceToHost));
     return out;
   }
 
  private:
-  float* data_ = nullptr;
+  T* data_ = nullptr;
   size_t count_;
 };
+using DeviceFloats = DeviceBuffer<float>;
 
 // Why the NCCL tests cannot run here, or empty when they can.
 std::string skip_reason() {
@@ -74,6 +76,21 @@ TEST(NcclCommunicator, CollectivesOnDeviceBuffers) {
       ASSERT_FLOAT_EQ(got_sum[i], want) << "count " << count << " index " << i;
       ASSERT_FLOAT_EQ(got_avg[i], want / n) << "count " << count << " index " << i;
       ASSERT_FLOAT_EQ(got_async[i], want / n) << "count " << count << " index " << i;
+    }
+  }
+  // float64 sums (GradientSync's buckets), blocking and async.
+  for (size_t count : {size_t{1}, size_t{1} << 20}) {
+    std::vector<double> host(count);
+    for (size_t i = 0; i < count; ++i) host[i] = 1.0 + (comm.rank() + 1) * 1e-12 + (i % 97);
+    DeviceBuffer<double> sum(host), async(host);
+    comm.all_reduce_sum(sum.data(), count);
+    auto pending = comm.all_reduce_sum_async(async.data(), count);
+    pending->wait();
+    const auto got_sum = sum.host(), got_async = async.host();
+    for (size_t i = 0; i < count; ++i) {
+      const double want = n * (1.0 + (i % 97)) + 1e-12 * n * (n + 1) / 2;
+      ASSERT_NEAR(got_sum[i], want, 1e-15 * want) << "count " << count << " index " << i;
+      ASSERT_EQ(got_async[i], got_sum[i]) << "count " << count << " index " << i;
     }
   }
   for (int root = 0; root < n; ++root) {

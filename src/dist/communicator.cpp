@@ -44,11 +44,6 @@ void Communicator::average_in_place(float* data, size_t count) {
   for (size_t i = 0; i < count; ++i) data[i] /= n;
 }
 
-std::unique_ptr<PendingCollective> Communicator::all_reduce_avg_async(float* data, size_t count) {
-  all_reduce_avg(data, count);
-  return std::make_unique<CompletedCollective>();
-}
-
 std::unique_ptr<PendingCollective> Communicator::all_reduce_sum_async(double* data, size_t count) {
   all_reduce_sum(data, count);
   return std::make_unique<CompletedCollective>();

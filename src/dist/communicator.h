@@ -40,8 +40,6 @@ class Communicator {
   virtual void all_reduce_sum(float* data, size_t count) = 0;
   // The sum divided by size(), in place.
   void all_reduce_avg(float* data, size_t count);
-  // Starts an in-place average over `count` floats; the result is ready after wait().
-  virtual std::unique_ptr<PendingCollective> all_reduce_avg_async(float* data, size_t count);
   // In place over `count` doubles (device memory for NCCL). Blocking. GradientSync sums its
   // float64 gradient buckets with these.
   virtual void all_reduce_sum(double* data, size_t count) = 0;

@@ -70,18 +70,11 @@ int mpi_count(size_t n, const char* what) {
   return static_cast<int>(n);
 }
 
-void divide(float* data, size_t count, int size) {
-  const float n = static_cast<float>(size);
-  for (size_t i = 0; i < count; ++i) data[i] /= n;
-}
-
-// An in-place MPI_Iallreduce(SUM) of `count` elements of `type`; for an average (float32 only),
-// wait() then divides by the world size.
+// An in-place MPI_Iallreduce(SUM) of `count` elements of `type`. Completion (MPI_Wait, or an
+// MPI_Test that finds it done) sets the request to MPI_REQUEST_NULL.
 class MpiPendingSum : public PendingCollective {
  public:
-  MpiPendingSum(MPI_Comm comm, void* data, size_t count, MPI_Datatype type, const char* what,
-                float* average_over = nullptr, int size = 1)
-      : average_(average_over), count_(count), size_(size) {
+  MpiPendingSum(MPI_Comm comm, void* data, size_t count, MPI_Datatype type, const char* what) {
     GST_MPI_CHECK(
         MPI_Iallreduce(MPI_IN_PLACE, data, mpi_count(count, what), type, MPI_SUM, comm, &request_));
   }
@@ -89,28 +82,17 @@ class MpiPendingSum : public PendingCollective {
     if (request_ != MPI_REQUEST_NULL && mpi::running()) MPI_Wait(&request_, MPI_STATUS_IGNORE);
   }
   void wait() override {
-    if (done_) return;
-    GST_MPI_CHECK(MPI_Wait(&request_, MPI_STATUS_IGNORE));
-    finish();
+    if (request_ != MPI_REQUEST_NULL) GST_MPI_CHECK(MPI_Wait(&request_, MPI_STATUS_IGNORE));
   }
   bool test() override {
-    if (done_) return true;
+    if (request_ == MPI_REQUEST_NULL) return true;
     int flag = 0;
     GST_MPI_CHECK(MPI_Test(&request_, &flag, MPI_STATUS_IGNORE));
-    if (flag) finish();
-    return done_;
+    return flag != 0;
   }
 
  private:
-  void finish() {
-    if (average_) divide(average_, count_, size_);
-    done_ = true;
-  }
   MPI_Request request_ = MPI_REQUEST_NULL;
-  float* average_;
-  size_t count_;
-  int size_;
-  bool done_ = false;
 };
 
 // In-place blocking MPI_Allreduce(SUM) in chunks that fit MPI's int counts.
@@ -160,12 +142,6 @@ void MpiCommunicator::all_reduce_sum(float* data, size_t count) {
 
 void MpiCommunicator::all_reduce_sum(double* data, size_t count) {
   all_reduce_sum_chunked(comm_, data, count, MPI_DOUBLE);
-}
-
-std::unique_ptr<PendingCollective> MpiCommunicator::all_reduce_avg_async(float* data,
-                                                                         size_t count) {
-  return std::make_unique<MpiPendingSum>(comm_, data, count, MPI_FLOAT, "all_reduce_avg_async",
-                                         data, size_);
 }
 
 std::unique_ptr<PendingCollective> MpiCommunicator::all_reduce_sum_async(double* data,

@@ -144,11 +144,6 @@ void NcclCommunicator::all_reduce_sum(double* data, size_t count) {
   synchronize();
 }
 
-std::unique_ptr<PendingCollective> NcclCommunicator::all_reduce_avg_async(float* data,
-                                                                          size_t count) {
-  return std::make_unique<NcclPendingReduce>(comm_, stream_, data, count, ncclFloat32, ncclAvg);
-}
-
 std::unique_ptr<PendingCollective> NcclCommunicator::all_reduce_sum_async(double* data,
                                                                           size_t count) {
   return std::make_unique<NcclPendingReduce>(comm_, stream_, data, count, ncclFloat64, ncclSum);

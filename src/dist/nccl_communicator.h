@@ -49,7 +49,6 @@ class NcclCommunicator : public Communicator {
 
   void barrier() override;
   void all_reduce_sum(float* data, size_t count) override;
-  std::unique_ptr<PendingCollective> all_reduce_avg_async(float* data, size_t count) override;
   void all_reduce_sum(double* data, size_t count) override;
   std::unique_ptr<PendingCollective> all_reduce_sum_async(double* data, size_t count) override;
   void broadcast(void* data, size_t bytes, int root) override;

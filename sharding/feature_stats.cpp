@@ -1,13 +1,20 @@
 #include "sharding/feature_stats.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "common/errors.h"
 
 namespace gst {
 
 FeatureStats::FeatureStats(int columns)
-    : columns_(columns), mean_(columns, 0.0), m2_(columns, 0.0) {}
+    : columns_(columns),
+      mean_(columns, 0.0),
+      m2_(columns, 0.0),
+      min_(columns, std::numeric_limits<float>::infinity()),
+      max_(columns, -std::numeric_limits<float>::infinity()),
+      integer_(columns, 1) {}
 
 void FeatureStats::add(const std::vector<float>& rows) {
   GST_CHECK(rows.size() % columns_ == 0, "{} feature values are not rows of {}", rows.size(),
@@ -18,7 +25,13 @@ void FeatureStats::add(const std::vector<float>& rows) {
   FeatureStats block(columns_);
   block.count_ = n;
   for (int64_t i = 0; i < n; ++i)
-    for (int c = 0; c < columns_; ++c) block.mean_[c] += rows[i * columns_ + c];
+    for (int c = 0; c < columns_; ++c) {
+      const float x = rows[i * columns_ + c];
+      block.mean_[c] += x;
+      block.min_[c] = std::min(block.min_[c], x);
+      block.max_[c] = std::max(block.max_[c], x);
+      block.integer_[c] &= std::nearbyint(x) == x;
+    }
   for (int c = 0; c < columns_; ++c) block.mean_[c] /= n;
   for (int64_t i = 0; i < n; ++i)
     for (int c = 0; c < columns_; ++c) {
@@ -39,6 +52,11 @@ void FeatureStats::merge(const FeatureStats& other) {
     m2_[c] += other.m2_[c] + delta * delta * static_cast<double>(count_) * other.count_ / total;
   }
   count_ = total;
+  for (int c = 0; c < columns_; ++c) {
+    min_[c] = std::min(min_[c], other.min_[c]);
+    max_[c] = std::max(max_[c], other.max_[c]);
+    integer_[c] &= other.integer_[c];
+  }
 }
 
 std::vector<float> FeatureStats::mean() const { return {mean_.begin(), mean_.end()}; }
@@ -52,6 +70,11 @@ std::vector<float> FeatureStats::stddev() const {
     out[c] = var > 1e-12 * (1.0 + mean_[c] * mean_[c]) ? static_cast<float>(std::sqrt(var)) : 0.0f;
   }
   return out;
+}
+
+ColumnStats FeatureStats::summary() const {
+  if (count_ == 0) return {};
+  return {mean(), stddev(), min_, max_, integer_};
 }
 
 }  // namespace gst

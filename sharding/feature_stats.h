@@ -1,8 +1,11 @@
-// Per-column mean and standard deviation of node features, mergeable across graphs and threads.
+// Per-column mean, standard deviation, range and integrality of node or config features,
+// mergeable across graphs and threads.
 #pragma once
 
 #include <cstdint>
 #include <vector>
+
+#include "store/manifest.h"
 
 namespace gst {
 
@@ -17,11 +20,14 @@ class FeatureStats {
   int64_t count() const { return count_; }
   std::vector<float> mean() const;
   std::vector<float> stddev() const;  // population std; 0 for a constant column
+  ColumnStats summary() const;        // empty vectors when no row was added
 
  private:
   int columns_;
   int64_t count_ = 0;
   std::vector<double> mean_, m2_;
+  std::vector<float> min_, max_;
+  std::vector<uint8_t> integer_;
 };
 
 }  // namespace gst

@@ -77,14 +77,29 @@ std::string ShardSummary::line() const {
 
 namespace {
 
+// Node and config column statistics of train graphs.
+struct TrainStats {
+  FeatureStats node{kNodeFeatureDim}, config;
+  explicit TrainStats(Task task)
+      : config(task == Task::Layout ? kLayoutConfigDim : kTileConfigDim) {}
+  void add(const Graph& g) {
+    node.add(g.node_feat);
+    config.add(g.config_feat);
+  }
+  void merge(const TrainStats& other) {
+    node.merge(other.node);
+    config.merge(other.config);
+  }
+};
+
 // What the scan pass learns about one input graph.
 struct Scanned {
   bool bad = false;
   std::string reason;
   int64_t nodes = 0, edges = 0, configs = 0, config_nodes = 0;
   bool has_runtime = true;
-  std::unique_ptr<FeatureStats> stats;  // train graphs only
-  std::unique_ptr<Graph> graph;         // kept for the write pass while the cache has room
+  std::unique_ptr<TrainStats> stats;  // train graphs only
+  std::unique_ptr<Graph> graph;       // kept for the write pass while the cache has room
 };
 
 int64_t graph_bytes(const Graph& g) {
@@ -259,7 +274,7 @@ ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) 
 
   // Pass 1: read and validate every graph before writing anything; counts and train statistics.
   std::vector<Scanned> scanned(inputs.size());
-  FeatureStats train_stats(kNodeFeatureDim);
+  TrainStats train_stats(task);
   int64_t cached_bytes = 0;
   {
     Progress progress("checking graphs", static_cast<int64_t>(inputs.size()));
@@ -284,8 +299,8 @@ ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) 
           s.config_nodes = g.num_config_nodes();
           s.has_runtime = g.has_runtime;
           if (inputs[i].split == "train") {
-            s.stats = std::make_unique<FeatureStats>(kNodeFeatureDim);
-            s.stats->add(g.node_feat);
+            s.stats = std::make_unique<TrainStats>(task);
+            s.stats->add(g);
           }
           s.graph = std::make_unique<Graph>(std::move(g));
           return s;
@@ -335,10 +350,8 @@ ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) 
     input_error("no graphs to shard in splits {} of {}", fmt::join(o.splits, ","), o.input);
   for (const auto& split : o.splits) m.split_counts[split] = 0;
   for (const auto& g : m.graphs) ++m.split_counts[g.split];
-  if (train_stats.count() > 0) {
-    m.feature_mean = train_stats.mean();
-    m.feature_std = train_stats.stddev();
-  }
+  m.node_columns = train_stats.node.summary();
+  m.config_columns = train_stats.config.summary();
   std::vector<int64_t> work;
   for (const auto& g : m.graphs) work.push_back(g.work());
   std::vector<int> shard_of = assign_shards(work, o.shards);

@@ -12,6 +12,7 @@
 #include "data/collection.h"
 #include "data/graph_io.h"
 #include "data/synth_cost.h"
+#include "eval/metrics.h"
 
 namespace gst {
 namespace {
@@ -52,6 +53,7 @@ struct NodeSpec {
   OpKind kind = OpKind::Source;
   int rank = 1;
   std::array<int64_t, 4> dims{1, 1, 1, 1};
+  std::array<int, 4> layout{3, 2, 1, 0};  // own minor-to-major order (first `rank` entries)
   int elem_bytes = 4;
 
   double elements() const {
@@ -114,20 +116,60 @@ void derive_shape(Rng& rng, const NodeSpec& in, NodeSpec& out, double max_elemen
   }
 }
 
-void fill_node_features(Rng& rng, const NodeSpec& s, bool is_output, float* f) {
+// Row-major minor-to-major order (r-1, ..., 0), or in the agree family a random order at half
+// the nodes (a layout an earlier pass chose).
+void choose_own_layout(Rng& rng, NodeSpec& s, const synth::CostFamily& family) {
+  for (int d = 0; d < 4; ++d) s.layout[d] = d < s.rank ? s.rank - 1 - d : -1;
+  if (!family.agree || !rng.chance(0.5)) return;
+  for (int d = s.rank; d > 1; --d) std::swap(s.layout[d - 1], s.layout[rng.below(d)]);
+}
+
+// Irrelevant columns: 5 integers 0..9, or with `noisy` 40 columns of mixed kinds, among them
+// small categories in -1..5 that look like layout indices.
+void fill_noise(Rng& rng, const synth::CostFamily& family, float* f) {
+  if (!family.noisy) {
+    for (int d = 0; d < 5; ++d) f[synth::kFeatNoise + d] = rng.below(10);
+    return;
+  }
+  for (int d = 0; d < synth::kNoisyColumns; ++d) {
+    float& x = f[synth::kFeatNoise + d];
+    switch (d % 5) {
+      case 0:
+        x = rng.normal();
+        break;
+      case 1:
+        x = rng.below(10);
+        break;
+      case 2:
+        x = std::round(std::exp(3 + 2 * rng.normal()));
+        break;  // heavy-tailed sizes
+      case 3:
+        x = rng.below(7) - 1;
+        break;
+      default:
+        x = rng.chance(0.2);
+        break;
+    }
+  }
+}
+
+void fill_node_features(Rng& rng, const NodeSpec& s, bool is_output,
+                        const synth::CostFamily& family, float* f) {
   f[synth::kFeatRank] = s.rank;
-  for (int d = 0; d < s.rank; ++d) f[synth::kFeatDims + d] = s.dims[d];
-  double e = s.elements();
+  // `oneshape` kernels: only the output node tells the shape.
+  const bool shape = !family.oneshape || is_output;
+  for (int d = 0; d < s.rank && shape; ++d) f[synth::kFeatDims + d] = s.dims[d];
+  double e = shape ? s.elements() : 0;
   f[synth::kFeatElements] = e;
-  f[synth::kFeatLogElements] = std::log2(e);
+  f[synth::kFeatLogElements] = shape ? std::log2(e) : 0;
   f[synth::kFeatElemBytes] = s.elem_bytes;
   f[synth::kFeatBytes] = e * s.elem_bytes;
-  for (int d = 0; d < 4; ++d) f[synth::kFeatDefaultLayout + d] = d < s.rank ? s.rank - 1 - d : -1;
+  for (int d = 0; d < 4; ++d) f[synth::kFeatLayout + d] = d < s.rank ? s.layout[d] : -1;
   if (s.opcode == 21)  // convolution: window sizes and strides
     for (int d = 0; d < 6; ++d)
       f[synth::kFeatWindow + d] = d < 3 ? 1 + 2 * rng.below(4) : 1 + rng.below(2);
   f[synth::kFeatIsOutput] = is_output ? 1 : 0;
-  for (int d = 0; d < 5; ++d) f[synth::kFeatNoise + d] = rng.below(10);
+  fill_noise(rng, family, f);
 }
 
 // A DAG in topological order shaped like an HLO program: long chains (most nodes consume their
@@ -224,7 +266,7 @@ double noisy(Rng& rng, double cost, double sigma) {
   return std::max(1.0, std::round(1000.0 * cost * std::exp(sigma * rng.normal())));
 }
 
-Graph synth_layout(const SynthOptions& o, Rng& rng, int64_t n) {
+Graph synth_layout(const SynthOptions& o, const synth::CostFamily& family, Rng& rng, int64_t n) {
   Graph g;
   g.task = Task::Layout;
   g.num_nodes = n;
@@ -244,7 +286,8 @@ Graph synth_layout(const SynthOptions& o, Rng& rng, int64_t n) {
   g.node_opcode.resize(n);
   for (int64_t i = 0; i < n; ++i) {
     g.node_opcode[i] = static_cast<uint8_t>(nodes[i].opcode);
-    fill_node_features(rng, nodes[i], i == n - 1, &g.node_feat[i * kNodeFeatureDim]);
+    choose_own_layout(rng, nodes[i], family);
+    fill_node_features(rng, nodes[i], i == n - 1, family, &g.node_feat[i * kNodeFeatureDim]);
   }
 
   const int64_t m = g.num_config_nodes(), c = o.configs;
@@ -259,20 +302,27 @@ Graph synth_layout(const SynthOptions& o, Rng& rng, int64_t n) {
   const bool near_default = o.search == "default";
   std::vector<int> minor(m);
   for (int64_t cfg = 0; cfg < c; ++cfg) {
-    // random: each config has its own coherence, the chance that a node takes its configurable
-    // producer's minor dim; default: a few nodes moved away from the row-major default.
-    double coherence = rng.uniform();
+    // random: with `coherent` each config has its own coherence, the chance that a node takes its
+    // configurable producer's minor dim, else every node draws independently; default: a few
+    // nodes moved away from their own layout.
+    double coherence = family.coherent ? rng.uniform() : 0.0;
     double perturb = near_default ? 0.05 + 0.35 * rng.uniform() : 1.0;
     for (int64_t j = 0; j < m; ++j) {  // slots follow node order, so producers come first
-      int rank = nodes[g.config_node_ids[j]].rank;
-      int k = rank - 1;
+      const NodeSpec& node = nodes[g.config_node_ids[j]];
+      int k = node.layout[0];
+      float* out = &g.config_feat[(cfg * m + j) * kLayoutConfigDim];
       if (rng.chance(perturb)) {
-        bool follow =
-            !near_default && producer[j] >= 0 && minor[producer[j]] < rank && rng.chance(coherence);
-        k = follow ? minor[producer[j]] : static_cast<int>(rng.below(rank));
+        if (family.agree && !near_default && rng.chance(0.1)) {  // left unset: keeps its own
+          std::fill(out, out + kLayoutConfigDim, -1.0f);
+          minor[j] = k;
+          continue;
+        }
+        bool follow = !near_default && producer[j] >= 0 && minor[producer[j]] < node.rank &&
+                      rng.chance(coherence);
+        k = follow ? minor[producer[j]] : static_cast<int>(rng.below(node.rank));
       }
       minor[j] = k;
-      encode_layout(rank, k, &g.config_feat[(cfg * m + j) * kLayoutConfigDim]);
+      encode_layout(node.rank, k, out);
     }
   }
   if (rng.chance(0.3)) {
@@ -281,13 +331,13 @@ Graph synth_layout(const SynthOptions& o, Rng& rng, int64_t n) {
     std::sort(g.node_splits.begin(), g.node_splits.end());
   }
   g.runtime.assign(c, 0.0);  // sizes C for the cost function
-  std::vector<double> cost = synth::noiseless_cost(g);
+  std::vector<double> cost = synth::noiseless_cost(g, family);
   for (int64_t cfg = 0; cfg < c; ++cfg) g.runtime[cfg] = noisy(rng, cost[cfg], o.noise);
   return g;
 }
 
 // A fused kernel: parameters feeding a short chain of elementwise/reduce ops into one output.
-Graph synth_tile(const SynthOptions& o, Rng& rng, int64_t n) {
+Graph synth_tile(const SynthOptions& o, const synth::CostFamily& family, Rng& rng, int64_t n) {
   Graph g;
   g.task = Task::Tile;
   g.num_nodes = n;
@@ -319,7 +369,8 @@ Graph synth_tile(const SynthOptions& o, Rng& rng, int64_t n) {
   g.node_opcode.resize(n);
   for (int64_t i = 0; i < n; ++i) {
     g.node_opcode[i] = static_cast<uint8_t>(nodes[i].opcode);
-    fill_node_features(rng, nodes[i], i == n - 1, &g.node_feat[i * kNodeFeatureDim]);
+    choose_own_layout(rng, nodes[i], family);
+    fill_node_features(rng, nodes[i], i == n - 1, family, &g.node_feat[i * kNodeFeatureDim]);
   }
 
   // Tile sizes: t_m in 8..1024, t_s in 1..256, t_o in 1..8 (powers of two): 288 candidates,
@@ -343,15 +394,38 @@ Graph synth_tile(const SynthOptions& o, Rng& rng, int64_t n) {
     f[6] = float(t[0]) * t[1];
   }
   float default_tile[kTileConfigDim] = {128, 8, 1, 7, 3, 0, 1024};
-  double default_cost = synth::tile_cost(g, default_tile);
+  double default_cost = synth::tile_cost(g, default_tile, family);
   g.runtime.assign(c, 0.0);  // sizes C for the cost function
-  std::vector<double> cost = synth::noiseless_cost(g);
+  std::vector<double> cost = synth::noiseless_cost(g, family);
   g.runtime_normalizer.resize(c);
   for (int64_t cfg = 0; cfg < c; ++cfg) {
     g.runtime[cfg] = noisy(rng, cost[cfg], o.noise);
     g.runtime_normalizer[cfg] = noisy(rng, default_cost, o.noise);
   }
   return g;
+}
+
+// Runtimes as the metrics compare them: tile runtimes relative to the default tile.
+std::vector<double> measured(const Graph& g) {
+  if (g.runtime_normalizer.empty()) return g.runtime;
+  std::vector<double> out(g.runtime.size());
+  for (size_t c = 0; c < out.size(); ++c) out[c] = g.runtime[c] / g.runtime_normalizer[c];
+  return out;
+}
+
+// Adds one graph's ceiling and oracle figures to `sums` (divided by the count at the end).
+void add_reference(const Graph& g, const synth::CostFamily& family, SynthReference& sums) {
+  const std::vector<double> truth = measured(g), ceiling = synth::noiseless_cost(g, family),
+                            oracle = synth::oracle_cost(g, family);
+  ++sums.graphs;
+  sums.ceiling_tau += kendall_tau(ceiling, truth);
+  sums.oracle_tau += kendall_tau(oracle, truth);
+  if (g.task == Task::Tile) {
+    sums.ceiling_top1 += top_k_slowdown(ceiling, truth, 1);
+    sums.ceiling_top5 += top_k_slowdown(ceiling, truth, 5);
+    sums.oracle_top1 += top_k_slowdown(oracle, truth, 1);
+    sums.oracle_top5 += top_k_slowdown(oracle, truth, 5);
+  }
 }
 
 uint64_t name_hash(const std::string& s) {
@@ -366,16 +440,23 @@ Graph synth_graph(const SynthOptions& options, Task task, uint64_t seed, int64_t
   GST_CHECK(num_nodes >= 1, "synth_graph: num_nodes must be >= 1, got {}", num_nodes);
   GST_CHECK(options.configs >= 1, "synth_graph: configs must be >= 1, got {}", options.configs);
   Rng rng(mix(seed, task == Task::Layout ? 1 : 2));
-  Graph g = task == Task::Layout ? synth_layout(options, rng, num_nodes)
-                                 : synth_tile(options, rng, num_nodes);
+  const synth::CostFamily family = synth::parse_cost_family(options.cost, task);
+  Graph g = task == Task::Layout ? synth_layout(options, family, rng, num_nodes)
+                                 : synth_tile(options, family, rng, num_nodes);
   g.id = fmt::format("synth_{:016x}", seed);
   validate_graph(g, g.id);
   return g;
 }
 
-void synth_collection(const std::string& collection, const std::filesystem::path& out,
-                      int64_t num_graphs, uint64_t seed, const SynthOptions& options) {
+SynthReference synth_collection(const std::string& collection, const std::filesystem::path& out,
+                                int64_t num_graphs, uint64_t seed, const SynthOptions& options) {
   CollectionName name = parse_collection_name(collection);
+  const synth::CostFamily family = synth::parse_cost_family(options.cost, name.task);
+  if (options.configs < 2)
+    input_error("synth: --configs {} leaves nothing to rank; need >= 2", options.configs);
+  if (name.task == Task::Layout && options.max_config_share <= 0)
+    input_error("synth: --max-config-share {} leaves no configurable nodes; need > 0",
+                options.max_config_share);
   SynthOptions o = options;
   if (name.task == Task::Layout) o.search = name.search;
   const bool layout = name.task == Task::Layout;
@@ -402,6 +483,8 @@ void synth_collection(const std::string& collection, const std::filesystem::path
     split_of[order[r]] = r < n_train ? "train" : r < n_train + n_valid ? "valid" : "test";
 
   Progress progress("graphs", num_graphs);
+  SynthReference ref;
+  ref.family = family.str();
   for (int64_t i = 0; i < num_graphs; ++i) {
     uint64_t graph_seed = mix(mix(seed, name_hash(name.str())), i);
     Rng size_rng(graph_seed);
@@ -410,12 +493,24 @@ void synth_collection(const std::string& collection, const std::filesystem::path
     Graph g = synth_graph(o, name.task, graph_seed, std::clamp(nodes, lo, hi));
     g.id = fmt::format("synth_{:05d}", i);
     write_graph(dir / split_of[i] / (g.id + ".npz"), g, o.compress);
+    add_reference(g, family, ref);
     progress.advance();
   }
   double seconds = progress.finish();
+  for (double* v : {&ref.ceiling_tau, &ref.oracle_tau, &ref.ceiling_top1, &ref.ceiling_top5,
+                    &ref.oracle_top1, &ref.oracle_top5})
+    *v /= std::max<int64_t>(1, ref.graphs);
   spdlog::info("synth: wrote {} {} graphs ({} train, {} valid, {} test) to {} in {:.1f} s",
                num_graphs, name.str(), n_train, n_valid, num_graphs - n_train - n_valid,
                dir.string(), seconds);
+  std::string tile =
+      name.task == Task::Tile
+          ? fmt::format(", top-1/5 slowdown {:.4f}/{:.4f} (oracle {:.4f}/{:.4f})", ref.ceiling_top1,
+                        ref.ceiling_top5, ref.oracle_top1, ref.oracle_top5)
+          : "";
+  spdlog::info("synth: cost family {}: noise ceiling tau {:.4f}, oracle tau {:.4f}{}", ref.family,
+               ref.ceiling_tau, ref.oracle_tau, tile);
+  return ref;
 }
 
 }  // namespace gst

@@ -19,6 +19,7 @@ struct SynthOptions {
   double min_config_share = 0.05;  // layout: share of configurable nodes, drawn per graph
   double max_config_share = 0.20;
   std::string search = "random";  // layout configs: "random" (uniform) or "default" (near default)
+  std::string cost = "classic";   // cost family, data/synth_cost.h (e.g. "agree,heavy,noisy")
   double noise = 0.03;            // sigma of the multiplicative log-normal runtime noise
   double train_fraction = 0.7;
   double valid_fraction = 0.15;  // the rest is test
@@ -28,9 +29,20 @@ struct SynthOptions {
 // One graph of `task` with exactly num_nodes nodes, deterministic in (options, task, seed).
 Graph synth_graph(const SynthOptions& options, Task task, uint64_t seed, int64_t num_nodes);
 
+// What a written collection offers a model at best: mean over its graphs of Kendall's tau between
+// the runtimes and the noiseless cost (the noise ceiling) or the oracle's scores, and for tile
+// the top-1 / top-5 slowdowns of both.
+struct SynthReference {
+  std::string family;  // canonical --cost spelling
+  int64_t graphs = 0;
+  double ceiling_tau = 0, oracle_tau = 0;
+  double ceiling_top1 = 0, ceiling_top5 = 0, oracle_top1 = 0, oracle_top5 = 0;  // tile only
+};
+
 // Writes `num_graphs` graphs of the collection `collection` ("layout:xla:random", "tile:xla", ...)
 // under out/npz/<layout|tile>/... in train/valid/test folders; byte-identical for a seed.
-void synth_collection(const std::string& collection, const std::filesystem::path& out,
-                      int64_t num_graphs, uint64_t seed, const SynthOptions& options);
+// Returns the collection's reference figures (also logged).
+SynthReference synth_collection(const std::string& collection, const std::filesystem::path& out,
+                                int64_t num_graphs, uint64_t seed, const SynthOptions& options);
 
 }  // namespace gst

@@ -6,6 +6,7 @@
 #include "common/errors.h"
 #include "data/collection.h"
 #include "data/synth.h"
+#include "data/synth_cost.h"
 
 namespace gst {
 namespace {
@@ -82,6 +83,11 @@ void add_synth_command(CLI::App& app) {
                   "layout: largest share of configurable nodes")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--cost", o.cost,
+                  "cost family, names joined by commas (src/data/synth_cost.h). layout: classic, "
+                  "padding, agree, coherent, heavy, relayout, noisy; tile: classic, spill, "
+                  "oneshape, noisy")
+      ->capture_default_str();
   cmd->add_option("--noise", o.noise, "sigma of the multiplicative runtime noise")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
@@ -101,6 +107,8 @@ void add_synth_command(CLI::App& app) {
     if (args->options.max_config_share < args->options.min_config_share)
       input_error("synth: --max-config-share must be >= --min-config-share");
     args->options.compress = !args->stored;
+    // Bad family names fail before any old file is touched.
+    synth::parse_cost_family(args->options.cost, parse_collection_name(args->collection).task);
     prepare_output(*args);
     synth_collection(args->collection, args->out, args->graphs, args->seed, args->options);
   });

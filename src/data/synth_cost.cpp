@@ -1,5 +1,6 @@
 #include "data/synth_cost.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -41,7 +42,92 @@ double layout_fit(const Shape& s, int k) {
   return std::log2(padded * rest / real);
 }
 
+// The minor dim with the best padding fit (ties: the later dim).
+int preferred_dim(const Shape& s) {
+  int best = s.rank - 1;
+  for (int k = s.rank - 2; k >= 0; --k)
+    if (layout_fit(s, k) < layout_fit(s, best) - 1e-12) best = k;
+  return best;
+}
+
+double size_weight(double elements, const CostFamily& family) {
+  return family.heavy ? std::pow(elements / 65536.0, 1.5) : elements / 1024.0;
+}
+
+struct FamilyName {
+  const char* name;
+  Task task;
+  void (*set)(CostFamily&);
+};
+
+const std::vector<FamilyName>& family_names() {
+  static const std::vector<FamilyName> names = {
+      {"classic", Task::Layout, [](CostFamily& f) { f.padding = f.coherent = f.relayout = true; }},
+      {"padding", Task::Layout, [](CostFamily& f) { f.padding = true; }},
+      {"agree", Task::Layout, [](CostFamily& f) { f.agree = true; }},
+      {"coherent", Task::Layout, [](CostFamily& f) { f.coherent = true; }},
+      {"heavy", Task::Layout, [](CostFamily& f) { f.heavy = true; }},
+      {"relayout", Task::Layout, [](CostFamily& f) { f.relayout = true; }},
+      {"noisy", Task::Layout, [](CostFamily& f) { f.noisy = true; }},
+      {"classic", Task::Tile, [](CostFamily&) {}},
+      {"spill", Task::Tile, [](CostFamily& f) { f.spill = true; }},
+      {"oneshape", Task::Tile, [](CostFamily& f) { f.oneshape = true; }},
+      {"noisy", Task::Tile, [](CostFamily& f) { f.noisy = true; }},
+  };
+  return names;
+}
+
+std::string valid_names(Task task) {
+  std::string out;
+  for (const auto& n : family_names())
+    if (n.task == task) out += (out.empty() ? "" : ", ") + std::string(n.name);
+  return out;
+}
+
 }  // namespace
+
+CostFamily parse_cost_family(const std::string& spec, Task task) {
+  CostFamily f;
+  f.task = task;
+  f.padding = f.coherent = f.relayout = false;
+  const char* task_name = task == Task::Layout ? "layout" : "tile";
+  std::vector<std::string> tokens;
+  for (size_t at = 0; at <= spec.size();) {
+    size_t comma = std::min(spec.find(',', at), spec.size());
+    tokens.push_back(spec.substr(at, comma - at));
+    at = comma + 1;
+  }
+  for (const std::string& token : tokens) {
+    auto it = std::find_if(family_names().begin(), family_names().end(),
+                           [&](const FamilyName& n) { return n.name == token && n.task == task; });
+    if (it == family_names().end())
+      input_error("--cost {}: '{}' is not a {} cost family; valid: {}", spec, token, task_name,
+                  valid_names(task));
+    it->set(f);
+  }
+  if (task == Task::Layout && !f.padding && !f.agree) f.agree = true;
+  return f;
+}
+
+std::string CostFamily::str() const {
+  std::string out;
+  auto add = [&](bool on, const char* name) {
+    if (on) out += (out.empty() ? "" : ",") + std::string(name);
+  };
+  if (task == Task::Layout) {
+    if (padding && coherent && relayout && !agree && !heavy && !noisy) return "classic";
+    add(padding, "padding");
+    add(agree, "agree");
+    add(coherent, "coherent");
+    add(heavy, "heavy");
+    add(relayout, "relayout");
+  } else {
+    add(spill, "spill");
+    add(oneshape, "oneshape");
+  }
+  add(noisy, "noisy");
+  return out.empty() ? "classic" : out;
+}
 
 const std::vector<SynthOpcode>& opcode_table() {
   static const std::vector<SynthOpcode> table = {
@@ -86,26 +172,38 @@ double op_weight(int opcode) {
   return opcode >= 0 && opcode < kNumOpcodes ? weights[opcode] : 1.0;
 }
 
-LayoutCostTerms layout_cost_terms(const Graph& g) {
+LayoutCostTerms layout_cost_terms(const Graph& g, const CostFamily& family) {
   GST_CHECK(g.task == Task::Layout, "{}: layout_cost_terms needs a layout graph", g.id);
   const int64_t n = g.num_nodes, m = g.num_config_nodes(), c = g.num_configs();
   LayoutCostTerms terms;
   std::vector<double> weight(n);
   for (int64_t i = 0; i < n; ++i) {
-    weight[i] = g.node_feat[i * kNodeFeatureDim + kFeatElements] / 1024.0;
+    weight[i] = size_weight(g.node_feat[i * kNodeFeatureDim + kFeatElements], family);
     terms.base += 0.05 * op_weight(g.node_opcode[i]) * weight[i];
   }
   // slot[node] = its index among the configurable nodes, or -1.
   std::vector<int64_t> slot(n, -1);
   for (int64_t j = 0; j < m; ++j) slot[g.config_node_ids[j]] = j;
-  std::vector<Shape> shapes(m);
-  for (int64_t j = 0; j < m; ++j) shapes[j] = node_shape(g, g.config_node_ids[j]);
-  // fit[j][k] for each configurable node and minor dim.
-  std::vector<std::array<double, 4>> fit(m);
-  for (int64_t j = 0; j < m; ++j)
-    for (int k = 0; k < shapes[j].rank; ++k) fit[j][k] = layout_fit(shapes[j], k);
+  // local[j][k]: the local cost factor of configurable node j with minor dim k; own[j]: its own.
+  std::vector<std::array<double, 4>> local(m);
+  std::vector<int> rank(m), own(m);
+  for (int64_t j = 0; j < m; ++j) {
+    const int64_t node = g.config_node_ids[j];
+    Shape shape = node_shape(g, node);
+    rank[j] = shape.rank;
+    own[j] = static_cast<int>(g.node_feat[node * kNodeFeatureDim + kFeatLayout]);
+    GST_CHECK(own[j] >= 0 && own[j] < shape.rank, "{}: node {} has own minor dim {}", g.id, node,
+              own[j]);
+    const int preferred = preferred_dim(shape);
+    for (int k = 0; k < shape.rank; ++k) {
+      local[j][k] = family.padding ? layout_fit(shape, k) : 0.0;
+      if (family.agree) local[j][k] += (k != own[j]) + 0.5 * (k != preferred);
+    }
+  }
+  // A copy weighs like a tenth of the padding term's range, or like one layout disagreement.
+  const double mismatch = family.padding ? kMismatchWeight : 1.0;
   std::vector<std::array<int64_t, 2>> pairs;  // (slot u, slot v) of edges between configurables
-  for (int64_t e = 0; e < g.num_edges(); ++e) {
+  for (int64_t e = 0; family.relayout && e < g.num_edges(); ++e) {
     int64_t u = slot[g.edges[2 * e]], v = slot[g.edges[2 * e + 1]];
     if (u >= 0 && v >= 0) pairs.push_back({u, v});
   }
@@ -114,51 +212,77 @@ LayoutCostTerms layout_cost_terms(const Graph& g) {
   std::vector<int> minor(m);
   for (int64_t cfg = 0; cfg < c; ++cfg) {
     const float* feat = &g.config_feat[cfg * m * kLayoutConfigDim];
-    double local = 0;
+    double sum = 0;
     for (int64_t j = 0; j < m; ++j) {
       int k = static_cast<int>(feat[j * kLayoutConfigDim]);
-      GST_CHECK(k >= 0 && k < shapes[j].rank, "{}: config {} node {} has minor dim {}", g.id, cfg,
+      if (k < 0 && family.agree) k = own[j];  // unset: the node keeps its own layout
+      GST_CHECK(k >= 0 && k < rank[j], "{}: config {} node {} has minor dim {}", g.id, cfg,
                 g.config_node_ids[j], k);
       minor[j] = k;
-      local += weight[g.config_node_ids[j]] * fit[j][k];
+      sum += weight[g.config_node_ids[j]] * local[j][k];
     }
     double pairwise = 0;
     for (const auto& [u, v] : pairs)
-      if (minor[u] != minor[v]) pairwise += kMismatchWeight * weight[g.config_node_ids[u]];
-    terms.local[cfg] = local;
+      if (minor[u] != minor[v]) pairwise += mismatch * weight[g.config_node_ids[u]];
+    terms.local[cfg] = sum;
     terms.pairwise[cfg] = pairwise;
   }
   return terms;
 }
 
-double tile_cost(const Graph& g, const float* config) {
+TileCostTerms tile_cost_terms(const Graph& g, const float* config, const CostFamily& family) {
   const double tm = config[kTileMinor], ts = config[kTileSecond], to = config[kTileOuter];
   std::vector<bool> has_input(g.num_nodes, false);
   for (int64_t e = 0; e < g.num_edges(); ++e) has_input[g.edges[2 * e + 1]] = true;
-  double compute = 0, footprint = 0, tiles = 0;
+  int64_t output = -1;
+  for (int64_t i = 0; i < g.num_nodes && output < 0; ++i)
+    if (g.node_feat[i * kNodeFeatureDim + kFeatIsOutput] > 0) output = i;
+  GST_CHECK(output >= 0, "{}: no node is marked as the output (not a synthetic kernel?)", g.id);
+  TileCostTerms t;
+  double footprint = 0;
   for (int64_t i = 0; i < g.num_nodes; ++i) {
-    Shape s = node_shape(g, i);
+    // With `oneshape` only the output node holds a shape, and every node works on its tiles.
+    Shape s = node_shape(g, family.oneshape ? output : i);
     double dm = s.dims[s.rank - 1], ds = s.rank >= 2 ? s.dims[s.rank - 2] : 1, outer = 1;
     for (int d = 0; d + 2 < s.rank; ++d) outer *= s.dims[d];
     double padded = round_up(dm, tm) * round_up(ds, ts) * round_up(outer, to);
-    compute += op_weight(g.node_opcode[i]) * padded / 1024.0 * (has_input[i] ? 1.0 : 2.0);
+    t.compute += op_weight(g.node_opcode[i]) * padded / 1024.0 * (has_input[i] ? 1.0 : 2.0);
     footprint += tm * ts * to * g.node_feat[i * kNodeFeatureDim + kFeatElemBytes];
-    if (g.node_feat[i * kNodeFeatureDim + kFeatIsOutput] > 0)
-      tiles = std::ceil(dm / tm) * std::ceil(ds / ts) * std::ceil(outer / to);
+    if (i == output)
+      t.overhead = 40 * std::ceil(dm / tm) * std::ceil(ds / ts) * std::ceil(outer / to);
   }
-  constexpr double kVmem = 1 << 20;
-  double spill = footprint > kVmem ? 1 + std::log2(footprint / kVmem) : 1;
-  return compute * spill + 40 * tiles;
+  const double vmem = family.spill ? 1 << 18 : 1 << 20, slope = family.spill ? 2 : 1;
+  t.spill = footprint > vmem ? 1 + slope * std::log2(footprint / vmem) : 1;
+  return t;
 }
 
-std::vector<double> noiseless_cost(const Graph& g) {
+double tile_cost(const Graph& g, const float* config, const CostFamily& family) {
+  TileCostTerms t = tile_cost_terms(g, config, family);
+  return t.compute * t.spill + t.overhead;
+}
+
+std::vector<double> noiseless_cost(const Graph& g, const CostFamily& family) {
   std::vector<double> cost(g.num_configs());
   if (g.task == Task::Layout) {
-    LayoutCostTerms t = layout_cost_terms(g);
+    LayoutCostTerms t = layout_cost_terms(g, family);
     for (int64_t c = 0; c < g.num_configs(); ++c) cost[c] = t.base + t.local[c] + t.pairwise[c];
   } else {
     for (int64_t c = 0; c < g.num_configs(); ++c)
-      cost[c] = tile_cost(g, &g.config_feat[c * kTileConfigDim]);
+      cost[c] = tile_cost(g, &g.config_feat[c * kTileConfigDim], family);
+  }
+  return cost;
+}
+
+std::vector<double> oracle_cost(const Graph& g, const CostFamily& family) {
+  std::vector<double> cost(g.num_configs());
+  CostFamily output_shape = family;  // tile: every node taken at the output node's shape
+  output_shape.oneshape = true;
+  if (g.task == Task::Layout) {
+    LayoutCostTerms t = layout_cost_terms(g, family);
+    for (int64_t c = 0; c < g.num_configs(); ++c) cost[c] = t.base + t.local[c];
+  } else {
+    for (int64_t c = 0; c < g.num_configs(); ++c)
+      cost[c] = tile_cost(g, &g.config_feat[c * kTileConfigDim], output_shape);
   }
   return cost;
 }

@@ -26,7 +26,7 @@ TrainedModel load_trained_model(const std::string& run_dir, const std::string& c
   if (!store_override.empty()) out.config.data.store = store_override;
   out.store = SegmentStore::open(out.config.data.store);
   const Manifest& m = out.store->manifest();
-  out.model = CostModel(out.config.model, m.task, m.feature_mean, m.feature_std);
+  out.model = CostModel(out.config.model, m.task, m.node_columns, m.config_columns);
   load_torch_file(out.model, out.checkpoint.dir / "model.pt", device);
   out.model->to(device);
   out.model->eval();

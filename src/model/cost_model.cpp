@@ -14,10 +14,21 @@ namespace {
 constexpr int64_t kOpcodeDim = 32;
 constexpr float kConstantStd = 1e-6f;  // a feature column with a smaller train std is dropped
 constexpr double kLogScale = 0.125;    // applied to log1p inputs (see node_inputs)
+// Standardized values are clipped: one huge tensor must not swamp a layer (heavy tails).
+constexpr double kStandardClip = 8.0;
+constexpr double kMaxPoolLogWeight = 30.0;  // e^30 ~ 1e13: far from float overflow when summed
+// Log weights must reach ~ln(tensor size) (10-20) from the inputs' O(1) log features; scaling the
+// gate's output lets Adam's ~lr-sized steps get there in hundreds of steps, not thousands.
+constexpr double kPoolGateScale = 10.0;
 
 // Per node: opcode embedding, F' standardized features, their F' logs, the log node count of its
-// segment.
-int64_t node_input_width(int64_t features) { return kOpcodeDim + 2 * features + 1; }
+// segment, and the one-hot slots of coded columns.
+int64_t node_input_width(int64_t features, int64_t onehot) {
+  return kOpcodeDim + 2 * features + 1 + onehot;
+}
+
+// Tile sizes span orders of magnitude: their signed logs.
+torch::Tensor signed_log(const torch::Tensor& x) { return torch::sign(x) * torch::log1p(x.abs()); }
 
 torch::Tensor to_device(std::vector<int64_t> values, torch::Device device) {
   const auto n = static_cast<int64_t>(values.size());
@@ -42,13 +53,21 @@ std::vector<int64_t> range_sizes(const std::vector<int64_t>& offsets) {
   return sizes;
 }
 
-// Mean + max pooling over contiguous node ranges, for C copies of the nodes side by side.
-// h: [C, N, H] -> [B, C, 2H] with B = offsets.size() - 1. Ranges are taken with one split (its
-// backward is one concatenation, where per-range slices would each zero a full-size gradient).
-torch::Tensor pool_ranges(const torch::Tensor& h, const std::vector<int64_t>& offsets) {
+// Mean + max pooling over contiguous node ranges, for C copies of the nodes side by side, and
+// with pool weights w [N] a weighted sum too. h: [C, N, H] -> [B, C, 2H or 3H] with
+// B = offsets.size() - 1. Ranges are taken with one split (its backward is one concatenation,
+// where per-range slices would each zero a full-size gradient).
+torch::Tensor pool_ranges(const torch::Tensor& h, const std::vector<int64_t>& offsets,
+                          const torch::Tensor& w) {
+  const std::vector<int64_t> sizes = range_sizes(offsets);
+  const auto ranges = h.split_with_sizes(sizes, 1);
+  std::vector<torch::Tensor> weights;
+  if (w.defined()) weights = w.view({1, -1, 1}).split_with_sizes(sizes, 1);
   std::vector<torch::Tensor> out;
-  for (const torch::Tensor& nodes : h.split_with_sizes(range_sizes(offsets), 1)) {
-    out.push_back(torch::cat({nodes.mean(1), nodes.amax(1)}, -1));  // [C, 2H]
+  for (size_t b = 0; b < ranges.size(); ++b) {
+    std::vector<torch::Tensor> parts = {ranges[b].mean(1), ranges[b].amax(1)};  // [C, H] each
+    if (w.defined()) parts.push_back((ranges[b] * weights[b]).sum(1));
+    out.push_back(torch::cat(parts, -1));
   }
   return torch::stack(out);
 }
@@ -171,21 +190,30 @@ struct CostModelImpl::Plan {
   }
 };
 
-CostModelImpl::CostModelImpl(const ModelConfig& config, Task task,
-                             const std::vector<float>& feature_mean,
-                             const std::vector<float>& feature_std)
+CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnStats& node_columns,
+                             const ColumnStats& config_columns)
     : config_(config), task_(task) {
-  GST_CHECK(feature_mean.size() == kNodeFeatureDim && feature_std.size() == kNodeFeatureDim,
-            "feature mean/std need {} values, got {} and {}", kNodeFeatureDim, feature_mean.size(),
-            feature_std.size());
+  const size_t config_dim = task == Task::Layout ? kLayoutConfigDim : kTileConfigDim;
+  GST_CHECK(node_columns.columns() == kNodeFeatureDim && node_columns.std.size() == kNodeFeatureDim,
+            "node column statistics need {} values, got {} (a store without train graphs?)",
+            kNodeFeatureDim, node_columns.columns());
+  GST_CHECK(config_columns.columns() == 0 || config_columns.columns() == config_dim,
+            "config column statistics need {} values, got {}", config_dim,
+            config_columns.columns());
   std::vector<int64_t> kept;
   std::vector<double> mean, inv_std;
   for (int i = 0; i < kNodeFeatureDim; ++i) {
-    if (!(feature_std[i] > kConstantStd)) continue;  // constant column (or NaN std)
+    if (!(node_columns.std[i] > kConstantStd)) continue;  // constant column (or NaN std)
     kept.push_back(i);
-    mean.push_back(feature_mean[i]);
-    inv_std.push_back(1.0 / feature_std[i]);
+    mean.push_back(node_columns.mean[i]);
+    inv_std.push_back(1.0 / node_columns.std[i]);
   }
+  if (config.categorical) {
+    node_onehot_ = OneHotColumns(node_columns);
+    if (config_columns.columns() > 0) config_onehot_ = OneHotColumns(config_columns);
+  }
+  if (config.config_match && task == Task::Layout && config_columns.columns() > 0)
+    config_match_ = ConfigMatch(node_columns, config_columns);
   const auto features = static_cast<int64_t>(kept.size());
   kept_columns_ = to_device(kept, torch::kCPU);  // not a buffer: Module::to(dtype) would cast it
   feat_mean_ = register_buffer("feat_mean", to_device(mean, torch::kCPU, torch::kFloat32));
@@ -194,11 +222,12 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task,
   const int64_t proj = config.projection;
   opcode_embedding_ =
       register_module("opcode_embedding", torch::nn::Embedding(kNumOpcodes, kOpcodeDim));
-  input_node_ = register_module("input_node", torch::nn::Linear(node_input_width(features), proj));
+  input_node_ = register_module(
+      "input_node", torch::nn::Linear(node_input_width(features, node_onehot_.width()), proj));
   if (task == Task::Layout) {
     input_config_ = register_module(
         "input_config",
-        torch::nn::Linear(torch::nn::LinearOptions(kLayoutConfigDim, proj).bias(false)));
+        torch::nn::Linear(torch::nn::LinearOptions(config_input_width(), proj).bias(false)));
   }
   input_prelu_ = register_parameter("input_prelu", torch::full({proj}, 0.25));
   for (int l = 0; l < config.layers; ++l) {
@@ -218,11 +247,19 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task,
   }
 
   const int64_t emb = embedding_dim();
-  if (config.norm == "layer") {
-    head_norm_ =
-        register_module("head_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({emb})));
+  if (config.size_pooling) {
+    pool_gate_ = register_module(
+        "pool_gate", torch::nn::Linear(node_input_width(features, node_onehot_.width()), 1));
+    torch::NoGradGuard no_grad;  // weights 1 at the start: a plain sum
+    pool_gate_->weight.zero_();
+    pool_gate_->bias.zero_();
   }
-  const int64_t head_in = emb + (task == Task::Tile ? kTileConfigDim : 0);
+  if (config.norm == "layer") {
+    head_norm_ = register_module(
+        "head_norm",
+        torch::nn::LayerNorm(torch::nn::LayerNormOptions({2 * layer_width(config.layers)})));
+  }
+  const int64_t head_in = emb + (task == Task::Tile ? kTileConfigDim + config_onehot_.width() : 0);
   head_in_ = register_module("head_in", torch::nn::Linear(head_in, config.head_hidden));
   head_mid_ =
       register_module("head_mid", torch::nn::Linear(config.head_hidden, config.head_hidden));
@@ -234,7 +271,21 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task,
   head_prelu_mid_ = register_parameter("head_prelu_mid", torch::full({config.head_hidden}, 0.25));
 }
 
-int64_t CostModelImpl::embedding_dim() const { return 2 * layer_width(config_.layers); }
+int64_t CostModelImpl::embedding_dim() const {
+  return (config_.size_pooling ? 3 : 2) * layer_width(config_.layers);
+}
+
+// Costs sum over nodes weighted by tensor size, which spans orders of magnitude, while mean and
+// max pooling of normalized node states cannot weigh one big tensor above many small ones. A
+// learned log-weight a_i (log sizes are among the inputs) makes a sum size-aware; a_i is
+// config-independent, so sharing across configs stays exact. Clamped against overflow. Layout
+// sums the config effect (node states minus those with no config): a graph's configs differ by a
+// small part of its total, which a sum of whole states would bury under the shared part.
+torch::Tensor CostModelImpl::pool_weights(const torch::Tensor& x) {
+  if (!pool_gate_) return {};
+  torch::Tensor a = pool_gate_(x).squeeze(1) * kPoolGateScale;
+  return torch::exp(a.clamp(-kMaxPoolLogWeight, kMaxPoolLogWeight));
+}
 
 int64_t CostModelImpl::layer_width(int layer) const {
   return layer == 0 ? config_.projection : config_.hidden;
@@ -247,14 +298,29 @@ torch::Tensor CostModelImpl::node_inputs(const SegmentBatch& batch) {
       batch.node_feat.index_select(1, kept_columns_.to(batch.node_feat.device()));  // [N, F']
   // Shapes and sizes span orders of magnitude and costs depend on their ratios (padding to tile
   // multiples), which standardized raw values squash; log1p(2^24) < 17, so x 1/8 keeps them O(1).
-  torch::Tensor logs = torch::sign(feat) * torch::log1p(feat.abs()) * kLogScale;
-  feat = (feat - feat_mean_) * feat_inv_std_;
+  torch::Tensor logs = signed_log(feat) * kLogScale;
+  feat = ((feat - feat_mean_) * feat_inv_std_).clamp(-kStandardClip, kStandardClip);
   // Mean and max pooling cannot count nodes, yet costs that sum over nodes (a kernel's footprint
   // against on-chip memory, compute against per-tile overhead) depend on the count.
   torch::Tensor sizes = torch::tensor(batch.segment_offsets, feat.options().dtype(torch::kInt64));
   sizes = (sizes.slice(0, 1) - sizes.slice(0, 0, -1)).to(feat.dtype());
   torch::Tensor count = torch::log1p(sizes).index_select(0, batch.node_segment) * kLogScale;
-  return torch::cat({opcode_embedding_(batch.opcode), feat, logs, count.unsqueeze(1)}, 1);
+  return torch::cat({opcode_embedding_(batch.opcode), feat, logs, count.unsqueeze(1),
+                     node_onehot_.encode(batch.node_feat)},
+                    1);
+}
+
+// Layout values are dimension indices: as one-hot slots (-1, absent, is its own slot) and as
+// equality with the node's own coded columns, or raw without model.categorical.
+int64_t CostModelImpl::config_input_width() const {
+  const int64_t coded = config_onehot_.width() + config_match_.width();
+  return coded > 0 ? coded : kLayoutConfigDim;
+}
+
+torch::Tensor CostModelImpl::config_inputs(const torch::Tensor& config,
+                                           const torch::Tensor& node_feat) const {
+  if (config_onehot_.width() + config_match_.width() == 0) return config;
+  return torch::cat({config_onehot_.encode(config), config_match_.encode(config, node_feat)}, 2);
 }
 
 torch::Tensor CostModelImpl::dropout_mask(int64_t rows, int64_t width,
@@ -305,7 +371,9 @@ torch::Tensor CostModelImpl::segment_embeddings(const SegmentBatch& batch) {
   const torch::TensorOptions options = batch.node_feat.options();
   const int64_t n = batch.segment_offsets.back();
 
-  torch::Tensor z = input_node_(node_inputs(batch));  // [N, P]
+  torch::Tensor x = node_inputs(batch);
+  torch::Tensor z = input_node_(x);        // [N, P]
+  torch::Tensor weight = pool_weights(x);  // [N] or undefined
   torch::Tensor mask = dropout_mask(n, config_.projection, options);
   torch::Tensor s = input_post(z, mask);  // [N, P]
   if (plan.nodes[0].numel() == 0) {
@@ -313,12 +381,20 @@ torch::Tensor CostModelImpl::segment_embeddings(const SegmentBatch& batch) {
       torch::Tensor post = layer_full(l, s, plan.edges, dropout_mask(n, config_.hidden, options));
       s = residual(l) ? s + post : post;
     }
-    return pool_ranges(s.unsqueeze(0), batch.segment_offsets).expand({-1, k, -1});
+    torch::Tensor pooled = pool_ranges(s.unsqueeze(0), batch.segment_offsets, weight);
+    if (task_ == Task::Layout && weight.defined()) {  // no configurable node: no config effect
+      const int64_t h = layer_width(layers);
+      pooled = torch::cat(
+          {pooled.narrow(2, 0, 2 * h), torch::zeros_like(pooled.narrow(2, 2 * h, h))}, 2);
+    }
+    return pooled.expand({-1, k, -1});
   }
 
   // d: [n_0, K, P], the configs' effect on the configurable nodes' input states.
   const torch::Tensor& first = plan.nodes[0];
-  torch::Tensor config = batch.config_feat.index_select(1, plan.config_order).permute({1, 0, 2});
+  torch::Tensor config = config_inputs(batch.config_feat.index_select(1, plan.config_order),
+                                       batch.node_feat.index_select(0, first))
+                             .permute({1, 0, 2});  // [n_0, K, W]
   torch::Tensor zp = z.index_select(0, first).unsqueeze(1) + input_config_(config);
   torch::Tensor d = input_post(zp, rows_of(mask, first)) - s.index_select(0, first).unsqueeze(1);
 
@@ -371,19 +447,27 @@ torch::Tensor CostModelImpl::segment_embeddings(const SegmentBatch& batch) {
   const auto shared_for_max_nodes = shared_for_max.split_with_sizes(sizes);
   const auto changed_rows = d.split_with_sizes(row_sizes);
   const auto per_config_rows = per_config.split_with_sizes(row_sizes);
+  // Size pooling of layout: the size-weighted sum of the config effect d on the R_L rows.
+  std::vector<torch::Tensor> weighted_rows;
+  if (weight.defined())
+    weighted_rows = (d * weight.index_select(0, last).view({-1, 1, 1})).split_with_sizes(row_sizes);
   std::vector<torch::Tensor> out;
   for (int64_t b = 0; b < batch.num_segments; ++b) {
     torch::Tensor shared_sum = shared_nodes[b].sum(0);           // [H]
     torch::Tensor shared_max = shared_for_max_nodes[b].amax(0);  // [H]
     if (row_sizes[b] == 0) {
-      out.push_back(torch::cat({shared_sum / sizes[b], shared_max}).expand({k, -1}));
+      std::vector<torch::Tensor> parts = {shared_sum / sizes[b], shared_max};
+      if (weight.defined()) parts.push_back(torch::zeros_like(shared_sum));
+      out.push_back(torch::cat(parts).expand({k, -1}));
       continue;
     }
     torch::Tensor mean = (shared_sum + changed_rows[b].sum(0)) / sizes[b];  // [K, H]
     torch::Tensor max = torch::maximum(per_config_rows[b].amax(0), shared_max);
-    out.push_back(torch::cat({mean, max}, -1));  // [K, 2H]
+    std::vector<torch::Tensor> parts = {mean, max};
+    if (weight.defined()) parts.push_back(weighted_rows[b].sum(0));
+    out.push_back(torch::cat(parts, -1));  // [K, 2H or 3H]
   }
-  return torch::stack(out);  // [B, K, 2H]
+  return torch::stack(out);  // [B, K, D]
 }
 
 // Each segment replicated once per config: a K-fold disjoint union run without any sharing
@@ -392,47 +476,68 @@ torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& b
   const int64_t k = batch.num_configs;
   const int64_t n = batch.segment_offsets.back();
   const torch::TensorOptions options = batch.node_feat.options();
-  torch::Tensor x = node_inputs(batch);  // [N, F]
+  torch::Tensor x = node_inputs(batch);    // [N, F]
+  torch::Tensor weight = pool_weights(x);  // [N] or undefined
+  // Layout size pooling needs the config effect: copy 0 runs with no config as its reference.
+  const int64_t ref = task_ == Task::Layout && weight.defined() ? 1 : 0;
+  const int64_t c = k + ref;  // copies of the segment batch
   torch::Tensor z;
   if (task_ == Task::Layout) {
     const int64_t f = x.size(1);
-    torch::Tensor config = torch::zeros({k, n, kLayoutConfigDim}, options);
+    const int64_t w = config_input_width();
+    torch::Tensor config = torch::zeros({k, n, w}, options);
     if (batch.config_nodes.numel() > 0) {
-      config = config.index_copy(1, batch.config_nodes, batch.config_feat);
+      config = config.index_copy(
+          1, batch.config_nodes,
+          config_inputs(batch.config_feat, batch.node_feat.index_select(0, batch.config_nodes)));
     }
-    torch::Tensor inputs = torch::cat({x.unsqueeze(0).expand({k, n, f}), config}, 2);
-    torch::Tensor weight = torch::cat({input_node_->weight, input_config_->weight}, 1);
-    z = torch::linear(inputs.reshape({k * n, f + kLayoutConfigDim}), weight, input_node_->bias);
+    config = torch::cat({torch::zeros({ref, n, w}, options), config});
+    torch::Tensor inputs = torch::cat({x.unsqueeze(0).expand({c, n, f}), config}, 2);
+    torch::Tensor joined = torch::cat({input_node_->weight, input_config_->weight}, 1);
+    z = torch::linear(inputs.reshape({c * n, f + w}), joined, input_node_->bias);
   } else {
     GST_CHECK(k == 1, "tile batches have one config per segment, got {}", k);
     z = input_node_(x);
   }
-  auto copies = [&](const torch::Tensor& mask) {  // [N, W] -> [K N, W]
-    return mask.defined() ? mask.repeat({k, 1}) : mask;
+  auto copies = [&](const torch::Tensor& mask) {  // [N, W] -> [C N, W]
+    return mask.defined() ? mask.repeat({c, 1}) : mask;
   };
   torch::Tensor h = input_post(z, copies(dropout_mask(n, config_.projection, options)));
 
   Edges edges;
-  torch::Tensor shift = (torch::arange(k, batch.edges.options()) * n).unsqueeze(1);  // [K, 1]
+  torch::Tensor shift = (torch::arange(c, batch.edges.options()) * n).unsqueeze(1);  // [C, 1]
   edges.src = (batch.edges[0].unsqueeze(0) + shift).reshape({-1});
   edges.dst = (batch.edges[1].unsqueeze(0) + shift).reshape({-1});
   torch::Tensor ones = torch::ones({edges.src.size(0)}, options);
   edges.inv_deg_in =
-      1.0 / torch::zeros({k * n}, options).index_add(0, edges.dst, ones).clamp_min(1).unsqueeze(1);
+      1.0 / torch::zeros({c * n}, options).index_add(0, edges.dst, ones).clamp_min(1).unsqueeze(1);
   edges.inv_deg_out =
-      1.0 / torch::zeros({k * n}, options).index_add(0, edges.src, ones).clamp_min(1).unsqueeze(1);
+      1.0 / torch::zeros({c * n}, options).index_add(0, edges.src, ones).clamp_min(1).unsqueeze(1);
   for (int l = 0; l < config_.layers; ++l) {
     torch::Tensor post = layer_full(l, h, edges, copies(dropout_mask(n, config_.hidden, options)));
     h = residual(l) ? h + post : post;
   }
-  return pool_ranges(h.view({k, n, -1}), batch.segment_offsets);  // [B, K, 2H]
+  if (ref == 0) return pool_ranges(h.view({c, n, -1}), batch.segment_offsets, weight);
+  // The config effect per node first, then its size-weighted sum (as the shared path does).
+  h = h.view({c, n, -1});
+  torch::Tensor effect = h.narrow(0, ref, k) - h.narrow(0, 0, 1);  // [K, N, H]
+  torch::Tensor pooled = pool_ranges(h.narrow(0, ref, k), batch.segment_offsets, {});
+  torch::Tensor weighted = pool_ranges(effect, batch.segment_offsets, weight);
+  const int64_t hw = layer_width(config_.layers);
+  return torch::cat({pooled, weighted.narrow(2, 2 * hw, hw)}, 2);  // [B, K, 3H]
 }
 
 torch::Tensor CostModelImpl::head(const torch::Tensor& graph_emb,
                                   const torch::Tensor& tile_config) {
   GST_CHECK(graph_emb.dim() == 3 && graph_emb.size(2) == embedding_dim(),
             "head expects graph embeddings [G, K, {}]", embedding_dim());
-  torch::Tensor x = head_norm_ ? head_norm_(graph_emb) : graph_emb;
+  // Mean and max parts normalized; the size-weighted sums as signed logs (their scale follows the
+  // graph's tensor sizes, and the log keeps the order of costs that they sum).
+  const int64_t pooled = 2 * layer_width(config_.layers);
+  torch::Tensor x = graph_emb.narrow(2, 0, pooled);
+  if (head_norm_) x = head_norm_(x);
+  if (config_.size_pooling)
+    x = torch::cat({x, signed_log(graph_emb.narrow(2, pooled, pooled / 2)) * kLogScale}, 2);
   if (task_ == Task::Tile) {
     GST_CHECK(tile_config.defined() && tile_config.dim() == 3 &&
                   tile_config.size(0) == graph_emb.size(0) &&
@@ -440,9 +545,9 @@ torch::Tensor CostModelImpl::head(const torch::Tensor& graph_emb,
               "tile head expects tile_config [G, K, {}] matching graph_emb", kTileConfigDim);
     // The tile config is one vector per kernel, not per node, so it joins at the head: every node
     // state stays config-independent and the backbone runs once per kernel, not once per config.
-    // Tile sizes span orders of magnitude, hence the signed log.
-    torch::Tensor t = torch::sign(tile_config) * torch::log1p(tile_config.abs());
-    x = torch::cat({x, t}, 2);
+    // Tile sizes as signed logs; coded columns (log2 sizes, ...) also as one-hot slots, so the
+    // head can single out the exact sizes that fit a kernel.
+    x = torch::cat({x, signed_log(tile_config), config_onehot_.encode(tile_config)}, 2);
   }
   x = prelu_last(head_in_(x), head_prelu_in_);
   x = torch::dropout(x, config_.dropout, is_training());

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "data/graph.h"
+#include "model/column_encoding.h"
 #include "model/model_config.h"
 #include "model/segment_batch.h"
 
@@ -15,10 +16,11 @@ namespace gst {
 // Scores rank like runtimes: a higher score means a predicted slower config.
 class CostModelImpl : public torch::nn::Module {
  public:
-  // feature_mean/std: [140] node-feature statistics of the train split (manifest); columns with
-  // std ~ 0 are dropped.
-  CostModelImpl(const ModelConfig& config, Task task, const std::vector<float>& feature_mean,
-                const std::vector<float>& feature_std);
+  // node_columns: [140] node-feature statistics of the train split (manifest), columns with std
+  // ~ 0 are dropped; config_columns: [18] layout or [24] tile config statistics (may be empty:
+  // then config columns are not one-hot encoded).
+  CostModelImpl(const ModelConfig& config, Task task, const ColumnStats& node_columns,
+                const ColumnStats& config_columns);
 
   // Segment embeddings: layout -> [B_seg, K, D]; tile -> [B_seg, 1, D] (config-independent).
   // Shares all config-independent work across the K configs: only nodes within l hops of a
@@ -31,7 +33,9 @@ class CostModelImpl : public torch::nn::Module {
   // (joined at the head), undefined for layout.
   torch::Tensor head(const torch::Tensor& graph_emb, const torch::Tensor& tile_config);
 
-  int64_t embedding_dim() const;  // D = 2 * hidden (mean and max pooling)
+  // D = 2 * hidden (mean and max pooling), 3 * hidden with model.size_pooling (and a size-weighted
+  // sum).
+  int64_t embedding_dim() const;
   std::vector<torch::Tensor> backbone_parameters();
   std::vector<torch::Tensor> head_parameters();
   const ModelConfig& config() const { return config_; }
@@ -44,8 +48,16 @@ class CostModelImpl : public torch::nn::Module {
     torch::Tensor inv_deg_in, inv_deg_out;  // [N, 1] 1 / max(1, degree)
   };
 
-  // Standardized features and opcode embedding: [N, 140] -> [N, opcode_dim + kept features].
+  // Opcode embedding, standardized and log features, one-hot coded columns and segment size:
+  // [N, 140] -> [N, node input width].
   torch::Tensor node_inputs(const SegmentBatch& batch);
+  // Layout config inputs of M configurable nodes: config [K, M, 18], node_feat [M, 140] ->
+  // [K, M, config input width].
+  torch::Tensor config_inputs(const torch::Tensor& config, const torch::Tensor& node_feat) const;
+  int64_t config_input_width() const;
+  // Size-aware pooling weights e^{a_i} of the nodes, a_i learned from node inputs x [N, W]: [N]
+  // (undefined without model.size_pooling).
+  torch::Tensor pool_weights(const torch::Tensor& x);
   // Inverted-dropout mask [rows, width] (undefined in eval mode or without dropout).
   torch::Tensor dropout_mask(int64_t rows, int64_t width, const torch::TensorOptions& options);
   // Activation (and norm) then the mask, for inputs [..., W] with a mask broadcastable to them.
@@ -59,17 +71,21 @@ class CostModelImpl : public torch::nn::Module {
 
   ModelConfig config_;
   Task task_;
-  torch::Tensor kept_columns_;  // [F'] int64, CPU: the non-constant feature columns
-  torch::Tensor feat_mean_;     // [F'] buffer
-  torch::Tensor feat_inv_std_;  // [F'] buffer
+  torch::Tensor kept_columns_;   // [F'] int64, CPU: the non-constant feature columns
+  torch::Tensor feat_mean_;      // [F'] buffer
+  torch::Tensor feat_inv_std_;   // [F'] buffer
+  OneHotColumns node_onehot_;    // coded node columns (empty unless model.categorical)
+  OneHotColumns config_onehot_;  // coded layout slots or tile columns (likewise)
+  ConfigMatch config_match_;     // layout (empty unless model.config_match)
   torch::nn::Embedding opcode_embedding_{nullptr};
   torch::nn::Linear input_node_{nullptr};    // [opcode_dim + F'] -> projection, with bias
-  torch::nn::Linear input_config_{nullptr};  // layout: 18 -> projection, no bias
+  torch::nn::Linear input_config_{nullptr};  // layout: config inputs -> projection, no bias
   torch::Tensor input_prelu_;                // [projection]
   // SAGE weights per layer: self term (with the layer's bias), in- and out-neighbour means.
   std::vector<torch::nn::Linear> layer_self_, layer_in_, layer_out_;
   std::vector<torch::nn::LayerNorm> layer_norm_;  // empty when norm = none
   std::vector<torch::Tensor> layer_prelu_;        // [H_out]
+  torch::nn::Linear pool_gate_{nullptr};          // node inputs -> a_i (size_pooling)
   torch::nn::LayerNorm head_norm_{nullptr};       // null when norm = none
   torch::nn::Linear head_in_{nullptr}, head_mid_{nullptr}, head_out_{nullptr};
   torch::Tensor head_prelu_in_, head_prelu_mid_;  // [head_hidden]

@@ -16,6 +16,9 @@ struct ModelConfig {
   std::string combine = "sum";  // how segment embeddings make the graph embedding: sum | mean
   int head_hidden = 256;        // MLP head width
   bool message_passing = true;  // false = structure-blind baseline (no neighbour terms)
+  bool categorical = true;      // integer-coded node and config columns as one-hot slots
+  bool config_match = true;     // layout: config values equal to the node's own coded columns
+  bool size_pooling = true;     // a third readout: node states summed with learned size weights
 
   void visit(ConfigSection& c) {
     c.field("hidden", hidden, 1, 8192);
@@ -26,6 +29,9 @@ struct ModelConfig {
     c.choice("combine", combine, {"sum", "mean"});
     c.field("head_hidden", head_hidden, 1, 8192);
     c.field("message_passing", message_passing);
+    c.field("categorical", categorical);
+    c.field("config_match", config_match);
+    c.field("size_pooling", size_pooling);
   }
 };
 

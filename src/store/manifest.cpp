@@ -64,6 +64,26 @@ class Reader {
   std::string file_;
 };
 
+// The statistics stored under <prefix>_mean, _std, _min, _max and _integer: all with `columns`
+// values, or all empty (no train graphs).
+ColumnStats read_column_stats(const Reader& r, const json& doc, const std::string& prefix,
+                              size_t columns) {
+  ColumnStats c;
+  c.mean = r.get<std::vector<float>>(doc, prefix + "_mean", "");
+  c.std = r.get<std::vector<float>>(doc, prefix + "_std", "");
+  c.min = r.get<std::vector<float>>(doc, prefix + "_min", "");
+  c.max = r.get<std::vector<float>>(doc, prefix + "_max", "");
+  c.integer = r.get<std::vector<uint8_t>>(doc, prefix + "_integer", "");
+  const size_t n = c.mean.empty() ? 0 : columns;
+  for (size_t size : {c.mean.size(), c.std.size(), c.min.size(), c.max.size(), c.integer.size()})
+    if (size != n)
+      r.bad(
+          fmt::format("{0}_mean, {0}_std, {0}_min, {0}_max and {0}_integer must all have {1} "
+                      "values (or none)",
+                      prefix, columns));
+  return c;
+}
+
 }  // namespace
 
 void Manifest::write(const std::filesystem::path& path) const {
@@ -88,8 +108,16 @@ void Manifest::write(const std::filesystem::path& path) const {
       {"total_edges", total_edges},
       {"cut_edges", cut_edges},
       {"edge_cut_fraction", edge_cut_fraction()},
-      {"feature_mean", feature_mean},
-      {"feature_std", feature_std},
+      {"feature_mean", node_columns.mean},
+      {"feature_std", node_columns.std},
+      {"feature_min", node_columns.min},
+      {"feature_max", node_columns.max},
+      {"feature_integer", node_columns.integer},
+      {"config_mean", config_columns.mean},
+      {"config_std", config_columns.std},
+      {"config_min", config_columns.min},
+      {"config_max", config_columns.max},
+      {"config_integer", config_columns.integer},
       {"shards", shards_json},
       {"graphs", graphs_json},
   };
@@ -140,11 +168,9 @@ Manifest Manifest::read(const std::filesystem::path& dir) {
   m.split_counts = r.get<std::map<std::string, int64_t>>(doc, "split_counts", "");
   m.total_edges = r.get<int64_t>(doc, "total_edges", "");
   m.cut_edges = r.get<int64_t>(doc, "cut_edges", "");
-  m.feature_mean = r.get<std::vector<float>>(doc, "feature_mean", "");
-  m.feature_std = r.get<std::vector<float>>(doc, "feature_std", "");
-  if (m.feature_mean.size() != m.feature_std.size() ||
-      (!m.feature_mean.empty() && m.feature_mean.size() != static_cast<size_t>(kNodeFeatureDim)))
-    r.bad(fmt::format("feature_mean/feature_std must both have {} values", kNodeFeatureDim));
+  m.node_columns = read_column_stats(r, doc, "feature", kNodeFeatureDim);
+  m.config_columns = read_column_stats(r, doc, "config",
+                                       m.task == Task::Layout ? kLayoutConfigDim : kTileConfigDim);
 
   const json& graphs = r.array(doc, "graphs", "");
   for (size_t i = 0; i < graphs.size(); ++i) {

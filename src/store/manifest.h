@@ -11,7 +11,18 @@
 
 namespace gst {
 
-constexpr int kStoreFormatVersion = 1;
+constexpr int kStoreFormatVersion = 2;  // 2: column min/max/integer and config statistics
+
+// Per-column statistics over the train split (population std): what the model needs to scale each
+// input column and to tell integer-coded columns (dimension indices, categories) from measured
+// ones. All vectors are empty when the store has no train graphs.
+struct ColumnStats {
+  std::vector<float> mean, std;  // std 0 marks a constant column
+  std::vector<float> min, max;
+  std::vector<uint8_t> integer;  // 1: every train value is a whole number
+
+  size_t columns() const { return mean.size(); }
+};
 
 // One graph of the store as listed in the manifest. Nodes are renumbered at shard time so that
 // every segment is a contiguous node range [segment_offsets[s], segment_offsets[s+1]).
@@ -57,10 +68,8 @@ struct Manifest {
   std::vector<ShardInfo> shards;
   std::map<std::string, int64_t> split_counts;
   int64_t total_edges = 0, cut_edges = 0;  // edge-cut fraction = cut_edges / total_edges
-  // Per node-feature column over all nodes of the train split (population std). Empty when the
-  // store has no train graphs.
-  std::vector<float> feature_mean;  // [140], train split only
-  std::vector<float> feature_std;   // [140], train split only (0 marks a constant column)
+  ColumnStats node_columns;                // [140] node_feat columns over every train node
+  ColumnStats config_columns;              // layout [18] over every train (config, node); tile [24]
 
   double edge_cut_fraction() const {
     return total_edges > 0 ? static_cast<double>(cut_edges) / total_edges : 0.0;

@@ -101,7 +101,7 @@ void Run::build() {
   store_ = SegmentStore::open(config_.data.store);
   const Manifest& manifest = store_->manifest();
   torch::manual_seed(static_cast<uint64_t>(t.seed));
-  model_ = CostModel(config_.model, manifest.task, manifest.feature_mean, manifest.feature_std);
+  model_ = CostModel(config_.model, manifest.task, manifest.node_columns, manifest.config_columns);
   model_->to(device_);
   optimizer_ = std::make_unique<torch::optim::Adam>(
       model_->parameters(), torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));

@@ -38,8 +38,8 @@ class GstStepTest : public ::testing::Test {
     mc.head_hidden = 16;
     mc.dropout = 0;  // deterministic forward passes to compare
     torch::manual_seed(3);
-    return CostModel(mc, store.manifest().task, store.manifest().feature_mean,
-                     store.manifest().feature_std);
+    return CostModel(mc, store.manifest().task, store.manifest().node_columns,
+                     store.manifest().config_columns);
   }
 
   static std::vector<int64_t> all_train(const SegmentStore& store) { return store.split("train"); }

@@ -16,6 +16,7 @@
 #include "model/cost_model.h"
 #include "model/losses.h"
 #include "model/segment_batch.h"
+#include "sharding/feature_stats.h"
 
 using namespace gst;
 
@@ -233,12 +234,21 @@ int main(int argc, char** argv) {
   ModelConfig config;
   config.hidden = o.hidden;
   config.layers = o.layers;
-  // Feature statistics of the batch itself (the manifest holds the train split's).
+  // The PyTorch mirror (gst_step_bench.py) feeds raw values only and pools mean + max: the same
+  // model without coded columns and size pooling when its batch is dumped.
+  config.categorical = config.config_match = config.size_pooling = o.dump_npz.empty();
+  // Column statistics of the batch itself (the manifest holds the train split's).
   torch::Tensor feat = batch.node_feat;
   torch::Tensor mean_t = feat.mean(0), std_t = feat.std(0);
-  std::vector<float> mean(mean_t.data_ptr<float>(), mean_t.data_ptr<float>() + kNodeFeatureDim);
-  std::vector<float> std(std_t.data_ptr<float>(), std_t.data_ptr<float>() + kNodeFeatureDim);
-  CostModel model(config, Task::Layout, mean, std);
+  FeatureStats node_stats(kNodeFeatureDim), config_stats(kLayoutConfigDim);
+  for (const Segment& seg : segments) {
+    node_stats.add(seg.node_feat);
+    config_stats.add(seg.config_feat);
+  }
+  ColumnStats node_columns = node_stats.summary();
+  node_columns.mean.assign(mean_t.data_ptr<float>(), mean_t.data_ptr<float>() + kNodeFeatureDim);
+  node_columns.std.assign(std_t.data_ptr<float>(), std_t.data_ptr<float>() + kNodeFeatureDim);
+  CostModel model(config, Task::Layout, node_columns, config_stats.summary());
   const double lr = 1e-4;
   torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(lr));
   int64_t parameters = 0;

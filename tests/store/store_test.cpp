@@ -200,7 +200,7 @@ TEST(SegmentStore, ManifestCountsSplitsAndTrainOnlyFeatureStats) {
   EXPECT_EQ(listed, 12);
   EXPECT_EQ(m.cut_edges, summary.cut_edges);
   // Column statistics over train nodes only.
-  ASSERT_EQ(m.feature_mean.size(), static_cast<size_t>(kNodeFeatureDim));
+  ASSERT_EQ(m.node_columns.mean.size(), static_cast<size_t>(kNodeFeatureDim));
   for (int c : {0, 3, 5}) {
     double sum = 0, sq = 0, n = 0;
     for (const auto& [split, g] : graphs)
@@ -214,10 +214,10 @@ TEST(SegmentStore, ManifestCountsSplitsAndTrainOnlyFeatureStats) {
       if (split == "train")
         for (int64_t v = 0; v < g.num_nodes; ++v)
           sq += std::pow(g.node_feat[v * kNodeFeatureDim + c] - mean, 2);
-    EXPECT_NEAR(m.feature_mean[c], mean, 1e-5 * (1 + std::fabs(mean)));
-    EXPECT_NEAR(m.feature_std[c], std::sqrt(sq / n), 1e-3 * (1 + std::sqrt(sq / n)));
+    EXPECT_NEAR(m.node_columns.mean[c], mean, 1e-5 * (1 + std::fabs(mean)));
+    EXPECT_NEAR(m.node_columns.std[c], std::sqrt(sq / n), 1e-3 * (1 + std::sqrt(sq / n)));
   }
-  EXPECT_EQ(m.feature_std[0], 0.0f);  // a constant column
+  EXPECT_EQ(m.node_columns.std[0], 0.0f);  // a constant column
   auto store = SegmentStore::open(dir.path());
   EXPECT_EQ(store->split("train").size(), 6u);
   EXPECT_TRUE(store->split("nope").empty());
@@ -280,9 +280,10 @@ TEST(SegmentStore, DifferentFormatVersionIsAClearError) {
   fs::path manifest = dir / "manifest.json";
   std::ifstream in(manifest);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t at = text.find("\"format_version\": 1");
+  const std::string current = fmt::format("\"format_version\": {}", kStoreFormatVersion);
+  size_t at = text.find(current);
   ASSERT_NE(at, std::string::npos);
-  text.replace(at, 19, "\"format_version\": 99");
+  text.replace(at, current.size(), "\"format_version\": 99");
   std::ofstream(manifest) << text;
   try {
     SegmentStore::open(dir.path());

@@ -1,74 +1,135 @@
 #!/usr/bin/env bash
-# The learning comparison of the cost-model issue on one synthetic layout collection: GST with
-# history + SED (and + head fine-tuning), segment only, full graph and the structure-blind model,
-# same data, steps, seed and model. Prints valid-split metrics, train wall time and peak RSS per
-# run. Not run by ctest (about 40 minutes of CPU, mostly the full-graph run).
+# The learnability table: for each synthetic cost family (src/data/synth_cost.h), train every
+# training mode over several seeds on the same collection and print valid-split metrics as mean
+# +- std next to the family's noise ceiling and oracle, with train wall time and peak RSS.
+# Not run by ctest (tens of minutes of CPU).
 #
-#   tests/train/learning_bench.sh [JOBS]
+#   tests/train/learning_bench.sh [-f "FAMILY;FAMILY..."] [-s SEEDS] [-n STEPS] [-t TILE_STEPS]
+#                                 [-g GRAPHS] [-j JOBS] [-m "MODE MODE..."]
 #
-# JOBS: runs at once (default 1; each is one process with one torch thread). Work goes under
-# $GST_BENCH_DIR (default build/learning_bench); an existing store there is reused.
+# FAMILY: layout:<--cost value> or tile:<--cost value>, e.g. "layout:agree;tile:oneshape,noisy"
+# (default: layout agree, agree,heavy, agree,relayout, agree,noisy, classic; tile classic and
+# spill,oneshape,noisy). Layout modes: gst (history + SED), gst_efd (+ head fine-tuning),
+# segment_only, full_graph, structure_blind, raw_inputs (gst without one-hot columns, config
+# equality features and size pooling: the inputs of earlier versions); tile kernels are one segment, so tile trains its
+# quickstart config only. SEEDS (default 3) are train.seed values 0..SEEDS-1 on one collection
+# per family. JOBS: runs at once (default 1; each one process, one torch thread). Work goes under
+# $GST_BENCH_DIR (default build/learning_bench); collections and stores there are reused.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 GST=${GST:-build/gst}
 WORK=${GST_BENCH_DIR:-build/learning_bench}
-JOBS=${1:-1}
-STORE=$WORK/store
+FAMILIES="layout:agree;layout:agree,heavy;layout:agree,relayout;layout:agree,noisy;layout:classic"
+FAMILIES+=";tile:classic;tile:spill,oneshape,noisy"
+SEEDS=3 STEPS=300 TILE_STEPS=1500 GRAPHS=60 JOBS=1
+MODES="gst gst_efd segment_only full_graph structure_blind"
+while getopts "f:s:n:t:g:j:m:" opt; do
+  case $opt in
+    f) FAMILIES=$OPTARG ;;
+    s) SEEDS=$OPTARG ;;
+    n) STEPS=$OPTARG ;;
+    t) TILE_STEPS=$OPTARG ;;
+    g) GRAPHS=$OPTARG ;;
+    j) JOBS=$OPTARG ;;
+    m) MODES=$OPTARG ;;
+    *) sed -n 2,17p "$0"; exit 2 ;;
+  esac
+done
 mkdir -p "$WORK"
 
-if [ ! -f "$STORE/manifest.json" ]; then
-  $GST synth --collection layout:xla:random --out "$WORK/data" --seed 1 --overwrite \
-    --graphs 60 --min-nodes 2000 --max-nodes 20000 --configs 64
-  $GST shard --input "$WORK/data" --collection layout:xla:random --out "$STORE" --shards 2 \
-    --segment-size 1000 --partitioner metis --workers 2 --overwrite
-fi
+# prepare TASK COST DIR: synth (its reference line kept in DIR/reference.txt) and shard once.
+prepare() {
+  local task=$1 cost=$2 dir=$3 collection
+  collection=$([ "$task" = layout ] && echo layout:xla:random || echo tile:xla)
+  [ -f "$dir/store/manifest.json" ] && return 0
+  if [ "$task" = layout ]; then
+    $GST synth --collection $collection --out "$dir/data" --seed 1 --overwrite --cost "$cost" \
+      --graphs "$GRAPHS" --min-nodes 500 --max-nodes 4000 --configs 64 2>&1 |
+      grep "cost family" > "$dir/reference.txt"
+  else
+    $GST synth --collection $collection --out "$dir/data" --seed 1 --overwrite --cost "$cost" \
+      --graphs $((GRAPHS * 10)) --configs 100 2>&1 | grep "cost family" > "$dir/reference.txt"
+  fi
+  $GST shard --input "$dir/data" --collection $collection --out "$dir/store" --shards 1 \
+    --segment-size 1000 --partitioner metis --workers 2 --overwrite > "$dir/shard.log" 2>&1
+}
 
-# name|overrides of configs/quickstart.yaml (200 steps, batch 4, one process)
-RUNS=(
-  "gst|"
-  "gst_efd|--set gst.head_steps=30"
-  "segment_only|--set gst.mode=segment_only"
-  "full_graph|--set gst.mode=full_graph"
-  "structure_blind|--set model.message_passing=false"
-)
+# Overrides of each mode, on top of the shared ones in run().
+mode_overrides() {
+  case $1 in
+    gst) echo "" ;;
+    gst_efd) echo "--set gst.head_steps=$((STEPS / 5))" ;;
+    segment_only) echo "--set gst.mode=segment_only" ;;
+    full_graph) echo "--set gst.mode=full_graph" ;;
+    structure_blind) echo "--set model.message_passing=false" ;;
+    raw_inputs)
+      echo "--set model.categorical=false --set model.config_match=false --set model.size_pooling=false"
+      ;;
+    tile) echo "" ;;
+  esac
+}
 
-# run NAME OVERRIDES: trains, then evaluates the valid split into NAME.json; NAME.time holds
-# "wall_seconds peak_rss_kb" of the training process.
+# run DIR TASK MODE SEED: trains, then evaluates the valid split into DIR/MODE-SEED.json; the
+# .time file holds "wall_seconds peak_rss_kb" of the training process.
 run() {
-  local name=$1 overrides=$2 dir=$WORK/$1
-  rm -rf "$dir"
-  # shellcheck disable=SC2086
-  /usr/bin/time -f "%e %M" -o "$dir.time" env OMP_NUM_THREADS=1 "$GST" train \
-    --config configs/quickstart.yaml --run-dir "$dir" --set data.store="$STORE" \
-    --set train.steps=200 --set train.batch_graphs=4 --set gst.head_steps=0 \
-    --set train.torch_threads=1 --set train.valid_every=0 $overrides > "$dir.log" 2>&1 ||
-    { tail -20 "$dir.log"; return 1; }
-  "$GST" eval --run "$dir" --split valid --out "$WORK/$name.json" > "$dir.eval.log" 2>&1 ||
-    { tail -20 "$dir.eval.log"; return 1; }
+  local dir=$1 task=$2 mode=$3 seed=$4 name=$1/$3-$4 config steps
+  [ "$task" = layout ] && config=configs/quickstart.yaml steps=$STEPS ||
+    config=configs/quickstart_tile.yaml steps=$TILE_STEPS
+  rm -rf "$name"
+  # shellcheck disable=SC2046
+  /usr/bin/time -f "%e %M" -o "$name.time" env OMP_NUM_THREADS=1 "$GST" train \
+    --config $config --run-dir "$name" --set data.store="$dir/store" \
+    --set train.steps="$steps" --set train.seed="$seed" --set train.torch_threads=1 \
+    --set train.valid_every=0 --set train.checkpoint_every=0 \
+    $([ "$task" = layout ] && echo "--set train.batch_graphs=4 --set gst.head_steps=0") \
+    $(mode_overrides "$mode") > "$name.log" 2>&1 || { tail -20 "$name.log"; return 1; }
+  "$GST" eval --run "$name" --split valid --out "$name.json" > "$name.eval.log" 2>&1 ||
+    { tail -20 "$name.eval.log"; return 1; }
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+IFS=';' read -r -a families <<< "$FAMILIES"
 pids=()
-for spec in "${RUNS[@]}"; do
-  run "${spec%%|*}" "${spec#*|}" &
-  pids+=($!)
-  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+for family in "${families[@]}"; do
+  task=${family%%:*} cost=${family#*:} dir=$WORK/${family//[:,]/_}
+  mkdir -p "$dir"
+  prepare "$task" "$cost" "$dir"
+  modes=$([ "$task" = layout ] && echo "$MODES" || echo tile)
+  for mode in $modes; do
+    for ((seed = 0; seed < SEEDS; ++seed)); do
+      run "$dir" "$task" "$mode" "$seed" &
+      pids+=($!)
+      while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+    done
+  done
 done
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 [ $status -eq 0 ] || { echo "learning_bench: a run failed"; exit 1; }
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-echo "| run | Kendall tau | OPA | top-1 / 5 / 10 slowdown | train wall | peak RSS |"
-echo "| --- | --- | --- | --- | --- | --- |"
-for spec in "${RUNS[@]}"; do
-  name=${spec%%|*}
-  read -r wall rss < "$WORK/$name.time"
-  /usr/bin/python3 - "$WORK/$name.json" "$name" "$wall" "$rss" <<'PY'
-import json, sys
-m = next(iter(json.load(open(sys.argv[1]))["collections"].values()))
-print("| %s | %.3f | %.3f | %.3f / %.3f / %.3f | %.0f s | %.2f GB |" % (
-    sys.argv[2], m["kendall_tau"], m["opa"], m["slowdown_top1"], m["slowdown_top5"],
-    m["slowdown_top10"], float(sys.argv[3]), float(sys.argv[4]) / 2**20))
+echo "| family | ceiling / oracle | mode | Kendall tau | top-1 / top-5 slowdown | train wall | peak RSS |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+for family in "${families[@]}"; do
+  task=${family%%:*} dir=$WORK/${family//[:,]/_}
+  modes=$([ "$task" = layout ] && echo "$MODES" || echo tile)
+  for mode in $modes; do
+    /usr/bin/python3 - "$family" "$dir" "$mode" "$SEEDS" <<'PY'
+import json, re, statistics as st, sys
+family, d, mode, seeds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+ref = open(d + "/reference.txt").read()
+ceiling = re.search(r"noise ceiling tau ([0-9.]+)", ref).group(1)
+oracle = re.search(r"oracle tau ([0-9.]+)", ref).group(1)
+ms, times = [], []
+for s in range(seeds):
+    ms.append(next(iter(json.load(open("%s/%s-%d.json" % (d, mode, s)))["collections"].values())))
+    times.append([float(x) for x in open("%s/%s-%d.time" % (d, mode, s)).read().split()])
+def ms_str(key):
+    v = [m[key] for m in ms]
+    return "%.3f +- %.3f" % (st.mean(v), st.stdev(v) if len(v) > 1 else 0)
+print("| %s | %s / %s | %s | %s | %s / %s | %.0f s | %.2f GB |" % (
+    family, ceiling, oracle, mode, ms_str("kendall_tau"), ms_str("slowdown_top1"),
+    ms_str("slowdown_top5"), st.mean(t[0] for t in times), max(t[1] for t in times) / 2**20))
 PY
+  done
 done

@@ -186,6 +186,23 @@ TEST_F(TrainCommandTest, TrainEvalPredictEndToEnd) {
     EXPECT_EQ(*seen.rbegin(), 23);
   }
   EXPECT_EQ(rows, 3);
+
+  // Several runs (seeds) of one experiment: each row, then mean and spread; here twice the same.
+  const fs::path spread = dir_->path() / "spread.json";
+  auto m2 =
+      gst_cmd("eval --runs " + run.string() + " " + run.string() + " --out " + spread.string());
+  ASSERT_EQ(m2.exit_code, 0) << m2.output;
+  EXPECT_NE(m2.output.find("4 graphs, configs per graph min 24 / median 24 / max 24"),
+            std::string::npos)
+      << m2.output;
+  EXPECT_NE(m2.output.find("mean of 2 runs"), std::string::npos) << m2.output;
+  std::ifstream spread_in(spread);
+  auto s = nlohmann::json::parse(spread_in);
+  EXPECT_EQ(s["runs"].size(), 2u);
+  EXPECT_DOUBLE_EQ(s["spread"]["kendall_tau"]["mean"].get<double>(),
+                   m["kendall_tau"].get<double>());
+  EXPECT_DOUBLE_EQ(s["spread"]["kendall_tau"]["std"].get<double>(), 0.0);
+  EXPECT_EQ(gst_cmd("eval --run " + run.string() + " --runs " + run.string()).exit_code, 1);
 }
 
 }  // namespace

@@ -57,7 +57,8 @@ int child(const std::string& store_dir, const std::string& mode, int steps) {
   const double baseline = peak_rss_mb();
   ModelConfig mc;  // reference widths: hidden 256, projection 128, 3 layers
   torch::manual_seed(0);
-  CostModel model(mc, Task::Layout, store->manifest().feature_mean, store->manifest().feature_std);
+  CostModel model(mc, Task::Layout, store->manifest().node_columns,
+                  store->manifest().config_columns);
   GstConfig cfg;
   cfg.mode = mode;
   cfg.configs_per_graph = 32;

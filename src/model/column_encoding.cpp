@@ -1,0 +1,77 @@
+#include "model/column_encoding.h"
+
+#include <algorithm>
+
+namespace gst {
+namespace {
+
+torch::Tensor int_tensor(const std::vector<int64_t>& v) { return torch::tensor(v, torch::kInt64); }
+
+bool is_constant(const ColumnStats& stats, size_t c) { return !(stats.std[c] > 0); }
+
+}  // namespace
+
+OneHotColumns::OneHotColumns(const ColumnStats& stats, const std::vector<int64_t>& only) {
+  std::vector<int64_t> low, span, offset;
+  for (size_t c = 0; c < stats.columns(); ++c) {
+    if (!only.empty() && std::find(only.begin(), only.end(), c) == only.end()) continue;
+    if (!stats.integer[c] || is_constant(stats, c) || stats.min[c] < kLowest ||
+        stats.max[c] > kHighest)
+      continue;
+    columns_.push_back(static_cast<int64_t>(c));
+    low.push_back(static_cast<int64_t>(stats.min[c]));
+    span.push_back(static_cast<int64_t>(stats.max[c] - stats.min[c]) + 1);
+    offset.push_back(width_);
+    width_ += span.back() + 1;
+  }
+  index_ = int_tensor(columns_);
+  low_ = int_tensor(low);
+  span_ = int_tensor(span);
+  offset_ = int_tensor(offset);
+}
+
+torch::Tensor OneHotColumns::encode(const torch::Tensor& x) const {
+  std::vector<int64_t> shape = x.sizes().vec();
+  shape.back() = width_;
+  if (width_ == 0) return torch::zeros(shape, x.options());
+  const torch::Device device = x.device();
+  torch::Tensor v = x.index_select(-1, index_.to(device));  // [..., C']
+  torch::Tensor rounded = v.round();
+  torch::Tensor slot = rounded.to(torch::kInt64) - low_.to(device);
+  torch::Tensor span = span_.to(device);
+  torch::Tensor known = rounded.eq(v) & slot.ge(0) & slot.lt(span);
+  slot = torch::where(known, slot, span) + offset_.to(device);
+  return torch::zeros(shape, x.options()).scatter_(-1, slot, 1.0);
+}
+
+ConfigMatch::ConfigMatch(const ColumnStats& node, const ColumnStats& config) {
+  if (node.columns() == 0 || config.columns() == 0) return;
+  float highest = 0;
+  for (size_t s = 0; s < config.columns(); ++s) {
+    if (is_constant(config, s) || !config.integer[s]) continue;
+    slots_.push_back(static_cast<int64_t>(s));
+    highest = std::max(highest, config.max[s]);
+  }
+  for (size_t c = 0; c < node.columns(); ++c) {
+    if (node.integer[c] && !is_constant(node, c) && node.min[c] >= -1 && node.max[c] <= highest &&
+        node.max[c] - node.min[c] >= 2)
+      node_columns_.push_back(static_cast<int64_t>(c));
+  }
+  if (node_columns_.empty()) slots_.clear();
+  slot_index_ = int_tensor(slots_);
+  node_index_ = int_tensor(node_columns_);
+}
+
+torch::Tensor ConfigMatch::encode(const torch::Tensor& config,
+                                  const torch::Tensor& node_feat) const {
+  const int64_t k = config.size(0), m = config.size(1);
+  if (width() == 0) return torch::zeros({k, m, 0}, config.options());
+  const torch::Device device = config.device();
+  torch::Tensor values = config.index_select(2, slot_index_.to(device));  // [K, M, L]
+  torch::Tensor own = node_feat.index_select(1, node_index_.to(device));  // [M, Cm]
+  torch::Tensor equal = values.unsqueeze(3).eq(own.unsqueeze(0).unsqueeze(2)) &
+                        values.ge(0).unsqueeze(3);  // [K, M, L, Cm]
+  return equal.to(config.scalar_type()).reshape({k, m, width()});
+}
+
+}  // namespace gst

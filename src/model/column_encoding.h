@@ -1,0 +1,55 @@
+// Encodings of integer-coded input columns (dimension indices, layouts, categories): a one-hot
+// slot per value, and equality between a config's values and a node's own values.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "store/manifest.h"
+
+namespace gst {
+
+// Columns whose train values are whole numbers in [kLowest, kHighest], not constant. Such a value
+// is a name, not a quantity: layout 2 is not "twice" layout 1, and -1 means "absent".
+class OneHotColumns {
+ public:
+  static constexpr float kLowest = -1, kHighest = 31;
+
+  OneHotColumns() = default;
+  // Picks the columns from train statistics; `only` (if not empty) limits them to those indices.
+  explicit OneHotColumns(const ColumnStats& stats, const std::vector<int64_t>& only = {});
+
+  // x: [..., C] raw values -> [..., width()]: one slot per value of the column's train range and
+  // one more for any other value (unseen, or not a whole number).
+  torch::Tensor encode(const torch::Tensor& x) const;
+  int64_t width() const { return width_; }
+  const std::vector<int64_t>& columns() const { return columns_; }
+
+ private:
+  std::vector<int64_t> columns_;
+  torch::Tensor index_, low_, span_, offset_;  // [columns]: column, lowest value, values, 1st slot
+  int64_t width_ = 0;
+};
+
+// For a layout config, whether each of its value slots equals each of a node's own integer-coded
+// columns of the same range (its layout, rank, ...): "does this config keep what the node has".
+// A config value of -1 (absent) equals nothing.
+class ConfigMatch {
+ public:
+  ConfigMatch() = default;
+  // slots: the config columns compared (non-constant ones); node columns are picked from `node`:
+  // whole numbers in [-1, highest config value] spanning more than a flag's two values.
+  ConfigMatch(const ColumnStats& node, const ColumnStats& config);
+
+  // config: [K, M, 18], node_feat: [M, 140] of the same M nodes -> [K, M, width()] of 0/1.
+  torch::Tensor encode(const torch::Tensor& config, const torch::Tensor& node_feat) const;
+  int64_t width() const { return static_cast<int64_t>(slots_.size() * node_columns_.size()); }
+
+ private:
+  std::vector<int64_t> slots_, node_columns_;
+  torch::Tensor slot_index_, node_index_;
+};
+
+}  // namespace gst

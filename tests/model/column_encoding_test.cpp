@@ -1,0 +1,62 @@
+// One-hot coded columns and config/node equality: which columns they pick and what they encode.
+#include "model/column_encoding.h"
+
+#include <gtest/gtest.h>
+
+namespace gst {
+namespace {
+
+ColumnStats stats(std::vector<float> min, std::vector<float> max, std::vector<uint8_t> integer,
+                  std::vector<float> std) {
+  ColumnStats c;
+  c.mean.assign(min.size(), 0.0f);
+  c.std = std;
+  c.min = min;
+  c.max = max;
+  c.integer = integer;
+  return c;
+}
+
+TEST(OneHotColumns, PicksSmallWholeNumberColumnsAndCodesUnseenValues) {
+  // Columns: coded -1..2; measured; constant; whole numbers too large; coded 0..1.
+  ColumnStats c = stats({-1, 0, 3, 0, 0}, {2, 9, 3, 5000, 1}, {1, 0, 1, 1, 1}, {1, 1, 0, 1, 1});
+  OneHotColumns h(c);
+  EXPECT_EQ(h.columns(), (std::vector<int64_t>{0, 4}));
+  EXPECT_EQ(h.width(), (4 + 1) + (2 + 1));
+  torch::Tensor x = torch::tensor({-1.0f, 7.5f, 3.0f, 12.0f, 1.0f, 2.0f, 0.0f, 3.0f, 1.0f, 0.0f,
+                                   5.0f, 0.0f, 3.0f, 1.0f, 0.5f})
+                        .view({3, 5});
+  torch::Tensor e = h.encode(x);
+  ASSERT_EQ(e.sizes(), (std::vector<int64_t>{3, 8}));
+  // Row 0: -1 -> slot 0 of column 0; 1 -> slot 1 of column 4 (offset 5).
+  EXPECT_TRUE(e[0].equal(torch::tensor(std::vector<float>{1, 0, 0, 0, 0, 0, 1, 0})));
+  EXPECT_TRUE(e[1].equal(torch::tensor(std::vector<float>{0, 0, 0, 1, 0, 1, 0, 0})));
+  // Unseen 5 and the fraction 0.5 go to each column's "other" slot.
+  EXPECT_TRUE(e[2].equal(torch::tensor(std::vector<float>{0, 0, 0, 0, 1, 0, 0, 1})));
+  // Any leading shape: [2, 3, C] -> [2, 3, width].
+  EXPECT_EQ(h.encode(x.unsqueeze(0).expand({2, 3, 5})).sizes(), (std::vector<int64_t>{2, 3, 8}));
+  EXPECT_EQ(OneHotColumns(c, {1, 2, 4}).columns(), (std::vector<int64_t>{4}));
+}
+
+TEST(ConfigMatch, ComparesLiveSlotsWithLayoutLikeNodeColumns) {
+  // Config: slot 0 varies in -1..3, slot 1 constant. Node: column 0 coded -1..3 (a layout),
+  // column 1 a 0/1 flag (not compared), column 2 measured.
+  ColumnStats config = stats({-1, -1}, {3, -1}, {1, 1}, {1, 0});
+  ColumnStats node = stats({-1, 0, 0}, {3, 1, 9}, {1, 1, 0}, {1, 1, 1});
+  ConfigMatch match(node, config);
+  ASSERT_EQ(match.width(), 1);
+  // K = 2 configs of M = 3 nodes.
+  torch::Tensor cfg =
+      torch::tensor(std::vector<float>{2, -1, -1, -1, -1, -1, 3, -1, 1, -1, 2, -1}).view({2, 3, 2});
+  torch::Tensor feat = torch::tensor(std::vector<float>{2, 1, 0, 1, 0, 5, -1, 0, 0}).view({3, 3});
+  torch::Tensor e = match.encode(cfg, feat);
+  ASSERT_EQ(e.sizes(), (std::vector<int64_t>{2, 3, 1}));
+  // Config 0: node 0 keeps its 2 (a match); nodes 1 and 2 are left absent (-1), which matches
+  // nothing, not even node 2's own -1. Config 1: only node 1 keeps its own value.
+  EXPECT_TRUE(e[0].view({3}).equal(torch::tensor(std::vector<float>{1, 0, 0})));
+  EXPECT_TRUE(e[1].view({3}).equal(torch::tensor(std::vector<float>{0, 1, 0})));
+  EXPECT_EQ(ConfigMatch(node, ColumnStats{}).width(), 0);
+}
+
+}  // namespace
+}  // namespace gst

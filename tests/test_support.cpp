@@ -9,6 +9,8 @@
 #include <random>
 #include <stdexcept>
 
+#include "dist/mpi_communicator.h"
+
 namespace gst::testing {
 
 ScratchDir::ScratchDir(const std::string& tag) {
@@ -43,6 +45,11 @@ static std::string shell_quote(const std::string& s) {
 
 CommandResult run_python(const std::string& script, const std::string& args) {
   return run_command(std::string(GST_PYTHON) + " -c " + shell_quote(script) + " " + args);
+}
+
+MpiCommunicator& world() {
+  static MpiCommunicator comm;
+  return comm;
 }
 
 int64_t int_arg(int argc, char** argv, const char* name, int64_t fallback) {

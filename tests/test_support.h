@@ -5,6 +5,10 @@
 #include <filesystem>
 #include <string>
 
+namespace gst {
+class MpiCommunicator;
+}
+
 namespace gst::testing {
 
 // A fresh directory under the system temp dir, removed when the object dies.
@@ -34,6 +38,10 @@ CommandResult run_python(const std::string& script, const std::string& args = ""
 
 // A benchmark's integer option "--name VALUE" from argv, or fallback when absent.
 int64_t int_arg(int argc, char** argv, const char* name, int64_t fallback);
+
+// This process's MPI world, started on first use: world size 1 in gst_tests and the benchmarks
+// (a single process is world size 1), every rank of the job in gst_mpi_tests under mpirun.
+MpiCommunicator& world();
 
 // The `gst` executable built alongside the tests, and the source tree.
 inline std::string gst_binary() { return GST_BINARY; }

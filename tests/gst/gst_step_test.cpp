@@ -3,7 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "../train/train_fixtures.h"
-#include "gst/local_history_table.h"
+#include "dist/distributed_history_table.h"
+#include "dist/mpi_communicator.h"
 #include "gst/sampling.h"
 #include "test_support.h"
 
@@ -59,7 +60,7 @@ TEST_F(GstStepTest, FirstStepWithComputedMissingEqualsAllFresh) {
     cfg.configs_per_graph = 6;
     cfg.sed_p = 0;
     const int64_t dim = model->embedding_dim();
-    LocalHistoryTable table(dim);
+    DistributedHistoryTable table(gst::testing::world(), dim);
     GstStep step(model, *store, &table, cfg, RankingLoss{}, torch::kCPU, 100000);
     auto rng = seeded_rng({1});
     auto samples = step.sample(all_train(*store), rng);
@@ -96,7 +97,7 @@ TEST_F(GstStepTest, SecondStepUsesTheTable) {
   CostModel model = model_for(*layout_);
   GstConfig cfg;
   cfg.configs_per_graph = 6;
-  LocalHistoryTable table(model->embedding_dim());
+  DistributedHistoryTable table(gst::testing::world(), model->embedding_dim());
   GstStep step(model, *layout_, &table, cfg, RankingLoss{}, torch::kCPU, 100000);
   auto rng = seeded_rng({2});
   auto samples = step.sample(all_train(*layout_), rng);
@@ -117,7 +118,7 @@ TEST_F(GstStepTest, MissingDropComputesNothing) {
   GstConfig cfg;
   cfg.configs_per_graph = 4;
   cfg.missing = "drop";
-  LocalHistoryTable table(model->embedding_dim());
+  DistributedHistoryTable table(gst::testing::world(), model->embedding_dim());
   GstStep step(model, *layout_, &table, cfg, RankingLoss{}, torch::kCPU, 100000);
   auto rng = seeded_rng({3});
   auto samples = step.sample(all_train(*layout_), rng);
@@ -141,14 +142,14 @@ TEST_F(GstStepTest, GraphLossDoesNotDependOnTheOtherGraphs) {
     auto rng = seeded_rng({5});
     std::vector<GraphSample> samples;
     {
-      LocalHistoryTable table(model->embedding_dim());
+      DistributedHistoryTable table(gst::testing::world(), model->embedding_dim());
       GstStep step(model, *layout_, &table, cfg, RankingLoss{}, torch::kCPU, 100000);
       samples = step.sample(all_train(*layout_), rng);
     }
     for (size_t i = 0; i < samples.size(); ++i) samples[i].sed_seed = 100 + i;
     // The last graph's loss and gradients, with `first` graphs of the batch before it.
     auto last_graph = [&](size_t first) {
-      LocalHistoryTable table(model->embedding_dim());
+      DistributedHistoryTable table(gst::testing::world(), model->embedding_dim());
       GstStep step(model, *layout_, cfg.mode == "full_graph" ? nullptr : &table, cfg, RankingLoss{},
                    torch::kCPU, 100000);
       std::vector<GraphSample> part(samples.end() - 1 - first, samples.end());
@@ -181,7 +182,7 @@ TEST_F(GstStepTest, ModesProduceGradients) {
     GstConfig cfg;
     cfg.mode = mode;
     cfg.configs_per_graph = 4;
-    LocalHistoryTable table(model->embedding_dim());
+    DistributedHistoryTable table(gst::testing::world(), model->embedding_dim());
     GstStep step(model, *layout_, mode == "gst" ? &table : nullptr, cfg, RankingLoss{"listmle"},
                  torch::kCPU, 100000);
     auto rng = seeded_rng({4});

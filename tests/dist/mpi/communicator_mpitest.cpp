@@ -4,7 +4,8 @@
 #include <numeric>
 
 #include "common/errors.h"
-#include "mpi_test_env.h"
+#include "dist/mpi_communicator.h"
+#include "test_support.h"
 
 namespace gst {
 namespace {

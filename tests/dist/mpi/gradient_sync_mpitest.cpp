@@ -7,7 +7,8 @@
 
 #include "common/errors.h"
 #include "dist/gradient_sync.h"
-#include "mpi_test_env.h"
+#include "dist/mpi_communicator.h"
+#include "test_support.h"
 
 namespace gst {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "common/errors.h"
 #include "dist/distributed_history_table.h"
-#include "mpi_test_env.h"
+#include "dist/mpi_communicator.h"
 #include "test_support.h"
 
 namespace gst {

@@ -5,13 +5,10 @@
 
 #include <cstdio>
 
-#include "mpi_test_env.h"
-
-namespace gst::testing {
+#include "dist/mpi_communicator.h"
+#include "test_support.h"
 
 namespace {
-
-std::unique_ptr<MpiCommunicator> g_world;
 
 class RankFailurePrinter : public ::testing::EmptyTestEventListener {
  public:
@@ -29,24 +26,18 @@ class RankFailurePrinter : public ::testing::EmptyTestEventListener {
 
 }  // namespace
 
-MpiCommunicator& world() { return *g_world; }
-
-}  // namespace gst::testing
-
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   torch::set_num_threads(1);
-  gst::testing::g_world = std::make_unique<gst::MpiCommunicator>();
   auto& world = gst::testing::world();
   if (world.rank() != 0) {
     auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
     delete listeners.Release(listeners.default_result_printer());
-    listeners.Append(new gst::testing::RankFailurePrinter(world.rank()));
+    listeners.Append(new RankFailurePrinter(world.rank()));
   }
   const int local_failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
   const double any_failed = world.all_reduce_max(local_failed);
   if (world.rank() == 0 && any_failed && !local_failed)
     std::fprintf(stderr, "another rank failed (see its [rank N] lines above)\n");
-  gst::testing::g_world.reset();
   return any_failed ? 1 : 0;
 }

@@ -4,7 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "common/errors.h"
-#include "mpi_test_env.h"
+#include "dist/mpi_communicator.h"
+#include "test_support.h"
 #ifdef GST_WITH_NCCL
 #include "dist/nccl_communicator.h"
 #endif

@@ -1,18 +1,21 @@
-#include "gst/local_history_table.h"
-
+// DistributedHistoryTable at world size 1 (a single process): key identity, staleness, the cap,
+// stats and save/load. tests/dist/mpi/history_table_mpitest.cpp covers 1 to 4 ranks.
 #include <gtest/gtest.h>
 
 #include <fstream>
 
 #include "common/errors.h"
+#include "dist/distributed_history_table.h"
+#include "dist/mpi_communicator.h"
 #include "test_support.h"
 
 namespace {
 
+using gst::DistributedHistoryTable;
 using gst::HistoryKey;
-using gst::LocalHistoryTable;
+using gst::testing::world;
 
-std::vector<float> pull_one(LocalHistoryTable& t, HistoryKey k, int64_t step, bool* found) {
+std::vector<float> pull_one(DistributedHistoryTable& t, HistoryKey k, int64_t step, bool* found) {
   std::vector<float> out(t.dim());
   std::vector<uint8_t> f;
   t.pull({k}, step, out.data(), f);
@@ -20,8 +23,10 @@ std::vector<float> pull_one(LocalHistoryTable& t, HistoryKey k, int64_t step, bo
   return out;
 }
 
-TEST(LocalHistoryTable, KeysAreDistinctByGraphConfigAndSegment) {
-  LocalHistoryTable t(2);
+TEST(HistoryTableOneRank, RunsAtWorldSizeOne) { EXPECT_EQ(world().size(), 1); }
+
+TEST(HistoryTableOneRank, KeysAreDistinctByGraphConfigAndSegment) {
+  DistributedHistoryTable t(world(), 2);
   const std::vector<HistoryKey> keys = {{0, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 0, 0}, {0, -1, 0}};
   std::vector<float> values = {1, 1, 2, 2, 3, 3, 4, 4, 5, 5};
   t.push(keys, values.data(), 7);
@@ -36,8 +41,8 @@ TEST(LocalHistoryTable, KeysAreDistinctByGraphConfigAndSegment) {
   EXPECT_EQ(missing, std::vector<float>({0, 0}));
 }
 
-TEST(LocalHistoryTable, LaterPushReplacesAndStalenessIsTracked) {
-  LocalHistoryTable t(1);
+TEST(HistoryTableOneRank, LaterPushReplacesAndStalenessIsTracked) {
+  DistributedHistoryTable t(world(), 1);
   float a = 1, b = 2;
   t.push({{3, 4, 5}}, &a, 10);
   t.push({{3, 4, 5}}, &b, 12);
@@ -51,12 +56,13 @@ TEST(LocalHistoryTable, LaterPushReplacesAndStalenessIsTracked) {
   EXPECT_DOUBLE_EQ(s.mean_staleness, 3.0);
   EXPECT_DOUBLE_EQ(s.hit_rate(), 0.5);
   EXPECT_EQ(s.entries, 1);
+  EXPECT_EQ(s.bytes_exchanged, 0);  // one rank sends nothing to others
   t.reset_stats();
   EXPECT_EQ(t.stats().lookups, 0);
 }
 
-TEST(LocalHistoryTable, MaxStalenessTreatsOldEntriesAsMissing) {
-  LocalHistoryTable t(1, {/*max_staleness=*/5, 0});
+TEST(HistoryTableOneRank, MaxStalenessTreatsOldEntriesAsMissing) {
+  DistributedHistoryTable t(world(), 1, {/*max_staleness=*/5, 0});
   float v = 1;
   t.push({{0, 0, 0}}, &v, 10);
   bool hit = false;
@@ -66,8 +72,8 @@ TEST(LocalHistoryTable, MaxStalenessTreatsOldEntriesAsMissing) {
   EXPECT_FALSE(hit);
 }
 
-TEST(LocalHistoryTable, CapEvictsLeastRecentlyWritten) {
-  LocalHistoryTable t(1, {0, /*max_entries=*/2});
+TEST(HistoryTableOneRank, CapEvictsLeastRecentlyWritten) {
+  DistributedHistoryTable t(world(), 1, {-1, /*max_entries=*/2});
   float v = 1;
   t.push({{0, 0, 0}}, &v, 1);
   t.push({{0, 0, 1}}, &v, 2);
@@ -82,16 +88,16 @@ TEST(LocalHistoryTable, CapEvictsLeastRecentlyWritten) {
   EXPECT_EQ(t.stats().entries, 2);
 }
 
-TEST(LocalHistoryTable, SaveLoadRoundTripAcrossFiles) {
+TEST(HistoryTableOneRank, SaveLoadRoundTripAcrossFiles) {
   gst::testing::ScratchDir dir("history");
-  LocalHistoryTable a(3), b(3);
+  DistributedHistoryTable a(world(), 3), b(world(), 3);
   std::vector<float> va = {1, 2, 3, 4, 5, 6};
   a.push({{0, 1, 2}, {5, -1, 0}}, va.data(), 4);
   std::vector<float> vb = {7, 8, 9};
   b.push({{0, 1, 2}}, vb.data(), 9);  // newer value of a key also in a
   a.save(dir / "a.bin");
   b.save(dir / "b.bin");
-  LocalHistoryTable c(3);
+  DistributedHistoryTable c(world(), 3);
   c.load({dir / "a.bin", dir / "b.bin"});
   std::vector<float> out(6);
   std::vector<uint8_t> found;
@@ -99,10 +105,32 @@ TEST(LocalHistoryTable, SaveLoadRoundTripAcrossFiles) {
   EXPECT_EQ(out, std::vector<float>({7, 8, 9, 4, 5, 6}));
   EXPECT_DOUBLE_EQ(c.stats().mean_staleness, 2.5);  // (9-9 + 9-4) / 2
 
-  LocalHistoryTable wrong_dim(4);
+  DistributedHistoryTable wrong_dim(world(), 4);
   EXPECT_THROW(wrong_dim.load({dir / "a.bin"}), gst::InputError);
   std::ofstream(dir / "junk.bin") << "not a table";
   EXPECT_THROW(c.load({dir / "junk.bin"}), gst::InputError);
+}
+
+// The format carries a version after its magic; another version is refused by name.
+TEST(HistoryTableOneRank, LoadRefusesAnotherFormatVersion) {
+  gst::testing::ScratchDir dir("history-version");
+  DistributedHistoryTable a(world(), 2);
+  std::vector<float> v = {1, 2};
+  a.push({{0, 0, 0}}, v.data(), 1);
+  a.save(dir / "a.bin");
+  {
+    std::fstream f(dir / "a.bin", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(8);  // after the 8-byte magic: u32 version
+    const uint32_t version = 2;
+    f.write(reinterpret_cast<const char*>(&version), sizeof(version));
+  }
+  DistributedHistoryTable b(world(), 2);
+  try {
+    b.load({dir / "a.bin"});
+    ADD_FAILURE() << "a version-2 file loaded";
+  } catch (const gst::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("history table version 2"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -20,8 +20,8 @@ struct CommCheckOptions {
 };
 
 void run_comm_check(const CommCheckOptions& options) {
-  auto comm = make_communicator(options.backend);
-  const int rank = comm->rank(), size = comm->size();
+  Communicator& comm = job_communicator(options.backend);
+  const int rank = comm.rank(), size = comm.size();
   if (rank == options.fail_on_rank)
     fail("injected failure on rank {} (--fail-on-rank) while the other ranks wait in a collective",
          rank);
@@ -29,16 +29,16 @@ void run_comm_check(const CommCheckOptions& options) {
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   std::string self = fmt::format("rank {} of {}: host {}, local rank {}, backend {}", rank, size,
-                                 host, comm->local_rank(), comm->backend());
-  auto lines = comm->all_gather(std::vector<uint8_t>(self.begin(), self.end()));
+                                 host, comm.local_rank(), comm.backend());
+  auto lines = comm.all_gather(std::vector<uint8_t>(self.begin(), self.end()));
 
   const double expected = size * (size + 1) / 2.0;
-  const double sum = comm->all_reduce_sum(static_cast<double>(rank + 1));
-  if (sum != expected) fail("all_reduce_sum of rank+1 gave {}, expected {}", sum, expected);
+  const double sum = comm.scalar_sum(static_cast<double>(rank + 1));
+  if (sum != expected) fail("scalar_sum of rank+1 gave {}, expected {}", sum, expected);
 
   const auto start = std::chrono::steady_clock::now();
   constexpr int kBarriers = 100;
-  for (int i = 0; i < kBarriers; ++i) comm->barrier();
+  for (int i = 0; i < kBarriers; ++i) comm.barrier();
   const double barrier_us =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() /
       kBarriers;

@@ -17,12 +17,12 @@ namespace gst {
 
 namespace {
 
-// An async collective that completed when it was started.
-class CompletedCollective : public PendingCollective {
- public:
-  void wait() override {}
-  bool test() override { return true; }
-};
+// Owned here rather than by the command that made it: main aborts through it after the command's
+// scope has unwound.
+std::unique_ptr<Communicator>& job_slot() {
+  static std::unique_ptr<Communicator> job;
+  return job;
+}
 
 #ifdef GST_WITH_NCCL
 // Backend auto: NCCL only when torch has CUDA and every rank has a GPU of its own; decided
@@ -35,19 +35,6 @@ bool nccl_usable_on_every_rank() {
 #endif
 
 }  // namespace
-
-void Communicator::all_reduce_avg(float* data, size_t count) { average_in_place(data, count); }
-
-void Communicator::average_in_place(float* data, size_t count) {
-  all_reduce_sum(data, count);
-  const float n = static_cast<float>(size());
-  for (size_t i = 0; i < count; ++i) data[i] /= n;
-}
-
-std::unique_ptr<PendingCollective> Communicator::all_reduce_sum_async(double* data, size_t count) {
-  all_reduce_sum(data, count);
-  return std::make_unique<CompletedCollective>();
-}
 
 std::unique_ptr<Communicator> make_communicator(const std::string& backend) {
   if (backend != "auto" && backend != "mpi" && backend != "nccl")
@@ -64,6 +51,14 @@ std::unique_ptr<Communicator> make_communicator(const std::string& backend) {
   return std::make_unique<MpiCommunicator>();
 }
 
+Communicator& job_communicator(const std::string& backend) {
+  auto& job = job_slot();
+  if (!job) job = make_communicator(backend);
+  return *job;
+}
+
+void close_job_communicator() { job_slot().reset(); }
+
 void abort_job_if_distributed(int exit_code, const std::string& reason) {
   if (!mpi::running()) return;
   int size = 1;
@@ -72,8 +67,10 @@ void abort_job_if_distributed(int exit_code, const std::string& reason) {
                reason.c_str());
   std::fflush(stderr);
   spdlog::default_logger()->flush();
-  MPI_Abort(MPI_COMM_WORLD, exit_code == 0 ? 1 : exit_code);
-  std::_Exit(exit_code == 0 ? 1 : exit_code);
+  const int code = exit_code == 0 ? 1 : exit_code;
+  if (job_slot()) job_slot()->abort(code);
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);
 }
 
 }  // namespace gst

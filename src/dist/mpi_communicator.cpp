@@ -1,7 +1,5 @@
 #include "dist/mpi_communicator.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <climits>
 #include <cstdio>
@@ -95,16 +93,6 @@ class MpiPendingSum : public PendingCollective {
   MPI_Request request_ = MPI_REQUEST_NULL;
 };
 
-// In-place blocking MPI_Allreduce(SUM) in chunks that fit MPI's int counts.
-template <typename T>
-void all_reduce_sum_chunked(MPI_Comm comm, T* data, size_t count, MPI_Datatype type) {
-  constexpr size_t kChunk = size_t{1} << 30;
-  for (size_t done = 0; done < count; done += kChunk) {
-    const int n = static_cast<int>(std::min(kChunk, count - done));
-    GST_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data + done, n, type, MPI_SUM, comm));
-  }
-}
-
 }  // namespace
 
 MpiCommunicator::MpiCommunicator() : MpiCommunicator((mpi::ensure_initialized(), MPI_COMM_WORLD)) {}
@@ -136,14 +124,6 @@ std::unique_ptr<MpiCommunicator> MpiCommunicator::first_ranks(int n) const {
 
 void MpiCommunicator::barrier() { GST_MPI_CHECK(MPI_Barrier(comm_)); }
 
-void MpiCommunicator::all_reduce_sum(float* data, size_t count) {
-  all_reduce_sum_chunked(comm_, data, count, MPI_FLOAT);
-}
-
-void MpiCommunicator::all_reduce_sum(double* data, size_t count) {
-  all_reduce_sum_chunked(comm_, data, count, MPI_DOUBLE);
-}
-
 std::unique_ptr<PendingCollective> MpiCommunicator::all_reduce_sum_async(double* data,
                                                                          size_t count) {
   return std::make_unique<MpiPendingSum>(comm_, data, count, MPI_DOUBLE, "all_reduce_sum_async");
@@ -158,15 +138,15 @@ void MpiCommunicator::broadcast(void* data, size_t bytes, int root) {
   }
 }
 
-double MpiCommunicator::all_reduce_max(double value) {
+double MpiCommunicator::scalar_sum(double value) {
   double result = 0;
-  GST_MPI_CHECK(MPI_Allreduce(&value, &result, 1, MPI_DOUBLE, MPI_MAX, comm_));
+  GST_MPI_CHECK(MPI_Allreduce(&value, &result, 1, MPI_DOUBLE, MPI_SUM, comm_));
   return result;
 }
 
-double MpiCommunicator::all_reduce_sum(double value) {
+double MpiCommunicator::scalar_max(double value) {
   double result = 0;
-  GST_MPI_CHECK(MPI_Allreduce(&value, &result, 1, MPI_DOUBLE, MPI_SUM, comm_));
+  GST_MPI_CHECK(MPI_Allreduce(&value, &result, 1, MPI_DOUBLE, MPI_MAX, comm_));
   return result;
 }
 
@@ -224,10 +204,8 @@ std::vector<std::vector<uint8_t>> MpiCommunicator::all_to_all(
   return result;
 }
 
-void MpiCommunicator::abort(int exit_code, const std::string& reason) {
-  spdlog::critical("rank {} of {} failed: {}; aborting the job", mpi::world_rank(), size_, reason);
-  spdlog::default_logger()->flush();
-  std::fflush(stderr);
+void MpiCommunicator::abort(int exit_code) {
+  // MPI_COMM_WORLD rather than comm_: every process of the job ends, not only this group.
   MPI_Abort(MPI_COMM_WORLD, exit_code == 0 ? 1 : exit_code);
   std::_Exit(exit_code == 0 ? 1 : exit_code);
 }

@@ -28,16 +28,14 @@ class MpiCommunicator : public Communicator {
   MPI_Comm handle() const { return comm_; }
 
   void barrier() override;
-  void all_reduce_sum(float* data, size_t count) override;
-  void all_reduce_sum(double* data, size_t count) override;
   std::unique_ptr<PendingCollective> all_reduce_sum_async(double* data, size_t count) override;
   void broadcast(void* data, size_t bytes, int root) override;
-  double all_reduce_max(double value) override;
-  double all_reduce_sum(double value) override;
+  double scalar_sum(double value) override;
+  double scalar_max(double value) override;
   std::vector<std::vector<uint8_t>> all_gather(const std::vector<uint8_t>& local) override;
   std::vector<std::vector<uint8_t>> all_to_all(
       const std::vector<std::vector<uint8_t>>& send) override;
-  [[noreturn]] void abort(int exit_code, const std::string& reason) override;
+  [[noreturn]] void abort(int exit_code) override;
 
  private:
   MPI_Comm comm_ = MPI_COMM_NULL;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <map>
 
 #include "common/errors.h"
@@ -129,21 +130,6 @@ void NcclCommunicator::barrier() {
   host_->barrier();
 }
 
-void NcclCommunicator::all_reduce_sum(float* data, size_t count) {
-  GST_NCCL_CHECK(ncclAllReduce(data, data, count, ncclFloat32, ncclSum, comm_, stream_));
-  synchronize();
-}
-
-void NcclCommunicator::average_in_place(float* data, size_t count) {
-  GST_NCCL_CHECK(ncclAllReduce(data, data, count, ncclFloat32, ncclAvg, comm_, stream_));
-  synchronize();
-}
-
-void NcclCommunicator::all_reduce_sum(double* data, size_t count) {
-  GST_NCCL_CHECK(ncclAllReduce(data, data, count, ncclFloat64, ncclSum, comm_, stream_));
-  synchronize();
-}
-
 std::unique_ptr<PendingCollective> NcclCommunicator::all_reduce_sum_async(double* data,
                                                                           size_t count) {
   return std::make_unique<NcclPendingReduce>(comm_, stream_, data, count, ncclFloat64, ncclSum);
@@ -154,11 +140,16 @@ void NcclCommunicator::broadcast(void* data, size_t bytes, int root) {
   synchronize();
 }
 
-void NcclCommunicator::abort(int exit_code, const std::string& reason) {
-  if (comm_) ncclCommAbort(comm_);
+void NcclCommunicator::abort(int exit_code) {
+  // Reported, not thrown: the job is ending either way, and MPI_Abort must still run.
+  if (comm_) {
+    const ncclResult_t result = ncclCommAbort(comm_);
+    if (result != ncclSuccess)
+      std::fprintf(stderr, "gst: ncclCommAbort failed on rank %d: %s\n", rank(),
+                   ncclGetErrorString(result));
+  }
   comm_ = nullptr;
-  host_->abort(exit_code, reason);
-  std::abort();  // not reached: MpiCommunicator::abort does not return
+  host_->abort(exit_code);
 }
 
 }  // namespace gst

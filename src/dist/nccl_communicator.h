@@ -48,12 +48,10 @@ class NcclCommunicator : public Communicator {
   cudaStream_t stream() const { return stream_; }
 
   void barrier() override;
-  void all_reduce_sum(float* data, size_t count) override;
-  void all_reduce_sum(double* data, size_t count) override;
   std::unique_ptr<PendingCollective> all_reduce_sum_async(double* data, size_t count) override;
   void broadcast(void* data, size_t bytes, int root) override;
-  double all_reduce_max(double value) override { return host_->all_reduce_max(value); }
-  double all_reduce_sum(double value) override { return host_->all_reduce_sum(value); }
+  double scalar_sum(double value) override { return host_->scalar_sum(value); }
+  double scalar_max(double value) override { return host_->scalar_max(value); }
   std::vector<std::vector<uint8_t>> all_gather(const std::vector<uint8_t>& local) override {
     return host_->all_gather(local);
   }
@@ -61,10 +59,7 @@ class NcclCommunicator : public Communicator {
       const std::vector<std::vector<uint8_t>>& send) override {
     return host_->all_to_all(send);
   }
-  [[noreturn]] void abort(int exit_code, const std::string& reason) override;
-
- protected:
-  void average_in_place(float* data, size_t count) override;
+  [[noreturn]] void abort(int exit_code) override;
 
  private:
   void init_nccl();

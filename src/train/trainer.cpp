@@ -352,10 +352,10 @@ TrainResult Run::go(const std::string& resume) {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - interval_start).count();
       const StepCounts& c = step_->counts();
       // Each rank's loss_sum holds its graphs' losses / global batch graphs.
-      const double mean_loss = comm_.all_reduce_sum(loss_sum) / interval_steps;
+      const double mean_loss = comm_.scalar_sum(loss_sum) / interval_steps;
       const double configs =
-          comm_.all_reduce_sum(static_cast<double>(c.graph_configs - counts_before.graph_configs));
-      const double segments = comm_.all_reduce_sum(
+          comm_.scalar_sum(static_cast<double>(c.graph_configs - counts_before.graph_configs));
+      const double segments = comm_.scalar_sum(
           static_cast<double>(c.trained_segments - counts_before.trained_segments));
       nlohmann::json j = {{"step", done},
                           {"kind", "train"},
@@ -367,11 +367,11 @@ TrainResult Run::go(const std::string& resume) {
                           {"step_s", secs / interval_steps}};
       if (table_) {
         const HistoryStats s = table_->stats();
-        j["table_hit_rate"] = comm_.all_reduce_sum(s.hit_rate()) / comm_.size();
-        j["table_staleness"] = comm_.all_reduce_sum(s.mean_staleness) / comm_.size();
-        j["table_entries"] = comm_.all_reduce_sum(static_cast<double>(s.entries));
-        j["table_bytes"] = comm_.all_reduce_sum(static_cast<double>(s.bytes_exchanged));
-        j["table_s"] = comm_.all_reduce_max(s.seconds) / interval_steps;
+        j["table_hit_rate"] = comm_.scalar_sum(s.hit_rate()) / comm_.size();
+        j["table_staleness"] = comm_.scalar_sum(s.mean_staleness) / comm_.size();
+        j["table_entries"] = comm_.scalar_sum(static_cast<double>(s.entries));
+        j["table_bytes"] = comm_.scalar_sum(static_cast<double>(s.bytes_exchanged));
+        j["table_s"] = comm_.scalar_max(s.seconds) / interval_steps;
         table_->reset_stats();
       }
       const double elapsed =
@@ -395,7 +395,7 @@ TrainResult Run::go(const std::string& resume) {
       auto j = validate(done);
       if (log) log->write(j);
     }
-    const bool stop = comm_.all_reduce_max(preemption_requested() ? 1.0 : 0.0) > 0;
+    const bool stop = comm_.scalar_max(preemption_requested() ? 1.0 : 0.0) > 0;
     if (stop || done == total || (t.checkpoint_every > 0 && done % t.checkpoint_every == 0))
       save(done);
     result.steps_done = done;

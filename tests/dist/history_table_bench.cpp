@@ -48,9 +48,9 @@ int main(int argc, char** argv) {
     }
   }
   const auto stats = table.stats();
-  const double max_pull = comm.all_reduce_max(pull_s / steps);
-  const double max_push = comm.all_reduce_max(push_s / steps);
-  const double entries = comm.all_reduce_sum(static_cast<double>(stats.entries));
+  const double max_pull = comm.scalar_max(pull_s / steps);
+  const double max_push = comm.scalar_max(push_s / steps);
+  const double entries = comm.scalar_sum(static_cast<double>(stats.entries));
   if (comm.rank() == 0) {
     std::printf(
         "history table: %d ranks, dim %lld, per rank and step %lld pulls + %lld pushes, %d steps\n",

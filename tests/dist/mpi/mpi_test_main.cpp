@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     listeners.Append(new RankFailurePrinter(world.rank()));
   }
   const int local_failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
-  const double any_failed = world.all_reduce_max(local_failed);
+  const double any_failed = world.scalar_max(local_failed);
   if (world.rank() == 0 && any_failed && !local_failed)
     std::fprintf(stderr, "another rank failed (see its [rank N] lines above)\n");
   return any_failed ? 1 : 0;

@@ -5,8 +5,8 @@
 
 #include "commands.h"
 #include "dist/communicator.h"
+#include "run/run_config.h"
 #include "train/preemption.h"
-#include "train/run_config.h"
 #include "train/trainer.h"
 
 namespace gst {

@@ -16,14 +16,15 @@
 #include "gst/gst_step.h"
 #include "gst/sampling.h"
 #include "model/cost_model.h"
+#include "run/checkpoint.h"
+#include "run/checkpoint_schema.h"
+#include "run/torch_file.h"
 #include "store/segment_store.h"
-#include "train/checkpoint.h"
 #include "train/global_batch.h"
 #include "train/graph_sampler.h"
 #include "train/metrics_log.h"
 #include "train/preemption.h"
 #include "train/schedule.h"
-#include "train/torch_file.h"
 
 namespace gst {
 
@@ -173,13 +174,13 @@ int64_t Run::restore(const std::string& resume) {
     return 0;
   }
   const fs::path dir = found->dir;
-  load_torch_file(model_, dir / "model.pt", device_);
-  load_torch_file(*optimizer_, dir / "optimizer.pt", device_);
-  load_torch_file(*head_optimizer_, dir / "head_optimizer.pt", device_);
+  load_torch_file(model_, dir / checkpoint_schema::kModelFile, device_);
+  load_torch_file(*optimizer_, dir / checkpoint_schema::kOptimizerFile, device_);
+  load_torch_file(*head_optimizer_, dir / checkpoint_schema::kHeadOptimizerFile, device_);
   if (table_) {
     std::vector<fs::path> shards;
     for (int r = 0; r < found->world_size; ++r)
-      shards.push_back(dir / fmt::format("history-rank{}.bin", r));
+      shards.push_back(dir / checkpoint_schema::history_file_name(r));
     table_->load(shards);
   }
   sync_->broadcast_parameters(0);
@@ -193,7 +194,7 @@ void Run::save(int64_t step) {
   comm_.barrier();
   const fs::path staging = staging_dir(run_dir_, step);
   try {
-    if (table_) table_->save(staging / fmt::format("history-rank{}.bin", rank_));
+    if (table_) table_->save(staging / checkpoint_schema::history_file_name(rank_));
     // Every random choice of a step derives from (seed, rank, step), so this is the whole state.
     nlohmann::json rng = {
         {"seed", config_.train.seed},
@@ -202,17 +203,17 @@ void Run::save(int64_t step) {
         {"scheme", global_sampler_ ? "global batch; per-sample generators seeded from "
                                      "(seed, step, position in the global batch)"
                                    : "per-step generators seeded from (seed, rank, step)"}};
-    write_checkpoint_file(staging / fmt::format("rng-rank{}.json", rank_), rng.dump(2) + "\n");
+    write_checkpoint_file(staging / checkpoint_schema::rng_file_name(rank_), rng.dump(2) + "\n");
     if (rank_ == 0) {
-      save_torch_file(model_, staging / "model.pt");
-      save_torch_file(*optimizer_, staging / "optimizer.pt");
-      save_torch_file(*head_optimizer_, staging / "head_optimizer.pt");
+      save_torch_file(model_, staging / checkpoint_schema::kModelFile);
+      save_torch_file(*optimizer_, staging / checkpoint_schema::kOptimizerFile);
+      save_torch_file(*head_optimizer_, staging / checkpoint_schema::kHeadOptimizerFile);
       nlohmann::json sched = {{"step", step},
                               {"kind", schedule_.kind},
                               {"lr", schedule_.lr(std::min(step, config_.train.steps))}};
-      write_checkpoint_file(staging / "scheduler.json", sched.dump(2) + "\n");
+      write_checkpoint_file(staging / checkpoint_schema::kSchedulerFile, sched.dump(2) + "\n");
       RunConfig copy = config_;
-      write_checkpoint_file(staging / "config.yaml", dump_config(copy) + "\n");
+      write_checkpoint_file(staging / checkpoint_schema::kConfigFile, dump_config(copy) + "\n");
     }
   } catch (const std::exception& e) {
     // The earlier checkpoints are untouched; this one is dropped and the job ends.

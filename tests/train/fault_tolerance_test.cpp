@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
+#include "run/checkpoint.h"
 #include "test_support.h"
-#include "train/checkpoint.h"
 #include "train_fixtures.h"
 
 namespace {

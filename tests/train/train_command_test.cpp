@@ -6,8 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "run/checkpoint.h"
 #include "test_support.h"
-#include "train/checkpoint.h"
 #include "train_fixtures.h"
 
 namespace {

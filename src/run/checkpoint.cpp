@@ -1,4 +1,4 @@
-#include "train/checkpoint.h"
+#include "run/checkpoint.h"
 
 #include <spdlog/spdlog.h>
 
@@ -10,33 +10,33 @@
 #include <regex>
 
 #include "common/errors.h"
+#include "run/checkpoint_schema.h"
 #include "store/checksum.h"
 
 namespace gst {
 
 namespace fs = std::filesystem;
+namespace schema = checkpoint_schema;
 
 namespace {
 
-constexpr const char* kManifest = "manifest.json";
-
 fs::path final_dir(const fs::path& run_dir, int64_t step) {
-  return run_dir / ("step-" + std::to_string(step));
+  return run_dir / schema::step_dir_name(step);
 }
 
 CheckpointInfo read_manifest(const fs::path& dir, nlohmann::json* files) {
-  const fs::path path = dir / kManifest;
+  const fs::path path = dir / schema::kManifestFile;
   std::ifstream in(path);
   if (!in) input_error("{}: checkpoint has no manifest (incomplete)", dir.string());
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
-    if (j.at("format").get<std::string>() != "gst-checkpoint")
+    if (j.at("format").get<std::string>() != schema::kFormat)
       input_error("{}: not a gst checkpoint manifest", path.string());
     const int version = j.at("version").get<int>();
-    if (version != kCheckpointFormatVersion)
+    if (version != schema::kFormatVersion)
       input_error("{}: checkpoint format version {}, this gst reads version {}", path.string(),
-                  version, kCheckpointFormatVersion);
+                  version, schema::kFormatVersion);
     CheckpointInfo info{j.at("step").get<int64_t>(), j.at("world_size").get<int>(), dir};
     if (files) *files = j.at("files");
     return info;
@@ -48,7 +48,7 @@ CheckpointInfo read_manifest(const fs::path& dir, nlohmann::json* files) {
 }  // namespace
 
 fs::path staging_dir(const fs::path& run_dir, int64_t step) {
-  return run_dir / (".step-" + std::to_string(step) + ".tmp");
+  return run_dir / schema::staging_dir_name(step);
 }
 
 fs::path begin_checkpoint(const fs::path& run_dir, int64_t step) {
@@ -85,15 +85,16 @@ CheckpointInfo commit_checkpoint(const fs::path& staging, int64_t step, int worl
     std::sort(entries.begin(), entries.end());
     for (const auto& p : entries)
       files[p.filename().string()] = {{"bytes", fs::file_size(p)}, {"checksum", file_checksum(p)}};
-    nlohmann::json manifest = {{"format", "gst-checkpoint"},
-                               {"version", kCheckpointFormatVersion},
+    nlohmann::json manifest = {{"format", schema::kFormat},
+                               {"version", schema::kFormatVersion},
                                {"step", step},
                                {"world_size", world_size},
                                {"files", files}};
-    write_checkpoint_file(staging / (std::string(kManifest) + ".tmp"), manifest.dump(2) + "\n");
-    fs::rename(staging / (std::string(kManifest) + ".tmp"), staging / kManifest);
+    const std::string manifest_file = schema::kManifestFile;
+    write_checkpoint_file(staging / (manifest_file + ".tmp"), manifest.dump(2) + "\n");
+    fs::rename(staging / (manifest_file + ".tmp"), staging / manifest_file);
     // Replacing a checkpoint of the same step: move the old one aside first, drop it after.
-    const fs::path old = run_dir / (".step-" + std::to_string(step) + ".old");
+    const fs::path old = run_dir / schema::replaced_dir_name(step);
     fs::remove_all(old);
     if (fs::exists(target)) fs::rename(target, old);
     fs::rename(staging, target);
@@ -111,7 +112,7 @@ CheckpointInfo commit_checkpoint(const fs::path& staging, int64_t step, int worl
 std::vector<CheckpointInfo> list_checkpoints(const fs::path& run_dir) {
   std::vector<CheckpointInfo> out;
   if (!fs::is_directory(run_dir)) return out;
-  static const std::regex name("step-([0-9]+)");
+  static const std::regex name(std::string(schema::kStepDirPrefix) + "([0-9]+)");
   for (const auto& e : fs::directory_iterator(run_dir)) {
     std::smatch m;
     const std::string file = e.path().filename().string();

@@ -1,5 +1,6 @@
 // Run checkpoints on disk: <run>/step-<N>/ holding per-rank and shared files plus manifest.json
-// (format version, step, world size, size and XXH64 checksum of every file), written last.
+// (format version, step, world size, size and XXH64 checksum of every file), written last. File
+// names and the version: run/checkpoint_schema.h.
 //
 // A checkpoint is staged in <run>/.step-<N>.tmp/ and renamed into place after its manifest is
 // written, so a directory named step-<N> without a valid manifest (a crash mid-rename or a
@@ -13,8 +14,6 @@
 #include <vector>
 
 namespace gst {
-
-constexpr int kCheckpointFormatVersion = 1;
 
 struct CheckpointInfo {
   int64_t step = 0;

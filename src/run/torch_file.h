@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "common/errors.h"
-#include "train/checkpoint.h"
+#include "run/checkpoint.h"
 
 namespace gst {
 

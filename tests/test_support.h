@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace gst {
@@ -32,6 +33,23 @@ struct CommandResult {
 
 // Runs a shell command, capturing its output; never throws on a non-zero exit.
 CommandResult run_command(const std::string& command);
+
+// The shell command that runs `command` (a program and its arguments) as an MPI job of `ranks`
+// ranks: one OpenMP thread per rank, root allowed, more ranks than cores allowed; `options` go to
+// mpirun before -np. Ended by `timeout` after timeout_s seconds; 0 leaves mpirun the direct child
+// of the shell (for tests that signal it or its ranks).
+std::string mpirun(int ranks, const std::string& command, int timeout_s = 120,
+                   const std::string& options = "");
+// The same for `gst <args>` (the gst executable built with the tests).
+std::string mpirun_gst(int ranks, const std::string& args, int timeout_s = 120);
+
+// A directory that outlives this test process, for a result several tests share (ctest runs each
+// test in a process of its own): <build>/tests/shared/<key>-<write time of the gst executable>, so
+// a rebuilt gst recomputes it. When absent, `make` fills a fresh directory that is then renamed
+// into place, so a result is complete or absent; parallel tests at worst compute it twice. When
+// `make` returns false (it failed) the directory is returned without being kept for others.
+std::filesystem::path shared_result(const std::string& key,
+                                    const std::function<bool(const std::filesystem::path&)>& make);
 
 // Runs `/usr/bin/python3 -c script` (numpy, h5py) with the given arguments.
 CommandResult run_python(const std::string& script, const std::string& args = "");

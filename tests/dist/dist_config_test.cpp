@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "expect_input_error.h"
 #include "test_support.h"
 
 namespace gst {
@@ -34,10 +35,18 @@ TEST(DistConfig, DefaultsAndOverrides) {
   EXPECT_EQ(config.dist.check_every, 10);
 }
 
+// Each error names the key and what was expected; the same keys with valid values load.
 TEST(DistConfig, RejectsUnknownBackendAndNegativeCap) {
-  EXPECT_THROW(load_config<RunConfig>("", {"dist.backend=gloo"}), InputError);
-  EXPECT_THROW(load_config<RunConfig>("", {"dist.table_max_entries=-1"}), InputError);
-  EXPECT_THROW(load_config<RunConfig>("", {"dist.bucket=3"}), InputError);
+  using testing::expect_input_error;
+  expect_input_error([] { load_config<RunConfig>("", {"dist.backend=gloo"}); },
+                     {"'dist.backend'", "one of auto, mpi, nccl", "got 'gloo'"});
+  expect_input_error([] { load_config<RunConfig>("", {"dist.table_max_entries=-1"}); },
+                     {"'dist.table_max_entries'", "an integer in [0,", "got -1"});
+  expect_input_error([] { load_config<RunConfig>("", {"dist.bucket=3"}); },
+                     {"unknown key 'bucket'", "bucket_mb"});
+  const auto valid = load_config<RunConfig>("", {"dist.backend=nccl", "dist.table_max_entries=0"});
+  EXPECT_EQ(valid.dist.backend, "nccl");
+  EXPECT_EQ(valid.dist.table_max_entries, 0);
 }
 
 }  // namespace

@@ -12,8 +12,7 @@ namespace {
 using testing::run_command;
 
 std::string mpirun(int ranks, const std::string& args) {
-  return "timeout 60 mpirun --allow-run-as-root --oversubscribe -np " + std::to_string(ranks) +
-         " " + testing::gst_binary() + " " + args;
+  return testing::mpirun_gst(ranks, args, /*timeout_s=*/60);
 }
 
 TEST(DistFault, CommCheckPassesOnTwoRanks) {

@@ -3,18 +3,13 @@
 # the exit code is non-zero when any rank failed.
 file(GLOB GST_MPI_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/mpi/*.cpp)
 add_executable(gst_mpi_tests ${GST_MPI_TEST_SOURCES} ${CMAKE_CURRENT_SOURCE_DIR}/test_support.cpp)
-target_include_directories(gst_mpi_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}
-  ${CMAKE_CURRENT_LIST_DIR}/mpi)
+gst_test_target(gst_mpi_tests)
 target_link_libraries(gst_mpi_tests PRIVATE gstcore GTest::gtest)
-target_compile_definitions(gst_mpi_tests PRIVATE
-  GST_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-  GST_BINARY="$<TARGET_FILE:gst>"
-  GST_PYTHON="/usr/bin/python3")
 
 foreach(ranks 1 2 3 4)
   add_test(NAME dist_mpi_np${ranks}
     COMMAND ${MPIEXEC_EXECUTABLE} --allow-run-as-root --oversubscribe -np ${ranks}
       $<TARGET_FILE:gst_mpi_tests>)
-  set_tests_properties(dist_mpi_np${ranks} PROPERTIES TIMEOUT 180
+  set_tests_properties(dist_mpi_np${ranks} PROPERTIES TIMEOUT 180 LABELS mpi
     ENVIRONMENT "OMP_NUM_THREADS=1")
 endforeach()

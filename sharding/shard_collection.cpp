@@ -17,9 +17,9 @@
 #include <set>
 
 #include "common/errors.h"
+#include "common/ordered_parallel.h"
 #include "common/progress.h"
 #include "sharding/feature_stats.h"
-#include "sharding/ordered_parallel.h"
 #include "sharding/shard_assign.h"
 #include "sharding/shard_writer.h"
 #include "store/checksum.h"

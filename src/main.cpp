@@ -6,10 +6,10 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "comm/communicator.h"
 #include "commands.h"
 #include "common/errors.h"
 #include "common/log.h"
-#include "dist/communicator.h"
 
 namespace {
 

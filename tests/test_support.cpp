@@ -9,7 +9,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "dist/mpi_communicator.h"
+#include "comm/mpi_communicator.h"
 
 namespace gst::testing {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 #include "eval/metrics.h"
 
 namespace gst {

@@ -1,6 +1,6 @@
 // Names and version of a checkpoint directory's files, shared by the trainer (writes, resumes),
 // evaluation (loads the model) and run/checkpoint.cpp (manifest, listing). The history table's
-// own file format is documented in dist/distributed_history_table.h.
+// own file format is documented in comm/distributed_history_table.h.
 #pragma once
 
 #include <cstdint>

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "comm/dist_config.h"
 #include "common/config.h"
-#include "dist/dist_config.h"
 #include "gst/gst_config.h"
 #include "model/model_config.h"
 

@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "comm/communicator.h"
 #include "commands.h"
-#include "dist/communicator.h"
 #include "run/run_config.h"
 #include "train/preemption.h"
 #include "train/trainer.h"

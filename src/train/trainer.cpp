@@ -7,11 +7,11 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "comm/communicator.h"
+#include "comm/distributed_history_table.h"
+#include "comm/gradient_sync.h"
 #include "common/errors.h"
 #include "common/progress.h"
-#include "dist/communicator.h"
-#include "dist/distributed_history_table.h"
-#include "dist/gradient_sync.h"
 #include "eval/evaluator.h"
 #include "gst/gst_step.h"
 #include "gst/sampling.h"

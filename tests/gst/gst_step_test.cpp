@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "../train/train_fixtures.h"
-#include "dist/distributed_history_table.h"
-#include "dist/mpi_communicator.h"
+#include "comm/distributed_history_table.h"
+#include "comm/mpi_communicator.h"
 #include "gst/sampling.h"
 #include "test_support.h"
 

@@ -4,7 +4,7 @@
 // train under mpirun (tiny synthetic store, hidden 16, lr > 0) and compares the per-step losses
 // and every parameter after 20 steps; model dropout is 0 (torch draws its masks per batch tensor).
 // Each graph runs its own forward and backward and the gradients are summed in float64 across
-// graphs and ranks, so world sizes differ only below float32 resolution (see src/dist/README.md).
+// graphs and ranks, so world sizes differ only below float32 resolution (see src/comm/README.md).
 #include <gtest/gtest.h>
 
 #include <algorithm>

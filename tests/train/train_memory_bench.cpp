@@ -14,9 +14,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "comm/distributed_history_table.h"
+#include "comm/mpi_communicator.h"
 #include "data/synth.h"
-#include "dist/distributed_history_table.h"
-#include "dist/mpi_communicator.h"
 #include "gst/gst_step.h"
 #include "gst/sampling.h"
 #include "sharding/shard_collection.h"

@@ -1,4 +1,4 @@
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 
 #include <spdlog/spdlog.h>
 #include <torch/cuda.h>
@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "comm/mpi_check.h"
+#include "comm/mpi_communicator.h"
 #include "common/errors.h"
-#include "dist/mpi_check.h"
-#include "dist/mpi_communicator.h"
 #ifdef GST_WITH_NCCL
-#include "dist/nccl_communicator.h"
+#include "comm/nccl_communicator.h"
 #endif
 
 namespace gst {

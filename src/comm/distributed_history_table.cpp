@@ -1,4 +1,4 @@
-#include "dist/distributed_history_table.h"
+#include "comm/distributed_history_table.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -3,11 +3,11 @@
 //   mpirun -np 1 build/tests/gst_mpi_tests --gtest_filter='Nccl*'
 #include <gtest/gtest.h>
 
+#include "comm/mpi_communicator.h"
 #include "common/errors.h"
-#include "dist/mpi_communicator.h"
 #include "test_support.h"
 #ifdef GST_WITH_NCCL
-#include "dist/nccl_communicator.h"
+#include "comm/nccl_communicator.h"
 #endif
 
 namespace gst {

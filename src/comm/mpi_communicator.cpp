@@ -1,4 +1,4 @@
-#include "dist/mpi_communicator.h"
+#include "comm/mpi_communicator.h"
 
 #include <algorithm>
 #include <climits>
@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "comm/mpi_check.h"
 #include "common/errors.h"
-#include "dist/mpi_check.h"
 
 namespace gst {
 namespace mpi {

@@ -5,9 +5,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "comm/gradient_sync.h"
+#include "comm/mpi_communicator.h"
 #include "common/errors.h"
-#include "dist/gradient_sync.h"
-#include "dist/mpi_communicator.h"
 #include "test_support.h"
 
 namespace gst {

@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "dist/mpi_communicator.h"
+#include "comm/mpi_communicator.h"
 #include "test_support.h"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "dist/nccl_communicator.h"
+#include "comm/nccl_communicator.h"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <map>
 
+#include "comm/mpi_check.h"
 #include "common/errors.h"
-#include "dist/mpi_check.h"
 
 namespace gst {
 

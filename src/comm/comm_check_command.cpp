@@ -6,9 +6,9 @@
 #include <chrono>
 #include <cstring>
 
+#include "comm/communicator.h"
 #include "commands.h"
 #include "common/errors.h"
-#include "dist/communicator.h"
 
 namespace gst {
 

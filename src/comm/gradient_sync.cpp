@@ -1,4 +1,4 @@
-#include "dist/gradient_sync.h"
+#include "comm/gradient_sync.h"
 
 #include <torch/torch.h>
 

@@ -3,8 +3,8 @@
 
 #include <numeric>
 
+#include "comm/mpi_communicator.h"
 #include "common/errors.h"
-#include "dist/mpi_communicator.h"
 #include "test_support.h"
 
 namespace gst {

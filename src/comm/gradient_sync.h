@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 
 namespace at {
 class Tensor;

@@ -4,9 +4,9 @@
 
 #include <string>
 
+#include "comm/distributed_history_table.h"
+#include "comm/gradient_sync.h"
 #include "common/config.h"
-#include "dist/distributed_history_table.h"
-#include "dist/gradient_sync.h"
 
 namespace gst {
 

@@ -8,7 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 #include "gst/history_table.h"
 
 namespace gst {

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <random>
 
-#include "dist/distributed_history_table.h"
-#include "dist/mpi_communicator.h"
+#include "comm/distributed_history_table.h"
+#include "comm/mpi_communicator.h"
 
 int main(int argc, char** argv) {
   using Clock = std::chrono::steady_clock;

@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "dist/communicator.h"
-#include "dist/mpi_communicator.h"
+#include "comm/communicator.h"
+#include "comm/mpi_communicator.h"
 
 namespace gst {
 

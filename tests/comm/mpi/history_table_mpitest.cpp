@@ -8,9 +8,9 @@
 #include <random>
 #include <unordered_map>
 
+#include "comm/distributed_history_table.h"
+#include "comm/mpi_communicator.h"
 #include "common/errors.h"
-#include "dist/distributed_history_table.h"
-#include "dist/mpi_communicator.h"
 #include "test_support.h"
 
 namespace gst {

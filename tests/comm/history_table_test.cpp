@@ -1,12 +1,12 @@
 // DistributedHistoryTable at world size 1 (a single process): key identity, staleness, the cap,
-// stats and save/load. tests/dist/mpi/history_table_mpitest.cpp covers 1 to 4 ranks.
+// stats and save/load. tests/comm/mpi/history_table_mpitest.cpp covers 1 to 4 ranks.
 #include <gtest/gtest.h>
 
 #include <fstream>
 
+#include "comm/distributed_history_table.h"
+#include "comm/mpi_communicator.h"
 #include "common/errors.h"
-#include "dist/distributed_history_table.h"
-#include "dist/mpi_communicator.h"
 #include "test_support.h"
 
 namespace {

@@ -1,8 +1,8 @@
 // The MPI backend of Communicator: host buffers over a private duplicate of an MPI communicator.
 #pragma once
 
-#include "dist/communicator.h"
-#include "dist/mpi_check.h"  // <mpi.h> without the C++ bindings
+#include "comm/communicator.h"
+#include "comm/mpi_check.h"  // <mpi.h> without the C++ bindings
 
 namespace gst {
 

@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <functional>
 
-#include "dist/gradient_sync.h"
-#include "dist/mpi_communicator.h"
+#include "comm/gradient_sync.h"
+#include "comm/mpi_communicator.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // The `dist:` config section: defaults, overrides, validation and the options it produces.
-#include "dist/dist_config.h"
+#include "comm/dist_config.h"
 
 #include <gtest/gtest.h>
 

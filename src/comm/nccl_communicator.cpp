@@ -149,7 +149,7 @@ void NcclCommunicator::abort(int exit_code) {
                    ncclGetErrorString(result));
   }
   comm_ = nullptr;
-  host_->abort(exit_code);
+  host_->MpiCommunicator::abort(exit_code);  // non-virtual: the compiler sees it does not return
 }
 
 }  // namespace gst

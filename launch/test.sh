@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: setup (deps + build), formatting check, then the whole ctest suite.
+# The test command: setup (deps + build), formatting check, then the whole ctest suite and its
+# wall time. The inner loop is `cd build && ctest -L unit` (labels: unit, e2e, mpi, slurm).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,9 @@ if ! clang-format --dry-run -Werror $files; then
 fi
 
 cd build
+start=$(date +%s)
 if ! OMP_NUM_THREADS=1 ctest --output-on-failure -j "${GST_TEST_JOBS:-2}"; then
   status=1
 fi
+echo "test: suite wall time $(($(date +%s) - start)) s"
 exit $status

@@ -17,9 +17,9 @@
 #include <set>
 
 #include "common/errors.h"
+#include "common/ordered_parallel.h"
 #include "common/progress.h"
 #include "sharding/feature_stats.h"
-#include "sharding/ordered_parallel.h"
 #include "sharding/shard_assign.h"
 #include "sharding/shard_writer.h"
 #include "store/checksum.h"
@@ -30,15 +30,23 @@ namespace gst {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// The bytes a decoded graph holds in memory: the input size of a graph given in memory, and what
+// it costs the scan-to-write cache.
+int64_t graph_bytes(const Graph& g) {
+  return static_cast<int64_t>(g.node_feat.size() * 4 + g.node_opcode.size() + g.edges.size() * 8 +
+                              g.config_node_ids.size() * 8 + g.config_feat.size() * 4 +
+                              g.runtime.size() * 8 + g.runtime_normalizer.size() * 8);
+}
+
+}  // namespace
+
 MemoryGraphSource::MemoryGraphSource(Task task,
                                      std::vector<std::pair<std::string, Graph>> split_graphs)
     : task_(task) {
   for (auto& [split, graph] : split_graphs) {
-    int64_t bytes = static_cast<int64_t>(graph.node_feat.size() * 4 + graph.node_opcode.size() +
-                                         graph.edges.size() * 8 + graph.config_node_ids.size() * 8 +
-                                         graph.config_feat.size() * 4 + graph.runtime.size() * 8 +
-                                         graph.runtime_normalizer.size() * 8);
-    inputs_.push_back({graph.id, split, "memory:" + graph.id, bytes, graphs_.size()});
+    inputs_.push_back({graph.id, split, "memory:" + graph.id, graph_bytes(graph), graphs_.size()});
     graphs_.push_back(std::move(graph));
   }
 }
@@ -101,12 +109,6 @@ struct Scanned {
   std::unique_ptr<TrainStats> stats;  // train graphs only
   std::unique_ptr<Graph> graph;       // kept for the write pass while the cache has room
 };
-
-int64_t graph_bytes(const Graph& g) {
-  return static_cast<int64_t>(g.node_feat.size() * 4 + g.node_opcode.size() + g.edges.size() * 8 +
-                              g.config_node_ids.size() * 8 + g.config_feat.size() * 4 +
-                              g.runtime.size() * 16);
-}
 
 struct Fault {
   enum Kind { None, Fail, Kill } kind = None;

@@ -6,10 +6,10 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "comm/communicator.h"
 #include "commands.h"
 #include "common/errors.h"
 #include "common/log.h"
-#include "dist/communicator.h"
 
 namespace {
 
@@ -57,7 +57,9 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "gst: error: " << e.what() << "\n";
     gst::abort_job_if_distributed(1, e.what());
+    gst::close_job_communicator();
     return 1;
   }
+  gst::close_job_communicator();
   return 0;
 }

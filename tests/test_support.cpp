@@ -9,6 +9,8 @@
 #include <random>
 #include <stdexcept>
 
+#include "comm/mpi_communicator.h"
+
 namespace gst::testing {
 
 ScratchDir::ScratchDir(const std::string& tag) {
@@ -43,6 +45,40 @@ static std::string shell_quote(const std::string& s) {
 
 CommandResult run_python(const std::string& script, const std::string& args) {
   return run_command(std::string(GST_PYTHON) + " -c " + shell_quote(script) + " " + args);
+}
+
+MpiCommunicator& world() {
+  static MpiCommunicator comm;
+  return comm;
+}
+
+std::string mpirun(int ranks, const std::string& command, int timeout_s,
+                   const std::string& options) {
+  std::string line = "OMP_NUM_THREADS=1 ";
+  if (timeout_s > 0) line += "timeout " + std::to_string(timeout_s) + " ";
+  line += "mpirun --allow-run-as-root --oversubscribe ";
+  if (!options.empty()) line += options + " ";
+  return line + "-np " + std::to_string(ranks) + " " + command;
+}
+
+std::string mpirun_gst(int ranks, const std::string& args, int timeout_s) {
+  return mpirun(ranks, gst_binary() + " " + args, timeout_s);
+}
+
+std::filesystem::path shared_result(const std::string& key,
+                                    const std::function<bool(const std::filesystem::path&)>& make) {
+  namespace fs = std::filesystem;
+  const auto built = fs::last_write_time(gst_binary()).time_since_epoch().count();
+  const fs::path dir = fs::path(GST_TEST_SHARED_DIR) / (key + "-" + std::to_string(built));
+  if (fs::exists(dir)) return dir;
+  std::random_device rd;
+  const fs::path staging = dir.string() + ".tmp" + std::to_string(rd());
+  fs::create_directories(staging);
+  if (!make(staging)) return staging;
+  std::error_code ec;
+  fs::rename(staging, dir, ec);  // fails when another process got there first: its copy is used
+  if (ec) fs::remove_all(staging, ec);
+  return dir;
 }
 
 int64_t int_arg(int argc, char** argv, const char* name, int64_t fallback) {

@@ -3,7 +3,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
+
+namespace gst {
+class MpiCommunicator;
+}
 
 namespace gst::testing {
 
@@ -29,11 +34,32 @@ struct CommandResult {
 // Runs a shell command, capturing its output; never throws on a non-zero exit.
 CommandResult run_command(const std::string& command);
 
+// The shell command that runs `command` (a program and its arguments) as an MPI job of `ranks`
+// ranks: one OpenMP thread per rank, root allowed, more ranks than cores allowed; `options` go to
+// mpirun before -np. Ended by `timeout` after timeout_s seconds; 0 leaves mpirun the direct child
+// of the shell (for tests that signal it or its ranks).
+std::string mpirun(int ranks, const std::string& command, int timeout_s = 120,
+                   const std::string& options = "");
+// The same for `gst <args>` (the gst executable built with the tests).
+std::string mpirun_gst(int ranks, const std::string& args, int timeout_s = 120);
+
+// A directory that outlives this test process, for a result several tests share (ctest runs each
+// test in a process of its own): <build>/tests/shared/<key>-<write time of the gst executable>, so
+// a rebuilt gst recomputes it. When absent, `make` fills a fresh directory that is then renamed
+// into place, so a result is complete or absent; parallel tests at worst compute it twice. When
+// `make` returns false (it failed) the directory is returned without being kept for others.
+std::filesystem::path shared_result(const std::string& key,
+                                    const std::function<bool(const std::filesystem::path&)>& make);
+
 // Runs `/usr/bin/python3 -c script` (numpy, h5py) with the given arguments.
 CommandResult run_python(const std::string& script, const std::string& args = "");
 
 // A benchmark's integer option "--name VALUE" from argv, or fallback when absent.
 int64_t int_arg(int argc, char** argv, const char* name, int64_t fallback);
+
+// This process's MPI world, started on first use: world size 1 in gst_tests and the benchmarks
+// (a single process is world size 1), every rank of the job in gst_mpi_tests under mpirun.
+MpiCommunicator& world();
 
 // The `gst` executable built alongside the tests, and the source tree.
 inline std::string gst_binary() { return GST_BINARY; }

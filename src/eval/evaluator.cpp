@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 #include "eval/metrics.h"
 
 namespace gst {
@@ -29,7 +29,7 @@ MetricSums MetricSums::mean() const {
 
 void MetricSums::all_reduce(Communicator& comm) {
   for (double* v : {&graphs, &kendall_tau, &opa, &slowdown1, &slowdown5, &slowdown10})
-    *v = comm.all_reduce_sum(*v);
+    *v = comm.scalar_sum(*v);
 }
 
 Evaluator::Evaluator(CostModel model, const SegmentStore& store, bool whole_graph,

@@ -6,7 +6,8 @@
 
 #include "common/errors.h"
 #include "eval/evaluator.h"
-#include "train/torch_file.h"
+#include "run/checkpoint_schema.h"
+#include "run/torch_file.h"
 
 namespace gst {
 
@@ -22,12 +23,12 @@ TrainedModel load_trained_model(const std::string& run_dir, const std::string& c
   } else {
     out.checkpoint = verify_checkpoint(checkpoint);
   }
-  out.config = read_saved_config(out.checkpoint.dir / "config.yaml");
+  out.config = read_saved_config(out.checkpoint.dir / checkpoint_schema::kConfigFile);
   if (!store_override.empty()) out.config.data.store = store_override;
   out.store = SegmentStore::open(out.config.data.store);
   const Manifest& m = out.store->manifest();
   out.model = CostModel(out.config.model, m.task, m.node_columns, m.config_columns);
-  load_torch_file(out.model, out.checkpoint.dir / "model.pt", device);
+  load_torch_file(out.model, out.checkpoint.dir / checkpoint_schema::kModelFile, device);
   out.model->to(device);
   out.model->eval();
   spdlog::info("loaded {} (step {})", out.checkpoint.dir.string(), out.checkpoint.step);

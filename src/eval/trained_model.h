@@ -7,9 +7,9 @@
 #include <string>
 
 #include "model/cost_model.h"
+#include "run/checkpoint.h"
+#include "run/run_config.h"
 #include "store/segment_store.h"
-#include "train/checkpoint.h"
-#include "train/run_config.h"
 
 namespace CLI {
 class App;

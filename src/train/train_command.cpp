@@ -3,10 +3,10 @@
 #include <cstdlib>
 #include <memory>
 
+#include "comm/communicator.h"
 #include "commands.h"
-#include "dist/communicator.h"
+#include "run/run_config.h"
 #include "train/preemption.h"
-#include "train/run_config.h"
 #include "train/trainer.h"
 
 namespace gst {
@@ -34,10 +34,10 @@ void add_train_command(CLI::App& app) {
   cmd->callback([opt] {
     RunConfig config = load_run_config(opt->config, opt->sets);
     if (!opt->run_dir.empty()) config.train.run_dir = opt->run_dir;
-    auto comm = make_communicator(config.dist.backend);
-    const TrainResult result = train(config, *comm, opt->resume);
+    Communicator& comm = job_communicator(config.dist.backend);
+    const TrainResult result = train(config, comm, opt->resume);
     if (result.preempted) {
-      comm.reset();  // finalizes the communicator before the distinct exit code
+      close_job_communicator();  // before the distinct exit code
       std::exit(kPreemptedExitCode);
     }
   });

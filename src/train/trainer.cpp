@@ -3,27 +3,29 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "comm/communicator.h"
+#include "comm/distributed_history_table.h"
+#include "comm/gradient_sync.h"
 #include "common/errors.h"
 #include "common/progress.h"
-#include "dist/communicator.h"
-#include "dist/distributed_history_table.h"
-#include "dist/gradient_sync.h"
 #include "eval/evaluator.h"
 #include "gst/gst_step.h"
 #include "gst/sampling.h"
 #include "model/cost_model.h"
+#include "run/checkpoint.h"
+#include "run/checkpoint_schema.h"
+#include "run/torch_file.h"
 #include "store/segment_store.h"
-#include "train/checkpoint.h"
 #include "train/global_batch.h"
 #include "train/graph_sampler.h"
 #include "train/metrics_log.h"
 #include "train/preemption.h"
 #include "train/schedule.h"
-#include "train/torch_file.h"
 
 namespace gst {
 
@@ -61,9 +63,20 @@ class Run {
   int64_t restore(const std::string& resume);
   void save(int64_t step);
   nlohmann::json validate(int64_t step);
+  void enter_head_phase();
   void train_step(int64_t step, double* loss_sum);
   std::vector<GraphSample> sample_step(int64_t step, std::mt19937_64& rng);
   std::vector<int64_t> validation_graphs() const;
+
+  // The steps since the last metrics line.
+  struct Interval {
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    double loss_sum = 0;  // this rank's graph losses, each / global batch graphs
+    int64_t steps = 0;
+    StepCounts counts_before;
+  };
+  // Writes the metrics line of the interval ending after `step` (collective) and starts the next.
+  void log_interval(int64_t step, Interval& interval, MetricsLog* log, TrainResult& result);
 
   RunConfig config_;
   Communicator& comm_;
@@ -78,12 +91,14 @@ class Run {
   std::unique_ptr<GraphSampler> sampler_;               // train.sampling: rank
   std::unique_ptr<GlobalBatchSampler> global_sampler_;  // train.sampling: global
   std::unique_ptr<Evaluator> evaluator_;
-  // All parameters in the main phase; replaced by a head-only one (without overlap hooks) when
-  // head fine-tuning starts.
+  // All parameters in the main phase; replaced by a head-only one (without overlap hooks) by
+  // enter_head_phase().
   std::unique_ptr<GradientSync> sync_;
-  bool head_sync_ = false;
   GradientSyncOptions sync_options_;
   LrSchedule schedule_;
+  // Steps, main phase then head fine-tuning, and where this run resumed.
+  int64_t start_step_ = 0, total_steps_ = 0;
+  std::chrono::steady_clock::time_point run_start_;
 };
 
 void Run::build() {
@@ -173,13 +188,13 @@ int64_t Run::restore(const std::string& resume) {
     return 0;
   }
   const fs::path dir = found->dir;
-  load_torch_file(model_, dir / "model.pt", device_);
-  load_torch_file(*optimizer_, dir / "optimizer.pt", device_);
-  load_torch_file(*head_optimizer_, dir / "head_optimizer.pt", device_);
+  load_torch_file(model_, dir / checkpoint_schema::kModelFile, device_);
+  load_torch_file(*optimizer_, dir / checkpoint_schema::kOptimizerFile, device_);
+  load_torch_file(*head_optimizer_, dir / checkpoint_schema::kHeadOptimizerFile, device_);
   if (table_) {
     std::vector<fs::path> shards;
     for (int r = 0; r < found->world_size; ++r)
-      shards.push_back(dir / fmt::format("history-rank{}.bin", r));
+      shards.push_back(dir / checkpoint_schema::history_file_name(r));
     table_->load(shards);
   }
   sync_->broadcast_parameters(0);
@@ -193,7 +208,7 @@ void Run::save(int64_t step) {
   comm_.barrier();
   const fs::path staging = staging_dir(run_dir_, step);
   try {
-    if (table_) table_->save(staging / fmt::format("history-rank{}.bin", rank_));
+    if (table_) table_->save(staging / checkpoint_schema::history_file_name(rank_));
     // Every random choice of a step derives from (seed, rank, step), so this is the whole state.
     nlohmann::json rng = {
         {"seed", config_.train.seed},
@@ -202,17 +217,17 @@ void Run::save(int64_t step) {
         {"scheme", global_sampler_ ? "global batch; per-sample generators seeded from "
                                      "(seed, step, position in the global batch)"
                                    : "per-step generators seeded from (seed, rank, step)"}};
-    write_checkpoint_file(staging / fmt::format("rng-rank{}.json", rank_), rng.dump(2) + "\n");
+    write_checkpoint_file(staging / checkpoint_schema::rng_file_name(rank_), rng.dump(2) + "\n");
     if (rank_ == 0) {
-      save_torch_file(model_, staging / "model.pt");
-      save_torch_file(*optimizer_, staging / "optimizer.pt");
-      save_torch_file(*head_optimizer_, staging / "head_optimizer.pt");
+      save_torch_file(model_, staging / checkpoint_schema::kModelFile);
+      save_torch_file(*optimizer_, staging / checkpoint_schema::kOptimizerFile);
+      save_torch_file(*head_optimizer_, staging / checkpoint_schema::kHeadOptimizerFile);
       nlohmann::json sched = {{"step", step},
                               {"kind", schedule_.kind},
                               {"lr", schedule_.lr(std::min(step, config_.train.steps))}};
-      write_checkpoint_file(staging / "scheduler.json", sched.dump(2) + "\n");
+      write_checkpoint_file(staging / checkpoint_schema::kSchedulerFile, sched.dump(2) + "\n");
       RunConfig copy = config_;
-      write_checkpoint_file(staging / "config.yaml", dump_config(copy) + "\n");
+      write_checkpoint_file(staging / checkpoint_schema::kConfigFile, dump_config(copy) + "\n");
     }
   } catch (const std::exception& e) {
     // The earlier checkpoints are untouched; this one is dropped and the job ends.
@@ -276,18 +291,20 @@ std::vector<GraphSample> Run::sample_step(int64_t step, std::mt19937_64& rng) {
   return samples;
 }
 
+// Head fine-tuning trains the head only: gradients of the head parameters, synchronized after the
+// last backward (no overlap hooks on the backbone).
+void Run::enter_head_phase() {
+  sync_.reset();  // removes the main phase's backward hooks
+  GradientSyncOptions options = sync_options_;
+  options.overlap = false;
+  sync_ = std::make_unique<GradientSync>(comm_, model_->head_parameters(), options);
+}
+
 void Run::train_step(int64_t step, double* loss_sum) {
   const TrainConfig& t = config_.train;
   if (rank_ == t.fault_rank && step == t.fault_step)
     fail("injected fault on rank {} at step {} (train.fault_rank / train.fault_step)", rank_, step);
   const bool head_phase = step >= t.steps;
-  if (head_phase && !head_sync_) {
-    sync_.reset();  // removes the main phase's backward hooks
-    GradientSyncOptions options = sync_options_;
-    options.overlap = false;
-    sync_ = std::make_unique<GradientSync>(comm_, model_->head_parameters(), options);
-    head_sync_ = true;
-  }
   torch::manual_seed(mix_seed({static_cast<uint64_t>(t.seed), static_cast<uint64_t>(rank_),
                                static_cast<uint64_t>(step), 0x70}));
   auto rng = seeded_rng({static_cast<uint64_t>(t.seed), static_cast<uint64_t>(rank_),
@@ -318,85 +335,85 @@ void Run::train_step(int64_t step, double* loss_sum) {
     sync_->check_parameters_consistent(step + 1);
 }
 
+void Run::log_interval(int64_t step, Interval& interval, MetricsLog* log, TrainResult& result) {
+  const TrainConfig& t = config_.train;
+  const int64_t done = step + 1;
+  const auto now = std::chrono::steady_clock::now();
+  const double secs = std::chrono::duration<double>(now - interval.start).count();
+  const StepCounts& c = step_->counts();
+  const double mean_loss = comm_.scalar_sum(interval.loss_sum) / interval.steps;
+  const double configs =
+      comm_.scalar_sum(static_cast<double>(c.graph_configs - interval.counts_before.graph_configs));
+  const double segments = comm_.scalar_sum(
+      static_cast<double>(c.trained_segments - interval.counts_before.trained_segments));
+  nlohmann::json j = {{"step", done},
+                      {"kind", "train"},
+                      {"phase", step >= t.steps ? "head" : "main"},
+                      {"loss", mean_loss},
+                      {"lr", step >= t.steps ? config_.gst.head_lr : schedule_.lr(step)},
+                      {"graph_configs_per_s", configs / secs},
+                      {"segments_per_s", segments / secs},
+                      {"step_s", secs / interval.steps}};
+  if (table_) {
+    const HistoryStats s = table_->stats();
+    j["table_hit_rate"] = comm_.scalar_sum(s.hit_rate()) / comm_.size();
+    j["table_staleness"] = comm_.scalar_sum(s.mean_staleness) / comm_.size();
+    j["table_entries"] = comm_.scalar_sum(static_cast<double>(s.entries));
+    j["table_bytes"] = comm_.scalar_sum(static_cast<double>(s.bytes_exchanged));
+    j["table_s"] = comm_.scalar_max(s.seconds) / interval.steps;
+    table_->reset_stats();
+  }
+  const double elapsed = std::chrono::duration<double>(now - run_start_).count();
+  const double eta = elapsed / (done - start_step_) * (total_steps_ - done);
+  if (log) log->write(j);
+  spdlog::info(
+      "step {}/{} loss {:.4f} lr {:.2e} {:.0f} graph-configs/s{} eta {:.0f}s", done, total_steps_,
+      mean_loss, j["lr"].get<double>(), configs / secs,
+      table_ ? fmt::format(" table hit {:.2f} staleness {:.1f}", j["table_hit_rate"].get<double>(),
+                           j["table_staleness"].get<double>())
+             : std::string(),
+      eta);
+  result.last_loss = mean_loss;
+  interval = Interval{};
+  interval.counts_before = c;
+}
+
 TrainResult Run::go(const std::string& resume) {
   if (rank_ == 0) fs::create_directories(run_dir_);
   comm_.barrier();
   build();
-  const int64_t start = restore(resume);
+  start_step_ = restore(resume);
   const TrainConfig& t = config_.train;
-  const int64_t total = t.steps + config_.gst.head_steps;
+  total_steps_ = t.steps + config_.gst.head_steps;
   std::unique_ptr<MetricsLog> log;
-  if (rank_ == 0) log = std::make_unique<MetricsLog>(run_dir_ / "metrics.jsonl", start);
+  if (rank_ == 0) log = std::make_unique<MetricsLog>(run_dir_ / "metrics.jsonl", start_step_);
 
-  if (start >= total)
-    spdlog::info("train: {} is complete ({} of {} steps); nothing to do", run_dir_.string(), start,
-                 total);
+  if (start_step_ >= total_steps_)
+    spdlog::info("train: {} is complete ({} of {} steps); nothing to do", run_dir_.string(),
+                 start_step_, total_steps_);
   install_preemption_handlers();
   TrainResult result;
-  result.steps_done = start;
-  Progress progress("steps", total - start);
-  auto interval_start = std::chrono::steady_clock::now();
-  const auto run_start = interval_start;
-  double loss_sum = 0;
-  int64_t interval_steps = 0;
-  StepCounts counts_before = step_->counts();
+  result.steps_done = start_step_;
+  Progress progress("steps", total_steps_ - start_step_);
+  run_start_ = std::chrono::steady_clock::now();
+  Interval interval;
+  interval.counts_before = step_->counts();
+  const int64_t head_start = std::max(start_step_, t.steps);
 
-  for (int64_t step = start; step < total; ++step) {
-    train_step(step, &loss_sum);
-    ++interval_steps;
+  for (int64_t step = start_step_; step < total_steps_; ++step) {
+    if (step == head_start) enter_head_phase();
+    train_step(step, &interval.loss_sum);
+    ++interval.steps;
     const int64_t done = step + 1;
     if (rank_ == 0) progress.advance();
-
-    if (done % t.log_every == 0 || done == total) {
-      const double secs =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - interval_start).count();
-      const StepCounts& c = step_->counts();
-      // Each rank's loss_sum holds its graphs' losses / global batch graphs.
-      const double mean_loss = comm_.all_reduce_sum(loss_sum) / interval_steps;
-      const double configs =
-          comm_.all_reduce_sum(static_cast<double>(c.graph_configs - counts_before.graph_configs));
-      const double segments = comm_.all_reduce_sum(
-          static_cast<double>(c.trained_segments - counts_before.trained_segments));
-      nlohmann::json j = {{"step", done},
-                          {"kind", "train"},
-                          {"phase", step >= t.steps ? "head" : "main"},
-                          {"loss", mean_loss},
-                          {"lr", step >= t.steps ? config_.gst.head_lr : schedule_.lr(step)},
-                          {"graph_configs_per_s", configs / secs},
-                          {"segments_per_s", segments / secs},
-                          {"step_s", secs / interval_steps}};
-      if (table_) {
-        const HistoryStats s = table_->stats();
-        j["table_hit_rate"] = comm_.all_reduce_sum(s.hit_rate()) / comm_.size();
-        j["table_staleness"] = comm_.all_reduce_sum(s.mean_staleness) / comm_.size();
-        j["table_entries"] = comm_.all_reduce_sum(static_cast<double>(s.entries));
-        j["table_bytes"] = comm_.all_reduce_sum(static_cast<double>(s.bytes_exchanged));
-        j["table_s"] = comm_.all_reduce_max(s.seconds) / interval_steps;
-        table_->reset_stats();
-      }
-      const double elapsed =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-      const double eta = elapsed / (done - start) * (total - done);
-      if (log) log->write(j);
-      spdlog::info("step {}/{} loss {:.4f} lr {:.2e} {:.0f} graph-configs/s{} eta {:.0f}s", done,
-                   total, mean_loss, j["lr"].get<double>(), configs / secs,
-                   table_ ? fmt::format(" table hit {:.2f} staleness {:.1f}",
-                                        j["table_hit_rate"].get<double>(),
-                                        j["table_staleness"].get<double>())
-                          : std::string(),
-                   eta);
-      result.last_loss = mean_loss;
-      loss_sum = 0;
-      interval_steps = 0;
-      counts_before = c;
-      interval_start = std::chrono::steady_clock::now();
-    }
-    if (t.valid_every > 0 && done % t.valid_every == 0 && done != total) {
+    if (done % t.log_every == 0 || done == total_steps_)
+      log_interval(step, interval, log.get(), result);
+    if (t.valid_every > 0 && done % t.valid_every == 0 && done != total_steps_) {
       auto j = validate(done);
       if (log) log->write(j);
     }
-    const bool stop = comm_.all_reduce_max(preemption_requested() ? 1.0 : 0.0) > 0;
-    if (stop || done == total || (t.checkpoint_every > 0 && done % t.checkpoint_every == 0))
+    const bool stop = comm_.scalar_max(preemption_requested() ? 1.0 : 0.0) > 0;
+    if (stop || done == total_steps_ || (t.checkpoint_every > 0 && done % t.checkpoint_every == 0))
       save(done);
     result.steps_done = done;
     if (stop) {
@@ -408,8 +425,8 @@ TrainResult Run::go(const std::string& resume) {
     }
   }
   progress.finish();
-  if (start < total) {
-    auto j = validate(total);
+  if (start_step_ < total_steps_) {
+    auto j = validate(total_steps_);
     if (log) log->write(j);
   }
   return result;

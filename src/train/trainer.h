@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "train/run_config.h"
+#include "run/run_config.h"
 
 namespace gst {
 

@@ -3,32 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <fstream>
-#include <nlohmann/json.hpp>
 
+#include "run/checkpoint.h"
 #include "test_support.h"
-#include "train/checkpoint.h"
 #include "train_fixtures.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using gst::testing::mpirun_gst;
 using gst::testing::run_command;
-
-std::string mpirun(int ranks, const std::string& args) {
-  return "OMP_NUM_THREADS=1 timeout 120 mpirun --allow-run-as-root --oversubscribe -np " +
-         std::to_string(ranks) + " " + gst::testing::gst_binary() + " " + args + " 2>&1";
-}
-
-std::vector<std::pair<int64_t, double>> losses(const fs::path& run_dir) {
-  std::vector<std::pair<int64_t, double>> out;
-  std::ifstream in(run_dir / "metrics.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    auto j = nlohmann::json::parse(line);
-    if (j["kind"] == "train") out.emplace_back(j["step"].get<int64_t>(), j["loss"].get<double>());
-  }
-  return out;
-}
+using gst::testing::train_losses;
 
 class DistributedTrainTest : public ::testing::Test {
  protected:
@@ -56,36 +41,36 @@ TEST_F(DistributedTrainTest, ResumeOnAnotherWorldSize) {
   const std::string common =
       " --set train.steps=40 --set train.log_every=4"
       " --set train.checkpoint_every=20 --set train.lr=0.002";
-  auto r = run_command(mpirun(2, "train --config " + config("resize", run) + common +
-                                     " --set train.fault_rank=1 --set train.fault_step=21"));
+  auto r = run_command(mpirun_gst(2, "train --config " + config("resize", run) + common +
+                                         " --set train.fault_rank=1 --set train.fault_step=21"));
   ASSERT_NE(r.exit_code, 0) << r.output;
   ASSERT_EQ(gst::list_checkpoints(run).front().step, 20) << r.output;
-  const auto before = losses(run);
+  const auto before = train_losses(run);
   ASSERT_FALSE(before.empty());
   EXPECT_TRUE(fs::exists(run / "step-20" / "history-rank1.bin"));
-  const double last = before.back().second;
+  const double last = before.rbegin()->second;
 
   for (int ranks : {1, 3}) {
     const fs::path copy = dir_->path() / ("resize" + std::to_string(ranks));
     fs::copy(run, copy, fs::copy_options::recursive);
     auto resumed = run_command(
-        mpirun(ranks, "train --config " + config("resize", copy) + common + " --resume auto"));
+        mpirun_gst(ranks, "train --config " + config("resize", copy) + common + " --resume auto"));
     ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
     EXPECT_NE(resumed.output.find("written by 2 ranks"), std::string::npos) << resumed.output;
-    const auto after = losses(copy);
+    const auto after = train_losses(copy);
     auto first = std::find_if(after.begin(), after.end(), [](auto& p) { return p.first > 20; });
     ASSERT_NE(first, after.end());
     // Smooth continuation: not a restart from scratch (whose loss is far higher).
     EXPECT_LT(first->second, last * 1.5 + 0.02) << "ranks " << ranks;
-    EXPECT_EQ(after.back().first, 40);
+    EXPECT_EQ(after.rbegin()->first, 40);
   }
 }
 
 TEST_F(DistributedTrainTest, FailingRankEndsTheJobPromptly) {
   const fs::path run = dir_->path() / "fault";
   const auto start = std::chrono::steady_clock::now();
-  auto r = run_command(mpirun(2, "train --config " + config("fault", run) +
-                                     " --set train.fault_rank=1 --set train.fault_step=3"));
+  auto r = run_command(mpirun_gst(2, "train --config " + config("fault", run) +
+                                         " --set train.fault_rank=1 --set train.fault_step=3"));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_NE(r.exit_code, 0);
@@ -101,8 +86,7 @@ TEST_F(DistributedTrainTest, PreemptionCheckpointsEveryRankAndExitsWithCode3) {
   // mpirun itself gets the signal (as under Slurm) and forwards SIGUSR1 to its ranks; the job is
   // killed if it has not stopped 60 s later.
   const std::string cmd =
-      "OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe -np 2 " +
-      gst::testing::gst_binary() + " train --config " + config("preempt", run) +
+      mpirun_gst(2, "train --config " + config("preempt", run), /*timeout_s=*/0) +
       " --set train.steps=100000 > " + run.string() + ".log 2>&1 & pid=$!; " +
       "for i in $(seq 900); do grep -q '\"step\":3,' " + (run / "metrics.jsonl").string() +
       " 2>/dev/null && break; sleep 0.1; done; kill -USR1 $pid; " +

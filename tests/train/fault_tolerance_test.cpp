@@ -6,17 +6,17 @@
 
 #include <fstream>
 #include <map>
-#include <nlohmann/json.hpp>
 
 #include "common/errors.h"
+#include "run/checkpoint.h"
 #include "test_support.h"
-#include "train/checkpoint.h"
 #include "train_fixtures.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using gst::testing::run_command;
+using gst::testing::train_losses;
 
 class FaultToleranceTest : public ::testing::Test {
  protected:
@@ -41,20 +41,8 @@ class FaultToleranceTest : public ::testing::Test {
            " --set train.batch_graphs=2 --set train.valid_graphs=2" +
            extra;
   }
-  static std::string mpirun2() {
-    return "OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe -np 2 " +
-           gst::testing::gst_binary() + " ";
-  }
-  // step -> loss of every train line of a run's metrics log.
-  static std::map<int64_t, double> losses(const fs::path& run) {
-    std::map<int64_t, double> out;
-    std::ifstream in(run / "metrics.jsonl");
-    for (std::string line; std::getline(in, line);) {
-      auto j = nlohmann::json::parse(line);
-      if (j["kind"] == "train") out[j["step"].get<int64_t>()] = j["loss"].get<double>();
-    }
-    return out;
-  }
+  // Two ranks, mpirun the shell's direct child: the kill test finds the ranks among its children.
+  static std::string mpirun2() { return gst::testing::mpirun_gst(2, "", /*timeout_s=*/0); }
   static double field(const std::string& output, const std::string& key) {
     const auto at = output.find(key + "=");
     return at == std::string::npos ? -1 : std::stod(output.substr(at + key.size() + 1));
@@ -115,7 +103,7 @@ TEST_F(FaultToleranceTest, KilledRankEndsJobAndResumeReproducesLosses) {
   std::cout << "resumed from step " << from << "\n";
   // Every step's randomness derives from (seed, rank, step) and the checkpoint restores the
   // exact parameters and optimizer moments, so the losses match exactly, not approximately.
-  const auto a = losses(full), b = losses(cut);
+  const auto a = train_losses(full), b = train_losses(cut);
   ASSERT_EQ(a.size(), 100u);
   EXPECT_EQ(a, b);
 }
@@ -141,12 +129,12 @@ TEST_F(FaultToleranceTest, UnwritableCheckpointKeepsThePreviousOne) {
   // Only the ranks get the limit (mpirun's own session files must stay writable), and Open MPI
   // resets signal dispositions in the processes it starts, hence the shell around each rank.
   // The shared-memory transport sizes its backing file past the limit, so ranks talk over TCP.
-  auto full = run_command(
-      "OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe --mca btl self,tcp -np 2 "
-      "sh -c \"trap '' XFSZ; "
-      "exec prlimit --fsize=" +
-      std::to_string(limit) + " " + gst::testing::gst_binary() + " " +
-      train_args("full_disk", run, every) + " --set train.steps=8 --resume auto\" 2>&1");
+  auto full = run_command(gst::testing::mpirun(
+      2,
+      "sh -c \"trap '' XFSZ; exec prlimit --fsize=" + std::to_string(limit) + " " +
+          gst::testing::gst_binary() + " " + train_args("full_disk", run, every) +
+          " --set train.steps=8 --resume auto\"",
+      /*timeout_s=*/0, "--mca btl self,tcp"));
   EXPECT_NE(full.exit_code, 0) << full.output;
   EXPECT_NE(full.output.find("checkpoint at step 8 not saved"), std::string::npos) << full.output;
   EXPECT_NE(full.output.find((run / ".step-8.tmp/").string()), std::string::npos) << full.output;

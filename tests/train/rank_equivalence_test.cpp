@@ -4,14 +4,12 @@
 // train under mpirun (tiny synthetic store, hidden 16, lr > 0) and compares the per-step losses
 // and every parameter after 20 steps; model dropout is 0 (torch draws its masks per batch tensor).
 // Each graph runs its own forward and backward and the gradients are summed in float64 across
-// graphs and ranks, so world sizes differ only below float32 resolution (see src/dist/README.md).
+// graphs and ranks, so world sizes differ only below float32 resolution (see src/comm/README.md).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 
@@ -27,29 +25,49 @@ constexpr int kGlobalBatch = 4;  // 16 train graphs: every global batch is 4 dis
 
 class RankEquivalenceTest : public ::testing::Test {
  protected:
+  // The store and the 1-rank reference run are computed once and shared by the tests of this
+  // suite, each of which ctest runs in a process of its own.
   static void SetUpTestSuite() {
     dir_ = new gst::testing::ScratchDir("rank_equiv");
+    store_ =
+        new fs::path(gst::testing::shared_result("rank_equivalence_store", make_store) / "store");
+    gst::testing::write_text(dir_->path() / "run.yaml",
+                             gst::testing::tiny_run_yaml(*store_, dir_->path() / "unused"));
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    delete store_;
+  }
+
+  static bool make_store(const fs::path& dir) {
     gst::testing::TinyStore s;
     s.train = 16;
     s.valid = 1;
     s.test = 1;
     s.shards = 3;
-    gst::testing::make_store(dir_->path() / "store", s);
-    gst::testing::write_text(
-        dir_->path() / "run.yaml",
-        gst::testing::tiny_run_yaml(dir_->path() / "store", dir_->path() / "unused"));
+    gst::testing::make_store(dir / "store", s);
+    return true;
   }
-  static void TearDownTestSuite() { delete dir_; }
+
+  // The 1-rank run with overlap on that every other run is compared with.
+  static fs::path reference() {
+    return gst::testing::shared_result("rank_equivalence_reference", [](const fs::path& run) {
+      return train_into(run, 1, true, "global");
+    });
+  }
 
   // Trains 20 steps on `ranks` ranks with per-rank batch kGlobalBatch / ranks; returns the run.
   static fs::path train(int ranks, bool overlap, const std::string& sampling = "global") {
     const fs::path run = dir_->path() / ("r" + std::to_string(ranks) + "_" + sampling +
                                          (overlap ? "_overlap" : "_plain"));
-    if (fs::exists(run / "metrics.jsonl")) return run;
-    const std::string cmd =
-        "OMP_NUM_THREADS=1 timeout 120 mpirun --allow-run-as-root --oversubscribe -np " +
-        std::to_string(ranks) + " " + gst::testing::gst_binary() + " train --config " +
-        (dir_->path() / "run.yaml").string() + " --run-dir " + run.string() +
+    train_into(run, ranks, overlap, sampling);
+    return run;
+  }
+
+  static bool train_into(const fs::path& run, int ranks, bool overlap,
+                         const std::string& sampling) {
+    const std::string args =
+        "train --config " + (dir_->path() / "run.yaml").string() + " --run-dir " + run.string() +
         " --set train.sampling=" + sampling +
         " --set train.steps=20 --set train.log_every=1 --set train.lr=0.003"
         " --set train.batch_graphs=" +
@@ -57,29 +75,23 @@ class RankEquivalenceTest : public ::testing::Test {
         " --set train.valid_graphs=1 --set model.hidden=16 --set model.projection=16"
         " --set model.head_hidden=16 --set model.dropout=0 --set dist.backend=mpi"
         " --set dist.overlap=" +
-        (overlap ? "true" : "false") + " 2>&1";
-    auto r = gst::testing::run_command(cmd);
+        (overlap ? "true" : "false");
+    auto r = gst::testing::run_command(gst::testing::mpirun_gst(ranks, args));
     EXPECT_EQ(r.exit_code, 0) << r.output;
-    return run;
+    return r.exit_code == 0;
   }
 
   // Largest relative difference of the per-step training losses (mean over ranks).
   static double max_relative_diff(const fs::path& run, const fs::path& reference) {
-    auto losses = [](const fs::path& r) {
-      std::vector<double> out;
-      std::ifstream in(r / "metrics.jsonl");
-      for (std::string line; std::getline(in, line);) {
-        auto j = nlohmann::json::parse(line);
-        if (j["kind"] == "train") out.push_back(j["loss"].get<double>());
-      }
-      return out;
-    };
-    const std::vector<double> a = losses(run), b = losses(reference);
+    const auto a = gst::testing::train_losses(run), b = gst::testing::train_losses(reference);
     EXPECT_EQ(a.size(), 20u) << run;
     EXPECT_EQ(a.size(), b.size()) << run;
     double worst = 0;
-    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
-      worst = std::max(worst, std::abs(a[i] - b[i]) / std::max(std::abs(b[i]), 1e-12));
+    for (const auto& [step, loss] : b) {
+      const auto it = a.find(step);
+      if (it == a.end()) continue;
+      worst = std::max(worst, std::abs(it->second - loss) / std::max(std::abs(loss), 1e-12));
+    }
     return worst;
   }
 
@@ -104,7 +116,7 @@ class RankEquivalenceTest : public ::testing::Test {
   // Losses and parameters of `ranks` ranks (overlap on and off) against 1 rank (overlap on), and
   // 1 rank with overlap off against on; prints the measured differences.
   static void expect_equivalent(int ranks) {
-    const fs::path one = train(1, true);
+    const fs::path one = reference();
     for (bool overlap : {true, false}) {
       const fs::path run = train(ranks, overlap);
       const double losses = max_relative_diff(run, one);
@@ -120,11 +132,13 @@ class RankEquivalenceTest : public ::testing::Test {
   }
 
   static gst::testing::ScratchDir* dir_;
+  static fs::path* store_;
 };
 gst::testing::ScratchDir* RankEquivalenceTest::dir_ = nullptr;
+fs::path* RankEquivalenceTest::store_ = nullptr;
 
 TEST_F(RankEquivalenceTest, OverlapOffMatchesOnOneRank) {
-  const fs::path on = train(1, true), off = train(1, false);
+  const fs::path on = reference(), off = train(1, false);
   const auto [diff, name] = max_parameter_diff(off, on);
   std::printf("[ measured ] 1 rank, overlap off vs on: parameters %.3g (worst: %s)\n", diff,
               name.empty() ? "none: bitwise equal" : name.c_str());
@@ -138,7 +152,7 @@ TEST_F(RankEquivalenceTest, FourRanksMatchOneRank) { expect_equivalent(4); }
 // The checks can fail: per-rank sampling draws other samples on 2 ranks, and the losses and
 // parameters differ.
 TEST_F(RankEquivalenceTest, RankSamplingDiffers) {
-  const fs::path rank = train(2, true, "rank"), one = train(1, true);
+  const fs::path rank = train(2, true, "rank"), one = reference();
   const double losses = max_relative_diff(rank, one);
   const auto [diff, name] = max_parameter_diff(rank, one);
   std::printf(

@@ -6,14 +6,15 @@
 #include <set>
 #include <sstream>
 
+#include "run/checkpoint.h"
 #include "test_support.h"
-#include "train/checkpoint.h"
 #include "train_fixtures.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using gst::testing::run_command;
+using gst::testing::train_losses;
 
 class TrainCommandTest : public ::testing::Test {
  protected:
@@ -31,16 +32,6 @@ class TrainCommandTest : public ::testing::Test {
   static gst::testing::CommandResult gst_cmd(const std::string& args) {
     return run_command(gst::testing::gst_binary() + " " + args + " 2>&1");
   }
-  // step -> loss of every train line of a run's metrics log.
-  static std::map<int64_t, double> losses(const fs::path& run_dir) {
-    std::map<int64_t, double> out;
-    std::ifstream in(run_dir / "metrics.jsonl");
-    for (std::string line; std::getline(in, line);) {
-      auto j = nlohmann::json::parse(line);
-      if (j["kind"] == "train") out[j["step"].get<int64_t>()] = j["loss"].get<double>();
-    }
-    return out;
-  }
   static gst::testing::ScratchDir* dir_;
 };
 gst::testing::ScratchDir* TrainCommandTest::dir_ = nullptr;
@@ -51,7 +42,7 @@ TEST_F(TrainCommandTest, SameSeedSameLosses) {
   ASSERT_EQ(ra.exit_code, 0) << ra.output;
   auto rb = gst_cmd("train --config " + config("same_b", b).string());
   ASSERT_EQ(rb.exit_code, 0) << rb.output;
-  auto la = losses(a), lb = losses(b);
+  auto la = train_losses(a), lb = train_losses(b);
   ASSERT_EQ(la.size(), 12u);
   EXPECT_EQ(la, lb);
   // The loss moves: training does something.
@@ -61,7 +52,7 @@ TEST_F(TrainCommandTest, SameSeedSameLosses) {
   ASSERT_EQ(
       gst_cmd("train --config " + config("same_c", c).string() + " --set train.seed=8").exit_code,
       0);
-  EXPECT_NE(losses(c), la);
+  EXPECT_NE(train_losses(c), la);
 }
 
 // A rank that throws ends the run with the reason; --resume auto continues from the last
@@ -86,7 +77,7 @@ TEST_F(TrainCommandTest, FaultThenResumeReproducesLosses) {
       gst_cmd("train --config " + config("cut", cut).string() + every + " --resume auto");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("step-8"), std::string::npos) << resumed.output;
-  EXPECT_EQ(losses(cut), losses(full));
+  EXPECT_EQ(train_losses(cut), train_losses(full));
   // keep_checkpoints=2: steps 8 and 12 remain.
   auto kept = gst::list_checkpoints(cut);
   ASSERT_EQ(kept.size(), 2u);

@@ -1,8 +1,11 @@
 // Tiny synthetic segment stores and run configs for training, evaluation and prediction tests.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +61,17 @@ inline std::string tiny_run_yaml(const std::filesystem::path& store,
          "train:\n  steps: 12\n  batch_graphs: 3\n  lr: 0.003\n  warmup_steps: 2\n"
          "  log_every: 1\n  seed: 7\n  torch_threads: 1\n  run_dir: " +
          run_dir.string() + "\n";
+}
+
+// step -> loss of every train line of a run's metrics log (mean over ranks).
+inline std::map<int64_t, double> train_losses(const std::filesystem::path& run_dir) {
+  std::map<int64_t, double> out;
+  std::ifstream in(run_dir / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j["kind"] == "train") out[j["step"].get<int64_t>()] = j["loss"].get<double>();
+  }
+  return out;
 }
 
 inline std::filesystem::path write_text(const std::filesystem::path& file,

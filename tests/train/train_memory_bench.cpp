@@ -14,9 +14,10 @@
 #include <iostream>
 #include <sstream>
 
+#include "comm/distributed_history_table.h"
+#include "comm/mpi_communicator.h"
 #include "data/synth.h"
 #include "gst/gst_step.h"
-#include "gst/local_history_table.h"
 #include "gst/sampling.h"
 #include "sharding/shard_collection.h"
 #include "test_support.h"
@@ -62,7 +63,7 @@ int child(const std::string& store_dir, const std::string& mode, int steps) {
   GstConfig cfg;
   cfg.mode = mode;
   cfg.configs_per_graph = 32;
-  LocalHistoryTable table(model->embedding_dim());
+  DistributedHistoryTable table(gst::testing::world(), model->embedding_dim());
   GstStep step(model, *store, mode == "gst" ? &table : nullptr, cfg, RankingLoss{}, torch::kCPU,
                /*max_batch_nodes=*/32000);
   torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(1e-4));

@@ -1,0 +1,36 @@
+// The `dist:` section of a training config: communicator backend, gradient sync and the sharded
+// history table's limits.
+#pragma once
+
+#include <string>
+
+#include "comm/distributed_history_table.h"
+#include "comm/gradient_sync.h"
+#include "common/config.h"
+
+namespace gst {
+
+struct DistConfig {
+  std::string backend = "auto";      // auto | mpi | nccl
+  double bucket_mb = 25;             // gradient megabytes per fused all-reduce
+  bool overlap = true;               // start bucket all-reduces during backward
+  int64_t check_every = 0;           // steps between cross-rank parameter checks; 0: never
+  int64_t table_max_staleness = -1;  // steps; older history entries count as missing; -1: no limit
+  int64_t table_max_entries = 0;     // history entries per rank; 0: no cap
+
+  void visit(ConfigSection& s) {
+    s.choice("backend", backend, {"auto", "mpi", "nccl"});
+    s.field("bucket_mb", bucket_mb, 1e-6, 1e6);
+    s.field("overlap", overlap);
+    s.field("check_every", check_every, 0);
+    s.field("table_max_staleness", table_max_staleness, -1);
+    s.field("table_max_entries", table_max_entries, 0);
+  }
+
+  GradientSyncOptions gradient_sync() const {
+    return {static_cast<size_t>(bucket_mb * (1 << 20)), overlap};
+  }
+  DistributedHistoryOptions history() const { return {table_max_staleness, table_max_entries}; }
+};
+
+}  // namespace gst

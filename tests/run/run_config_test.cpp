@@ -1,0 +1,59 @@
+#include "run/run_config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "common/errors.h"
+#include "test_support.h"
+
+namespace {
+
+// Every shipped config parses strictly and keeps its comments' promises.
+TEST(RunConfig, ShippedConfigsParse) {
+  int count = 0;
+  for (const auto& e :
+       std::filesystem::directory_iterator(gst::testing::source_dir() / "configs")) {
+    if (e.path().extension() != ".yaml") continue;
+    ++count;
+    gst::RunConfig c = gst::load_run_config(e.path(), {});
+    EXPECT_FALSE(c.data.store.empty()) << e.path();
+    EXPECT_GT(c.train.steps, 0) << e.path();
+  }
+  EXPECT_GE(count, 8);
+  auto fg = gst::load_run_config(gst::testing::source_dir() / "configs/full_graph.yaml", {});
+  EXPECT_EQ(fg.gst.mode, "full_graph");
+  auto ref =
+      gst::load_run_config(gst::testing::source_dir() / "configs/layout_xla_random.yaml", {});
+  EXPECT_EQ(ref.model.hidden, 256);
+  EXPECT_EQ(ref.model.projection, 128);
+  EXPECT_EQ(ref.gst.configs_per_graph, 32);
+  EXPECT_DOUBLE_EQ(ref.train.lr, 1e-4);
+}
+
+TEST(RunConfig, OverridesAndErrors) {
+  gst::testing::ScratchDir dir("runconfig");
+  const auto file = dir / "run.yaml";
+  std::ofstream(file) << "data:\n  store: s\ngst:\n  sed_p: 0.3\n";
+  auto c = gst::load_run_config(file, {"gst.mode=segment_only", "train.steps=5"});
+  EXPECT_EQ(c.gst.mode, "segment_only");
+  EXPECT_EQ(c.train.steps, 5);
+  EXPECT_DOUBLE_EQ(c.gst.sed_p, 0.3);
+  try {
+    gst::load_run_config(file, {"gst.mode=segments"});
+    FAIL() << "no error";
+  } catch (const gst::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("gst, segment_only, full_graph"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(gst::load_run_config(file, {"gst.sed_p=1.0"}), gst::InputError);
+  // The config round-trips through dump_config (what checkpoints store).
+  const auto saved = dir / "saved.yaml";
+  std::ofstream(saved) << gst::dump_config(c);
+  auto back = gst::read_saved_config(saved);
+  EXPECT_EQ(back.gst.mode, "segment_only");
+  EXPECT_EQ(back.train.steps, 5);
+  EXPECT_EQ(back.data.store, "s");
+}
+
+}  // namespace

@@ -12,7 +12,8 @@
 
 namespace gst::mpi {
 
-// Throws gst::Error naming the call, file:line, this rank and MPI's error string.
+// Throws gst::Error naming the call, the source file name (no directories) and line, this rank and
+// MPI's error string.
 void check(int code, const char* call, const char* file, int line);
 
 // Initializes MPI once per process (MPI_THREAD_SERIALIZED) and finalizes it at exit.

@@ -18,8 +18,8 @@ void check(int code, const char* call, const char* file, int line) {
   int length = 0;
   if (MPI_Error_string(code, message, &length) != MPI_SUCCESS)
     std::snprintf(message, sizeof(message), "error code %d", code);
-  throw Error(fmt::format("MPI call {} failed at {}:{} on rank {}: {}", call, file, line,
-                          world_rank(), message));
+  throw Error(fmt::format("MPI call {} failed at {}:{} on rank {}: {}", call,
+                          source_file_name(file), line, world_rank(), message));
 }
 
 bool running() {

@@ -15,14 +15,16 @@ namespace cuda {
 
 void check(cudaError_t code, const char* call, const char* file, int line) {
   if (code == cudaSuccess) return;
-  throw Error(fmt::format("CUDA call {} failed at {}:{} on rank {}: {}", call, file, line,
-                          mpi::world_rank(), cudaGetErrorString(code)));
+  throw Error(fmt::format("CUDA call {} failed at {}:{} on rank {}: {}", call,
+                          source_file_name(file), line, mpi::world_rank(),
+                          cudaGetErrorString(code)));
 }
 
 void check(ncclResult_t code, const char* call, const char* file, int line) {
   if (code == ncclSuccess) return;
-  throw Error(fmt::format("NCCL call {} failed at {}:{} on rank {}: {}", call, file, line,
-                          mpi::world_rank(), ncclGetErrorString(code)));
+  throw Error(fmt::format("NCCL call {} failed at {}:{} on rank {}: {}", call,
+                          source_file_name(file), line, mpi::world_rank(),
+                          ncclGetErrorString(code)));
 }
 
 }  // namespace cuda

@@ -14,7 +14,8 @@
 namespace gst {
 
 namespace cuda {
-// Throw gst::Error naming the call, file:line and the library's error string.
+// Throw gst::Error naming the call, source file name (no directories):line and the library's
+// error string.
 void check(cudaError_t code, const char* call, const char* file, int line);
 void check(ncclResult_t code, const char* call, const char* file, int line);
 }  // namespace cuda

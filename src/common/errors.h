@@ -30,12 +30,21 @@ template <typename... Args>
   throw InputError(fmt::format(format, std::forward<Args>(args)...));
 }
 
+// The file name of a source path, without its directories: messages name gst's source files but
+// never the paths of the machine that built gst (what __FILE__ holds).
+constexpr const char* source_file_name(const char* path) {
+  const char* name = path;
+  for (const char* p = path; *p; ++p)
+    if (*p == '/' || *p == '\\') name = p + 1;
+  return name;
+}
+
 }  // namespace gst
 
-// Throws gst::Error naming the failed condition and its source location.
+// Throws gst::Error naming the failed condition and its source file and line.
 #define GST_CHECK(cond, ...)                                                                    \
   do {                                                                                          \
     if (!(cond))                                                                                \
       throw ::gst::Error(fmt::format("{} ({}:{}: check '{}' failed)", fmt::format(__VA_ARGS__), \
-                                     __FILE__, __LINE__, #cond));                               \
+                                     ::gst::source_file_name(__FILE__), __LINE__, #cond));      \
   } while (0)

@@ -15,13 +15,14 @@
 namespace gst {
 namespace {
 
-// The one checked-call helper for libzip: names the call, where it was made and libzip's message.
+// The one checked-call helper for libzip: names the call, where it was made (source file name and
+// line, no directories) and libzip's message.
 // Reading failures are the input's fault (InputError); writing failures are system errors.
 [[noreturn]] void zip_failure(const char* call, zip_error_t* error, const std::string& context,
                               bool input, const char* file, int line) {
-  std::string message =
-      fmt::format("{}: {} failed: {} ({}:{})", context, call,
-                  error ? zip_error_strerror(error) : "unknown error", file, line);
+  std::string message = fmt::format("{}: {} failed: {} ({}:{})", context, call,
+                                    error ? zip_error_strerror(error) : "unknown error",
+                                    source_file_name(file), line);
   if (input) throw InputError(message);
   throw Error(message);
 }

@@ -26,6 +26,18 @@ class ScratchDir {
   std::filesystem::path path_;
 };
 
+// Makes `dir` the working directory until the object dies, for tests that pass relative paths.
+class WorkingDirectory {
+ public:
+  explicit WorkingDirectory(const std::filesystem::path& dir);
+  ~WorkingDirectory();
+  WorkingDirectory(const WorkingDirectory&) = delete;
+  WorkingDirectory& operator=(const WorkingDirectory&) = delete;
+
+ private:
+  std::filesystem::path previous_;
+};
+
 struct CommandResult {
   int exit_code = 0;
   std::string output;  // stdout and stderr together

@@ -203,19 +203,19 @@ void read_chunk(hid_t dataset, const ChunkLayout& layout, size_t element_size, i
     uLongf size = chunk_bytes;
     int rc = uncompress(decoded->data(), &size, raw->data(), raw->size());
     if (rc != Z_OK || size != chunk_bytes)
-      fail("corrupt chunk {} of an HDF5 dataset: zlib uncompress returned {}", index, rc);
+      throw h5::Failure(fmt::format("chunk {} is corrupt: zlib uncompress returned {}", index, rc));
   } else {
-    if (raw->size() != chunk_bytes) fail("chunk {} of an HDF5 dataset has the wrong size", index);
+    if (raw->size() != chunk_bytes)
+      throw h5::Failure(
+          fmt::format("chunk {} has {} bytes, expected {}", index, raw->size(), chunk_bytes));
     decoded->swap(*raw);
   }
   if (shuffled) *decoded = unshuffle(decoded->data(), decoded->size(), element_size);
 }
 
-}  // namespace
-
 template <typename T>
-std::vector<T> read_rows_direct(hid_t parent, const char* name, const std::vector<int64_t>& rows,
-                                std::vector<int64_t>* shape) {
+std::vector<T> read_rows_unnamed(hid_t parent, const char* name, const std::vector<int64_t>& rows,
+                                 std::vector<int64_t>* shape) {
   h5::Handle dataset(GST_H5(H5Dopen2(parent, name, H5P_DEFAULT)));
   ChunkLayout layout = chunk_layout(dataset, h5::native_type<T>());
   if (shape) *shape = layout.shape;
@@ -252,7 +252,7 @@ std::vector<T> read_rows_direct(hid_t parent, const char* name, const std::vecto
 }
 
 template <typename T>
-std::vector<T> read_direct(hid_t parent, const char* name, std::vector<int64_t>* shape) {
+std::vector<T> read_all_unnamed(hid_t parent, const char* name, std::vector<int64_t>* shape) {
   h5::Handle dataset(GST_H5(H5Dopen2(parent, name, H5P_DEFAULT)));
   ChunkLayout layout = chunk_layout(dataset, h5::native_type<T>());
   if (shape) *shape = layout.shape;
@@ -273,6 +273,23 @@ std::vector<T> read_direct(hid_t parent, const char* name, std::vector<int64_t>*
                 n * row_bytes);
   }
   return out;
+}
+
+std::string dataset_object(const char* name) { return fmt::format("dataset '{}'", name); }
+
+}  // namespace
+
+template <typename T>
+std::vector<T> read_rows_direct(hid_t parent, const char* name, const std::vector<int64_t>& rows,
+                                std::vector<int64_t>* shape) {
+  return h5::on_object(dataset_object(name),
+                       [&] { return read_rows_unnamed<T>(parent, name, rows, shape); });
+}
+
+template <typename T>
+std::vector<T> read_direct(hid_t parent, const char* name, std::vector<int64_t>* shape) {
+  return h5::on_object(dataset_object(name),
+                       [&] { return read_all_unnamed<T>(parent, name, shape); });
 }
 
 #define GST_READ_DIRECT(T)                                                                     \

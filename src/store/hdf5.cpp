@@ -1,6 +1,7 @@
 #include "store/hdf5.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "common/errors.h"
 
@@ -36,8 +37,11 @@ void throw_if_failed(int64_t status, const char* call, const char* file, int lin
   std::string stack;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_error, &stack);
   H5Eclear2(H5E_DEFAULT);
-  throw Error(fmt::format("HDF5 call {} failed ({}:{}): {}", call, file, line,
-                          stack.empty() ? "no error stack" : stack));
+  spdlog::debug("HDF5 call {} failed at {}:{}", call, source_file_name(file), line);
+  // The function's name without its arguments: the arguments are gst's source text.
+  const std::string_view text(call);
+  throw Failure(fmt::format("HDF5 call {}() failed: {}", text.substr(0, text.find('(')),
+                            stack.empty() ? "no error stack" : stack));
 }
 
 Handle& Handle::operator=(Handle&& other) noexcept {
@@ -103,6 +107,24 @@ Handle open_file_read(const std::string& path) {
   return Handle(GST_H5(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl)));
 }
 
+namespace {
+
+bool exists_unnamed(hid_t parent, const std::string& name) {
+  // H5Lexists checks one path component at a time, so walk the path.
+  std::string prefix;
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t slash = name.find('/', start);
+    if (slash == std::string::npos) slash = name.size();
+    prefix += (prefix.empty() ? "" : "/") + name.substr(start, slash - start);
+    if (GST_H5(H5Lexists(parent, prefix.c_str(), H5P_DEFAULT)) <= 0) return false;
+    start = slash + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
 Handle create_group(hid_t parent, const std::string& name) {
   // Intermediate groups are created here rather than by HDF5, so none of them records times.
   Guard guard;
@@ -118,21 +140,12 @@ Handle create_group(hid_t parent, const std::string& name) {
 }
 
 Handle open_group(hid_t parent, const std::string& name) {
-  return Handle(GST_H5(H5Gopen2(parent, name.c_str(), H5P_DEFAULT)));
+  return on_object(fmt::format("group '{}'", name),
+                   [&] { return Handle(GST_H5(H5Gopen2(parent, name.c_str(), H5P_DEFAULT))); });
 }
 
 bool exists(hid_t parent, const std::string& name) {
-  // H5Lexists checks one path component at a time, so walk the path.
-  std::string prefix;
-  size_t start = 0;
-  while (start <= name.size()) {
-    size_t slash = name.find('/', start);
-    if (slash == std::string::npos) slash = name.size();
-    prefix += (prefix.empty() ? "" : "/") + name.substr(start, slash - start);
-    if (GST_H5(H5Lexists(parent, prefix.c_str(), H5P_DEFAULT)) <= 0) return false;
-    start = slash + 1;
-  }
-  return true;
+  return on_object(fmt::format("link '{}'", name), [&] { return exists_unnamed(parent, name); });
 }
 
 void write_attr_int(hid_t object, const std::string& name, int64_t value) {
@@ -153,23 +166,35 @@ void write_attr_string(hid_t object, const std::string& name, const std::string&
   GST_H5(H5Awrite(attr, type, padded.data()));
 }
 
+namespace {
+
+std::string attribute_object(const std::string& name) {
+  return fmt::format("attribute '{}'", name);
+}
+
+}  // namespace
+
 int64_t read_attr_int(hid_t object, const std::string& name) {
-  Handle attr(GST_H5(H5Aopen(object, name.c_str(), H5P_DEFAULT)));
-  int64_t value = 0;
-  GST_H5(H5Aread(attr, H5T_NATIVE_INT64, &value));
-  return value;
+  return on_object(attribute_object(name), [&] {
+    Handle attr(GST_H5(H5Aopen(object, name.c_str(), H5P_DEFAULT)));
+    int64_t value = 0;
+    GST_H5(H5Aread(attr, H5T_NATIVE_INT64, &value));
+    return value;
+  });
 }
 
 std::string read_attr_string(hid_t object, const std::string& name) {
-  Handle attr(GST_H5(H5Aopen(object, name.c_str(), H5P_DEFAULT)));
-  Handle type(GST_H5(H5Aget_type(attr)));
-  if (GST_H5(H5Tget_class(type)) != H5T_STRING || GST_H5(H5Tis_variable_str(type)) > 0)
-    fail("HDF5 attribute '{}' is not a fixed-length string", name);
-  size_t size = GST_H5(H5Tget_size(type));
-  std::string value(size, '\0');
-  GST_H5(H5Aread(attr, type, value.data()));
-  value.resize(value.find('\0') == std::string::npos ? size : value.find('\0'));
-  return value;
+  return on_object(attribute_object(name), [&] {
+    Handle attr(GST_H5(H5Aopen(object, name.c_str(), H5P_DEFAULT)));
+    Handle type(GST_H5(H5Aget_type(attr)));
+    if (GST_H5(H5Tget_class(type)) != H5T_STRING || GST_H5(H5Tis_variable_str(type)) > 0)
+      throw Failure("not a fixed-length string");
+    size_t size = GST_H5(H5Tget_size(type));
+    std::string value(size, '\0');
+    GST_H5(H5Aread(attr, type, value.data()));
+    value.resize(value.find('\0') == std::string::npos ? size : value.find('\0'));
+    return value;
+  });
 }
 
 template <>
@@ -203,15 +228,17 @@ std::vector<int64_t> dataset_shape(hid_t dataset) {
 
 template <typename T>
 std::vector<T> read_all(hid_t parent, const std::string& name, std::vector<int64_t>* shape) {
-  Handle dataset(GST_H5(H5Dopen2(parent, name.c_str(), H5P_DEFAULT)));
-  std::vector<int64_t> dims = dataset_shape(dataset);
-  int64_t count = 1;
-  for (int64_t d : dims) count *= d;
-  std::vector<T> values(count);
-  if (count > 0)
-    GST_H5(H5Dread(dataset, native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()));
-  if (shape) *shape = dims;
-  return values;
+  return on_object(fmt::format("dataset '{}'", name), [&] {
+    Handle dataset(GST_H5(H5Dopen2(parent, name.c_str(), H5P_DEFAULT)));
+    std::vector<int64_t> dims = dataset_shape(dataset);
+    int64_t count = 1;
+    for (int64_t d : dims) count *= d;
+    std::vector<T> values(count);
+    if (count > 0)
+      GST_H5(H5Dread(dataset, native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()));
+    if (shape) *shape = dims;
+    return values;
+  });
 }
 
 #define GST_H5_INSTANTIATE(T) \

@@ -8,7 +8,27 @@
 #include <string>
 #include <vector>
 
+#include "common/errors.h"
+
 namespace gst::h5 {
+
+// A failed HDF5 call (with HDF5's error stack) or stored data that is not what gst wrote. Readers
+// of a file turn it into an InputError that names the file and what to do about it.
+class Failure : public Error {
+ public:
+  using Error::Error;
+};
+
+// Runs `body`; a Failure inside it is thrown again with `object` (e.g. "attribute 'format'") in
+// front, so the message says which object of the file could not be read.
+template <typename F>
+auto on_object(const std::string& object, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Failure& e) {
+    throw Failure(object + ": " + e.what());
+  }
+}
 
 // The Debian HDF5 build must not be entered from two threads at once: every call holds this lock.
 std::recursive_mutex& lock();
@@ -23,8 +43,10 @@ class Guard {
   std::lock_guard<std::recursive_mutex> guard_;
 };
 
-// Throws gst::Error naming the call, file:line and the HDF5 error stack when `status` < 0.
-// Must be called with lock() held (the stack belongs to the failing call).
+// Throws Failure naming the HDF5 function and its error stack when `status` < 0. The call's full
+// text and its source file:line go to the debug log only: the message is for users, and __FILE__
+// would show the paths of the machine that built gst. Must be called with lock() held (the stack
+// belongs to the failing call).
 void throw_if_failed(int64_t status, const char* call, const char* file, int line);
 
 // Runs `call` under the lock and checks its result (herr_t, hid_t, htri_t, ...).

@@ -44,21 +44,29 @@ class Reader {
   template <typename T>
   T get(const json& object, const std::string& key, const std::string& where) const {
     if (!object.is_object() || !object.contains(key))
-      input_error("{}: missing key '{}{}'", file_, where, key);
+      damaged(fmt::format("missing key '{}{}'", where, key));
     try {
       return object.at(key).get<T>();
     } catch (const json::exception& e) {
-      input_error("{}: key '{}{}' has the wrong type ({})", file_, where, key, e.what());
+      damaged(fmt::format("key '{}{}' has the wrong type ({})", where, key, e.what()));
     }
   }
 
   const json& array(const json& object, const std::string& key, const std::string& where) const {
     if (!object.is_object() || !object.contains(key) || !object.at(key).is_array())
-      input_error("{}: missing array '{}{}'", file_, where, key);
+      damaged(fmt::format("missing array '{}{}'", where, key));
     return object.at(key);
   }
 
   [[noreturn]] void bad(const std::string& what) const { input_error("{}: {}", file_, what); }
+
+  // A manifest that gst did not write this way cannot be repaired, only written again.
+  [[noreturn]] void damaged(const std::string& what) const {
+    input_error(
+        "{}: {}; the manifest is damaged or was not written by gst: shard the collection again "
+        "(gst shard)",
+        file_, what);
+  }
 
  private:
   std::string file_;
@@ -141,7 +149,7 @@ Manifest Manifest::read(const std::filesystem::path& dir) {
   try {
     doc = json::parse(in);
   } catch (const json::exception& e) {
-    r.bad(fmt::format("not valid JSON ({})", e.what()));
+    r.damaged(fmt::format("not valid JSON ({})", e.what()));
   }
   if (r.get<std::string>(doc, "format", "") != schema::kFormat)
     r.bad(fmt::format("key 'format' is not '{}'", schema::kFormat));

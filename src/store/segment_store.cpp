@@ -1,5 +1,7 @@
 #include "store/segment_store.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -35,12 +37,20 @@ class Hdf5SegmentStore : public SegmentStore {
     GST_CHECK(segment >= 0 && segment < g.num_segments(), "graph '{}' has no segment {} (of {})",
               g.id, segment, g.num_segments());
     check_configs(g, configs);
-    // HDF5 calls lock one at a time; chunks are decoded outside the lock.
-    h5::Handle group = h5::open_group(file(g.shard), schema::segment_path(g.split, g.id, segment));
+    const std::string path = schema::segment_path(g.split, g.id, segment);
+    return reading(g.shard, fmt::format("group /{}", path), [&] {
+      // HDF5 calls lock one at a time; chunks are decoded outside the lock.
+      return read_segment(h5::open_group(file(g.shard), path), g, segment, configs);
+    });
+  }
+
+  // One segment's datasets from its open group.
+  Segment read_segment(hid_t group, const GraphEntry& g, int64_t segment,
+                       const std::vector<int64_t>& configs) const {
     Segment out;
     out.first_node = g.segment_offsets[segment];
     out.num_nodes = g.segment_offsets[segment + 1] - out.first_node;
-    read_node_data(group, g, out.num_nodes, &out);
+    read_node_data(group, out.num_nodes, &out);
     out.edges = read_direct<int32_t>(group, schema::kEdges);
     out.cross_edges = read_direct<int64_t>(group, schema::kCrossEdges);
     if (manifest_.task == Task::Layout) {
@@ -98,21 +108,25 @@ class Hdf5SegmentStore : public SegmentStore {
 
   GraphConfigs load_configs(int64_t graph) const override {
     const GraphEntry& g = entry(graph);
-    h5::Handle group = open_graph_group(g);
+    return reading_graph(g, [&] { return read_configs(open_graph_group(g), g); });
+  }
+
+  GraphConfigs read_configs(hid_t group, const GraphEntry& g) const {
     GraphConfigs out;
-    out.runtime = read_checked<double>(group, g, schema::kRuntime, {g.num_configs});
+    out.runtime = read_checked<double>(group, schema::kRuntime, {g.num_configs});
     if (manifest_.task == Task::Tile) {
-      out.normalizer = read_checked<double>(group, g, schema::kRuntimeNormalizer, {g.num_configs});
+      out.normalizer = read_checked<double>(group, schema::kRuntimeNormalizer, {g.num_configs});
       out.tile_feat =
-          read_checked<float>(group, g, schema::kTileConfigFeat, {g.num_configs, kTileConfigDim});
+          read_checked<float>(group, schema::kTileConfigFeat, {g.num_configs, kTileConfigDim});
     }
     return out;
   }
 
   std::vector<int64_t> load_original_node_ids(int64_t graph) const override {
     const GraphEntry& g = entry(graph);
-    h5::Handle group = open_graph_group(g);
-    return read_checked<int64_t>(group, g, schema::kOriginalNodeId, {g.num_nodes});
+    return reading_graph(g, [&] {
+      return read_checked<int64_t>(open_graph_group(g), schema::kOriginalNodeId, {g.num_nodes});
+    });
   }
 
   Graph load_original(int64_t graph) const override {
@@ -122,7 +136,7 @@ class Hdf5SegmentStore : public SegmentStore {
     Segment whole = load_graph(graph, all);
     GraphConfigs configs = load_configs(graph);
     std::vector<int64_t> original = load_original_node_ids(graph);
-    h5::Handle group = open_graph_group(g);
+    h5::Handle group = reading_graph(g, [&] { return open_graph_group(g); });
 
     Graph out;
     out.id = g.id;
@@ -141,8 +155,9 @@ class Hdf5SegmentStore : public SegmentStore {
     out.has_runtime = g.has_runtime;
     if (manifest_.task == Task::Layout) {
       const int64_t M = g.num_config_nodes, C = g.num_configs;
-      std::vector<int64_t> order =
-          read_checked<int64_t>(group, g, schema::kConfigNodeOrder, {g.num_config_nodes});
+      std::vector<int64_t> order = reading_graph(g, [&] {
+        return read_checked<int64_t>(group, schema::kConfigNodeOrder, {g.num_config_nodes});
+      });
       out.config_node_ids.resize(M);
       out.config_feat.resize(whole.config_feat.size());
       for (int64_t j = 0; j < M; ++j) {
@@ -156,8 +171,10 @@ class Hdf5SegmentStore : public SegmentStore {
       out.runtime_normalizer = std::move(configs.normalizer);
       out.config_feat = std::move(configs.tile_feat);
     }
-    if (h5::exists(group, schema::kNodeSplits))
-      out.node_splits = read_direct<int64_t>(group, schema::kNodeSplits);
+    reading_graph(g, [&] {
+      if (h5::exists(group, schema::kNodeSplits))
+        out.node_splits = read_direct<int64_t>(group, schema::kNodeSplits);
+    });
     return out;
   }
 
@@ -174,24 +191,59 @@ class Hdf5SegmentStore : public SegmentStore {
                 g.num_configs);
   }
 
+  // The shard's file as the store's path was given (relative stays relative).
+  std::filesystem::path shard_path(int shard) const { return dir_ / manifest_.shards[shard].file; }
+
+  // Runs `read` on shard `shard`; an HDF5 failure inside becomes an InputError naming the shard
+  // file, `object` (where in the file) and what to do: a damaged shard is found by verify and
+  // fixed only by sharding again.
+  template <typename F>
+  auto reading(int shard, const std::string& object, F&& read) const -> decltype(read()) {
+    try {
+      return read();
+    } catch (const h5::Failure& e) {
+      input_error(
+          "{}: cannot read {}: {}. The shard is damaged or was not written completely: run "
+          "`gst shard --verify {}` and, if it reports problems, shard the collection again",
+          shard_path(shard).string(), object, e.what(), dir_.string());
+    }
+  }
+
+  template <typename F>
+  auto reading_graph(const GraphEntry& g, F&& read) const -> decltype(read()) {
+    return reading(g.shard, fmt::format("group /{}", schema::graph_path(g.split, g.id)),
+                   std::forward<F>(read));
+  }
+
   // The shard's file, opened (and its format checked) on first use. Caller holds the HDF5 lock.
   hid_t file(int shard) const {
     h5::Guard guard;
     h5::Handle& handle = files_[shard];
-    if (!handle.valid()) {
-      std::filesystem::path path = dir_ / manifest_.shards[shard].file;
-      if (!std::filesystem::exists(path))
-        input_error("store {}: shard file {} is missing", dir_.string(), path.string());
-      h5::Handle opened = h5::open_file_read(path.string());
-      if (h5::read_attr_string(opened, schema::kAttrFormat) != schema::kFormat)
-        input_error("{}: not a gst segment store shard", path.string());
-      int64_t version = h5::read_attr_int(opened, schema::kAttrFormatVersion);
-      if (version != kStoreFormatVersion)
-        input_error("{}: shard format version {} is not the version this gst reads ({})",
-                    path.string(), version, kStoreFormatVersion);
-      handle = std::move(opened);
-    }
+    if (!handle.valid()) handle = open_shard(shard);
     return handle;
+  }
+
+  h5::Handle open_shard(int shard) const {
+    const std::filesystem::path path = shard_path(shard);
+    if (!std::filesystem::exists(path))
+      input_error(
+          "store {}: shard file {} is missing: run `gst shard --verify {}` and shard the "
+          "collection again",
+          dir_.string(), path.string(), dir_.string());
+    h5::Handle opened = reading(shard, "the file's HDF5 header (superblock and root group)",
+                                [&] { return h5::open_file_read(path.string()); });
+    std::string format = reading(shard, "the root group",
+                                 [&] { return h5::read_attr_string(opened, schema::kAttrFormat); });
+    if (format != schema::kFormat) input_error("{}: not a gst segment store shard", path.string());
+    int64_t version = reading(shard, "the root group", [&] {
+      return h5::read_attr_int(opened, schema::kAttrFormatVersion);
+    });
+    if (version != kStoreFormatVersion)
+      input_error(
+          "{}: shard format version {} is not the version this gst reads ({}): shard the "
+          "collection again with this gst",
+          path.string(), version, kStoreFormatVersion);
+    return opened;
   }
 
   h5::Handle open_graph_group(const GraphEntry& g) const {
@@ -200,18 +252,19 @@ class Hdf5SegmentStore : public SegmentStore {
 
   // Reads a dataset and checks its shape against what the manifest promises.
   template <typename T>
-  std::vector<T> read_checked(hid_t group, const GraphEntry& g, const char* name,
+  std::vector<T> read_checked(hid_t group, const char* name,
                               const std::vector<int64_t>& expected) const {
     std::vector<int64_t> shape;
     std::vector<T> values = read_direct<T>(group, name, &shape);
     if (shape != expected)
-      fail("store {}: graph '{}' dataset {} has the wrong shape", dir_.string(), g.id, name);
+      throw h5::Failure(fmt::format("dataset '{}' has shape [{}], the manifest says [{}]", name,
+                                    fmt::join(shape, ", "), fmt::join(expected, ", ")));
     return values;
   }
 
-  void read_node_data(hid_t group, const GraphEntry& g, int64_t n, Segment* out) const {
-    out->node_feat = read_checked<float>(group, g, schema::kNodeFeat, {n, kNodeFeatureDim});
-    out->node_opcode = read_checked<uint8_t>(group, g, schema::kNodeOpcode, {n});
+  void read_node_data(hid_t group, int64_t n, Segment* out) const {
+    out->node_feat = read_checked<float>(group, schema::kNodeFeat, {n, kNodeFeatureDim});
+    out->node_opcode = read_checked<uint8_t>(group, schema::kNodeOpcode, {n});
   }
 
   // config_feat rows of the requested configs: [k, m, 18], in request order.
@@ -219,8 +272,11 @@ class Hdf5SegmentStore : public SegmentStore {
                                       const std::vector<int64_t>& configs, size_t m) const {
     std::vector<int64_t> shape;
     std::vector<float> rows = read_rows_direct<float>(group, schema::kConfigFeat, configs, &shape);
-    if (shape != std::vector<int64_t>{g.num_configs, static_cast<int64_t>(m), kLayoutConfigDim})
-      fail("store {}: graph '{}' config_feat has the wrong shape", dir_.string(), g.id);
+    const std::vector<int64_t> expected{g.num_configs, static_cast<int64_t>(m), kLayoutConfigDim};
+    if (shape != expected)
+      throw h5::Failure(fmt::format("dataset '{}' has shape [{}], the manifest says [{}]",
+                                    schema::kConfigFeat, fmt::join(shape, ", "),
+                                    fmt::join(expected, ", ")));
     return rows;
   }
 

@@ -13,6 +13,7 @@
 #include "sharding/verify.h"
 #include "store/checksum.h"
 #include "store/chunk_codec.h"
+#include "store/hdf5.h"
 #include "store/manifest.h"
 #include "store/schema.h"
 #include "store/segment_store.h"
@@ -425,6 +426,91 @@ TEST(Verify, CleanStorePassesAndAFlippedByteIsReported) {
   bool found = false;
   for (const auto& p : missing.problems) found |= p.find("missing") != std::string::npos;
   EXPECT_TRUE(found) << ::testing::PrintToString(missing.problems);
+}
+
+// A small store "store" in `dir` (one shard) and its shard file's name.
+std::string small_store(const ScratchDir& dir) {
+  shard(dir / "store", Task::Tile, mixed_graphs(Task::Tile, 2, 1), Partitioner::Contiguous, 100, 1);
+  return Manifest::read(dir / "store").shards[0].file;
+}
+
+// The message of the InputError that reading graph 0 of the store "store" (a relative path, as a
+// user would give it) throws.
+std::string read_error(const ScratchDir& dir) {
+  testing::WorkingDirectory cwd(dir.path());
+  try {
+    SegmentStore::open("store")->load_configs(0);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "reading the damaged store gave no InputError";
+  return "";
+}
+
+// Messages must not show the paths of the machine that built gst, nor turn relative paths
+// absolute.
+void expect_no_machine_paths(const std::string& message, const ScratchDir& dir) {
+  EXPECT_EQ(message.find(GST_SOURCE_DIR), std::string::npos) << message;
+  EXPECT_EQ(message.find(".cpp:"), std::string::npos) << message;
+  EXPECT_EQ(message.find(dir.path().string()), std::string::npos) << message;
+}
+
+TEST(StoreErrors, CorruptShardMetadataNamesTheShardTheObjectAndTheFix) {
+  ScratchDir dir("store_bad_metadata");
+  const std::string shard_file = small_store(dir);
+  {
+    // Bytes 48.. hold the root group's object header (after the 48-byte version-3 superblock).
+    std::fstream f(dir / "store" / shard_file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(64);
+    f.put('\x5a');
+  }
+  const std::string message = read_error(dir);
+  EXPECT_NE(
+      message.find("store/" + shard_file + ": cannot read the root group: attribute 'format'"),
+      std::string::npos)
+      << message;
+  EXPECT_NE(message.find("HDF5 call H5Aopen() failed: "), std::string::npos) << message;
+  EXPECT_NE(message.find("checksum"), std::string::npos) << message;
+  EXPECT_NE(message.find("run `gst shard --verify store`"), std::string::npos) << message;
+  expect_no_machine_paths(message, dir);
+}
+
+TEST(StoreErrors, TruncatedShardNamesTheShardAndTheFix) {
+  ScratchDir dir("store_truncated");
+  const std::string shard_file = small_store(dir);
+  fs::resize_file(dir / "store" / shard_file, fs::file_size(dir / "store" / shard_file) / 2);
+  const std::string message = read_error(dir);
+  EXPECT_NE(message.find("store/" + shard_file + ": cannot read "), std::string::npos) << message;
+  EXPECT_NE(message.find("HDF5 call H5"), std::string::npos) << message;
+  EXPECT_NE(message.find("run `gst shard --verify store`"), std::string::npos) << message;
+  expect_no_machine_paths(message, dir);
+}
+
+TEST(StoreErrors, FailedHdf5CallNamesTheFunctionButNoSourcePath) {
+  try {
+    h5::Handle file(GST_H5(H5Fopen("no-such-file.h5", H5F_ACC_RDONLY, H5P_DEFAULT)));
+    FAIL() << "opening a missing file must fail";
+  } catch (const h5::Failure& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.rfind("HDF5 call H5Fopen() failed: H5Fopen(): unable to open file", 0), 0u)
+        << message;
+    EXPECT_EQ(message.find(GST_SOURCE_DIR), std::string::npos) << message;
+    EXPECT_EQ(message.find(fs::path(__FILE__).parent_path().string()), std::string::npos)
+        << message;
+    EXPECT_EQ(message.find("src/store"), std::string::npos) << message;
+  }
+}
+
+TEST(StoreErrors, CheckMacroNamesItsSourceFileWithoutDirectories) {
+  try {
+    GST_CHECK(1 + 1 == 3, "arithmetic");
+    FAIL() << "GST_CHECK of a false condition must throw";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("(store_test.cpp:"), std::string::npos) << message;
+    EXPECT_EQ(message.find(GST_SOURCE_DIR), std::string::npos) << message;
+    EXPECT_EQ(message.find("/store_test.cpp"), std::string::npos) << message;
+  }
 }
 
 }  // namespace

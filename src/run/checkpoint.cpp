@@ -129,13 +129,34 @@ std::vector<CheckpointInfo> list_checkpoints(const fs::path& run_dir) {
   return out;
 }
 
-CheckpointInfo verify_checkpoint(const fs::path& dir) {
+namespace {
+
+// The step in a checkpoint directory's name, or -1 for another name.
+int64_t step_of(const fs::path& dir) {
+  static const std::regex name(std::string(schema::kStepDirPrefix) + "([0-9]+)");
+  std::smatch m;
+  const std::string file = dir.filename().string();
+  return std::regex_match(file, m, name) ? std::stoll(m[1].str()) : -1;
+}
+
+// Without a trailing separator, so that parent_path() is the run directory.
+fs::path without_trailing_slash(const fs::path& dir) {
+  return dir.has_filename() ? dir : dir.parent_path();
+}
+
+CheckpointInfo verify_files(const fs::path& dir) {
   nlohmann::json files;
   CheckpointInfo info = read_manifest(dir, &files);
   for (const auto& [name, meta] : files.items()) {
     const fs::path p = dir / name;
     if (!fs::exists(p)) input_error("{}: checkpoint file {} is missing", dir.string(), name);
-    const std::string want = meta.at("checksum").get<std::string>();
+    std::string want;
+    try {
+      want = meta.at("checksum").get<std::string>();
+    } catch (const nlohmann::json::exception& e) {
+      input_error("{}: malformed entry for {} in the checkpoint manifest: {}", dir.string(), name,
+                  e.what());
+    }
     const std::string got = file_checksum(p);
     if (got != want)
       input_error("{}: checksum mismatch (manifest {}, file {})", p.string(), want, got);
@@ -143,10 +164,34 @@ CheckpointInfo verify_checkpoint(const fs::path& dir) {
   return info;
 }
 
+}  // namespace
+
+std::string resume_hint(const fs::path& checkpoint_dir) {
+  const fs::path dir = without_trailing_slash(checkpoint_dir);
+  const int64_t step = step_of(dir);
+  const fs::path run_dir = dir.parent_path().empty() ? fs::path(".") : dir.parent_path();
+  for (const auto& c : list_checkpoints(run_dir))
+    if (c.dir.filename() != dir.filename() && (step < 0 || c.step < step))
+      return fmt::format(
+          "resume from the previous checkpoint with `--resume {}` (or `--resume auto`, which "
+          "takes the newest checkpoint that verifies)",
+          c.dir.string());
+  return "there is no earlier checkpoint to `--resume` from: start the run again without "
+         "--resume, in a new --run-dir";
+}
+
+CheckpointInfo verify_checkpoint(const fs::path& dir) {
+  try {
+    return verify_files(dir);
+  } catch (const InputError& e) {
+    input_error("{}. The checkpoint is damaged or incomplete: {}", e.what(), resume_hint(dir));
+  }
+}
+
 std::optional<CheckpointInfo> newest_valid_checkpoint(const fs::path& run_dir) {
   for (const auto& c : list_checkpoints(run_dir)) {
     try {
-      return verify_checkpoint(c.dir);
+      return verify_files(c.dir);
     } catch (const InputError& e) {
       spdlog::warn("skipping corrupted checkpoint: {}", e.what());
     }

@@ -38,8 +38,11 @@ void write_checkpoint_file(const std::filesystem::path& file, const std::string&
 // Checkpoints of a run whose manifest parses, newest first (checksums not verified).
 std::vector<CheckpointInfo> list_checkpoints(const std::filesystem::path& run_dir);
 // Reads and checks a checkpoint's manifest and every file's checksum; throws InputError naming
-// the file that is missing or does not match.
+// the file that is missing or does not match, and the previous checkpoint to resume from.
 CheckpointInfo verify_checkpoint(const std::filesystem::path& dir);
+// What to do about the damaged checkpoint `dir`, for error messages: resume from the newest older
+// checkpoint of its run (named) or, when there is none, start again.
+std::string resume_hint(const std::filesystem::path& dir);
 // The newest checkpoint that verifies; each newer one that fails is reported with a warning.
 std::optional<CheckpointInfo> newest_valid_checkpoint(const std::filesystem::path& run_dir);
 // Keeps the newest `keep` complete checkpoints (never fewer than one) and removes the others.

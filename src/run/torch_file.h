@@ -25,8 +25,10 @@ void load_torch_file(T& value, const std::filesystem::path& file, torch::Device 
   try {
     torch::load(value, file.string(), device);
   } catch (const c10::Error& e) {
-    input_error("{}: cannot load it ({}); was it written by another model version or config?",
-                file.string(), e.msg());
+    input_error(
+        "{}: cannot load it ({}); was it written by another model version or config? If the "
+        "file is damaged, {}",
+        file.string(), e.msg(), resume_hint(file.parent_path()));
   }
 }
 

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "common/errors.h"
+#include "run/torch_file.h"
 #include "test_support.h"
 
 namespace {
@@ -52,6 +53,64 @@ TEST(Checkpoint, CorruptedNewestFallsBackToPrevious) {
   auto newest = gst::newest_valid_checkpoint(dir.path());
   ASSERT_TRUE(newest);
   EXPECT_EQ(newest->step, 10);
+}
+
+// Flips one byte of `file` in place.
+void damage(const fs::path& file) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(2);
+  char c = 0;
+  f.get(c);
+  f.seekp(2);
+  f.put(static_cast<char>(c ^ 0x5a));
+}
+
+// The message of the InputError `f` throws ("" and a test failure when it throws none).
+template <typename F>
+std::string input_error_message(F&& f) {
+  try {
+    f();
+  } catch (const gst::InputError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no InputError";
+  return "";
+}
+
+TEST(CheckpointErrors, DamagedFileIsNamedRelativeWithThePreviousCheckpointToResume) {
+  gst::testing::ScratchDir dir("ckpt_errors");
+  gst::testing::WorkingDirectory cwd(dir.path());
+  save("run", 10, "ten");
+  save("run", 20, "twenty");
+  damage(fs::path("run") / "step-20" / "model.pt");
+  const std::string message =
+      input_error_message([] { gst::verify_checkpoint(fs::path("run") / "step-20"); });
+  EXPECT_NE(message.find("run/step-20/model.pt: checksum mismatch"), std::string::npos) << message;
+  EXPECT_NE(message.find("resume from the previous checkpoint with `--resume run/step-10`"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(message.find(dir.path().string()), std::string::npos) << message;
+}
+
+TEST(CheckpointErrors, DamagedOnlyCheckpointSaysThereIsNoEarlierOne) {
+  gst::testing::ScratchDir dir("ckpt_errors");
+  save(dir.path(), 10, "ten");
+  damage(dir / "step-10" / "model.pt");
+  const std::string message = input_error_message([&] { gst::verify_checkpoint(dir / "step-10"); });
+  EXPECT_NE(message.find((dir / "step-10" / "model.pt").string()), std::string::npos) << message;
+  EXPECT_NE(message.find("no earlier checkpoint to `--resume` from"), std::string::npos) << message;
+}
+
+TEST(CheckpointErrors, UnloadableTorchFileNamesItAndThePreviousCheckpoint) {
+  gst::testing::ScratchDir dir("ckpt_errors");
+  gst::testing::WorkingDirectory cwd(dir.path());
+  save("run", 10, "ten");
+  save("run", 20, "not a torch file");
+  torch::nn::Linear module(2, 2);
+  const std::string message = input_error_message(
+      [&] { gst::load_torch_file(module, fs::path("run") / "step-20" / "model.pt", torch::kCPU); });
+  EXPECT_NE(message.find("run/step-20/model.pt: cannot load it"), std::string::npos) << message;
+  EXPECT_NE(message.find("`--resume run/step-10`"), std::string::npos) << message;
 }
 
 TEST(Checkpoint, PruneKeepsLastK) {

@@ -226,7 +226,10 @@ void Run::save(int64_t step) {
                               {"kind", schedule_.kind},
                               {"lr", schedule_.lr(std::min(step, config_.train.steps))}};
       write_checkpoint_file(staging / checkpoint_schema::kSchedulerFile, sched.dump(2) + "\n");
+      // Absolute, so eval finds the store from any directory; the run itself keeps the path as
+      // given, so its messages name files the way the user did.
       RunConfig copy = config_;
+      copy.data.store = fs::absolute(copy.data.store).string();
       write_checkpoint_file(staging / checkpoint_schema::kConfigFile, dump_config(copy) + "\n");
     }
   } catch (const std::exception& e) {
@@ -435,9 +438,7 @@ TrainResult Run::go(const std::string& resume) {
 }  // namespace
 
 TrainResult train(const RunConfig& config, Communicator& comm, const std::string& resume) {
-  RunConfig resolved = config;
-  resolved.data.store = fs::absolute(config.data.store).string();
-  Run run(resolved, comm);
+  Run run(config, comm);
   return run.go(resume);
 }
 

@@ -10,43 +10,31 @@ torch::Tensor int64_tensor(std::vector<int64_t>& values, std::vector<int64_t> sh
   return torch::from_blob(values.data(), shape, torch::kInt64).clone();
 }
 
-}  // namespace
-
-SegmentBatch make_segment_batch(const std::vector<const Segment*>& segments, Task task,
-                                int64_t num_configs, torch::Device device) {
-  GST_CHECK(!segments.empty(), "make_segment_batch needs at least one segment");
-  const bool layout = task == Task::Layout;
-  const int64_t k = layout ? num_configs : 1;
-  GST_CHECK(k >= 1, "layout batches need num_configs >= 1, got {}", num_configs);
-
-  SegmentBatch batch;
-  batch.num_segments = static_cast<int64_t>(segments.size());
-  batch.num_configs = k;
-  batch.segment_offsets.assign(1, 0);
-  int64_t num_edges = 0, num_config_nodes = 0;
-  for (size_t s = 0; s < segments.size(); ++s) {
-    const Segment& seg = *segments[s];
-    const int64_t n = seg.num_nodes;
-    const int64_t m = static_cast<int64_t>(seg.config_nodes.size());
-    GST_CHECK(n > 0, "segment {} of the batch has no nodes", s);
-    GST_CHECK(static_cast<int64_t>(seg.node_feat.size()) == n * kNodeFeatureDim,
-              "segment {}: node_feat has {} values, expected {} x {}", s, seg.node_feat.size(), n,
-              kNodeFeatureDim);
-    GST_CHECK(static_cast<int64_t>(seg.node_opcode.size()) == n,
-              "segment {}: node_opcode has {} values, expected {}", s, seg.node_opcode.size(), n);
-    GST_CHECK(seg.edges.size() % 2 == 0, "segment {}: odd edge array length {}", s,
-              seg.edges.size());
-    if (layout) {
-      GST_CHECK(static_cast<int64_t>(seg.config_feat.size()) == k * m * kLayoutConfigDim,
-                "segment {}: config_feat has {} values, expected {} configs x {} nodes x {}", s,
-                seg.config_feat.size(), k, m, kLayoutConfigDim);
-    }
-    batch.segment_offsets.push_back(batch.segment_offsets.back() + n);
-    num_edges += static_cast<int64_t>(seg.edges.size() / 2);
-    num_config_nodes += layout ? m : 0;
+// Checks that segment `s` holds n nodes' worth of every array (and k configs for layout).
+void check_segment(const Segment& seg, size_t s, bool layout, int64_t k) {
+  const int64_t n = seg.num_nodes;
+  const int64_t m = static_cast<int64_t>(seg.config_nodes.size());
+  GST_CHECK(n > 0, "segment {} of the batch has no nodes", s);
+  GST_CHECK(static_cast<int64_t>(seg.node_feat.size()) == n * kNodeFeatureDim,
+            "segment {}: node_feat has {} values, expected {} x {}", s, seg.node_feat.size(), n,
+            kNodeFeatureDim);
+  GST_CHECK(static_cast<int64_t>(seg.node_opcode.size()) == n,
+            "segment {}: node_opcode has {} values, expected {}", s, seg.node_opcode.size(), n);
+  GST_CHECK(seg.edges.size() % 2 == 0, "segment {}: odd edge array length {}", s, seg.edges.size());
+  if (layout) {
+    GST_CHECK(static_cast<int64_t>(seg.config_feat.size()) == k * m * kLayoutConfigDim,
+              "segment {}: config_feat has {} values, expected {} configs x {} nodes x {}", s,
+              seg.config_feat.size(), k, m, kLayoutConfigDim);
   }
-  const int64_t total = batch.segment_offsets.back();
+}
 
+// Node features, opcodes, segment ids, edges and configurable node ids of the segments side by
+// side, ids shifted to the batch (batch.segment_offsets must be set).
+void join_nodes(const std::vector<const Segment*>& segments, bool layout, int64_t num_config_nodes,
+                torch::Device device, SegmentBatch& batch) {
+  const int64_t total = batch.segment_offsets.back();
+  int64_t num_edges = 0;
+  for (const Segment* seg : segments) num_edges += static_cast<int64_t>(seg->edges.size() / 2);
   std::vector<float> feat;
   feat.reserve(total * kNodeFeatureDim);
   std::vector<int64_t> opcode, node_segment, edges(2 * num_edges), config_nodes;
@@ -74,15 +62,17 @@ SegmentBatch make_segment_batch(const std::vector<const Segment*>& segments, Tas
       config_nodes.push_back(first + c);
     }
   }
-
   batch.node_feat =
       torch::from_blob(feat.data(), {total, kNodeFeatureDim}, torch::kFloat32).clone().to(device);
   batch.opcode = int64_tensor(opcode, {total}).to(device);
   batch.edges = int64_tensor(edges, {2, num_edges}).to(device);
   batch.node_segment = int64_tensor(node_segment, {total}).to(device);
-  if (!layout) return batch;
+  if (layout) batch.config_nodes = int64_tensor(config_nodes, {num_config_nodes}).to(device);
+}
 
-  // config_feat: [K, M, 18], segments' configurable nodes side by side for each config.
+// config_feat: [K, M, 18], the segments' configurable nodes side by side for each config.
+torch::Tensor join_config_features(const std::vector<const Segment*>& segments, int64_t k,
+                                   int64_t num_config_nodes, torch::Device device) {
   std::vector<float> config_feat(k * num_config_nodes * kLayoutConfigDim);
   int64_t column = 0;
   for (const Segment* seg : segments) {
@@ -94,11 +84,33 @@ SegmentBatch make_segment_batch(const std::vector<const Segment*>& segments, Tas
     }
     column += m;
   }
-  batch.config_nodes = int64_tensor(config_nodes, {num_config_nodes}).to(device);
-  batch.config_feat =
-      torch::from_blob(config_feat.data(), {k, num_config_nodes, kLayoutConfigDim}, torch::kFloat32)
-          .clone()
-          .to(device);
+  return torch::from_blob(config_feat.data(), {k, num_config_nodes, kLayoutConfigDim},
+                          torch::kFloat32)
+      .clone()
+      .to(device);
+}
+
+}  // namespace
+
+SegmentBatch make_segment_batch(const std::vector<const Segment*>& segments, Task task,
+                                int64_t num_configs, torch::Device device) {
+  GST_CHECK(!segments.empty(), "make_segment_batch needs at least one segment");
+  const bool layout = task == Task::Layout;
+  const int64_t k = layout ? num_configs : 1;
+  GST_CHECK(k >= 1, "layout batches need num_configs >= 1, got {}", num_configs);
+
+  SegmentBatch batch;
+  batch.num_segments = static_cast<int64_t>(segments.size());
+  batch.num_configs = k;
+  batch.segment_offsets.assign(1, 0);
+  int64_t num_config_nodes = 0;
+  for (size_t s = 0; s < segments.size(); ++s) {
+    check_segment(*segments[s], s, layout, k);
+    batch.segment_offsets.push_back(batch.segment_offsets.back() + segments[s]->num_nodes);
+    num_config_nodes += layout ? static_cast<int64_t>(segments[s]->config_nodes.size()) : 0;
+  }
+  join_nodes(segments, layout, num_config_nodes, device, batch);
+  if (layout) batch.config_feat = join_config_features(segments, k, num_config_nodes, device);
   return batch;
 }
 

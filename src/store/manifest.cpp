@@ -136,24 +136,26 @@ void Manifest::write(const std::filesystem::path& path) const {
   if (!out) fail("cannot write {}: {}", path.string(), std::strerror(errno));
 }
 
-Manifest Manifest::read(const std::filesystem::path& dir) {
-  std::filesystem::path path = dir / schema::kManifestFile;
-  Reader r(path.string());
+namespace {
+
+json parse_manifest(const std::filesystem::path& path, const Reader& r) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     input_error(
         "{}: no manifest: not a segment store, or an incomplete one (gst shard writes the "
         "manifest last)",
         path.string());
-  json doc;
   try {
-    doc = json::parse(in);
+    return json::parse(in);
   } catch (const json::exception& e) {
     r.damaged(fmt::format("not valid JSON ({})", e.what()));
   }
+}
+
+// Format, version, collection, options, counts and column statistics.
+void read_header(const Reader& r, const json& doc, Manifest& m) {
   if (r.get<std::string>(doc, "format", "") != schema::kFormat)
     r.bad(fmt::format("key 'format' is not '{}'", schema::kFormat));
-  Manifest m;
   m.format_version = r.get<int>(doc, "format_version", "");
   if (m.format_version != kStoreFormatVersion)
     r.bad(
@@ -179,46 +181,60 @@ Manifest Manifest::read(const std::filesystem::path& dir) {
   m.node_columns = read_column_stats(r, doc, "feature", kNodeFeatureDim);
   m.config_columns = read_column_stats(r, doc, "config",
                                        m.task == Task::Layout ? kLayoutConfigDim : kTileConfigDim);
+}
 
+GraphEntry read_graph_entry(const Reader& r, const json& g, size_t i) {
+  const std::string where = fmt::format("graphs[{}].", i);
+  GraphEntry e;
+  e.index = static_cast<int64_t>(i);
+  e.id = r.get<std::string>(g, "id", where);
+  e.split = r.get<std::string>(g, "split", where);
+  e.shard = r.get<int>(g, "shard", where);
+  e.num_nodes = r.get<int64_t>(g, "num_nodes", where);
+  e.num_edges = r.get<int64_t>(g, "num_edges", where);
+  e.num_configs = r.get<int64_t>(g, "num_configs", where);
+  e.num_config_nodes = r.get<int64_t>(g, "num_config_nodes", where);
+  e.cut_edges = r.get<int64_t>(g, "cut_edges", where);
+  e.has_runtime = r.get<bool>(g, "has_runtime", where);
+  e.segment_offsets = r.get<std::vector<int64_t>>(g, "segment_offsets", where);
+  const auto& off = e.segment_offsets;
+  bool ok = off.size() >= 2 && off.front() == 0 && off.back() == e.num_nodes;
+  for (size_t s = 1; ok && s < off.size(); ++s) ok = off[s] > off[s - 1];
+  if (!ok)
+    r.bad(fmt::format("{}segment_offsets must rise strictly from 0 to num_nodes ({})", where,
+                      e.num_nodes));
+  return e;
+}
+
+// Shard i; every graph it lists must name it as its shard.
+ShardInfo read_shard_info(const Reader& r, const json& shard, size_t i,
+                          const std::vector<GraphEntry>& graphs) {
+  const std::string where = fmt::format("shards[{}].", i);
+  ShardInfo s;
+  s.file = r.get<std::string>(shard, "file", where);
+  s.checksum = r.get<std::string>(shard, "checksum", where);
+  s.bytes = r.get<int64_t>(shard, "bytes", where);
+  s.work = r.get<int64_t>(shard, "work", where);
+  s.graphs = r.get<std::vector<int64_t>>(shard, "graphs", where);
+  for (int64_t g : s.graphs)
+    if (g < 0 || g >= static_cast<int64_t>(graphs.size()) || graphs[g].shard != static_cast<int>(i))
+      r.bad(fmt::format("{}graphs lists graph {} that is not in this shard", where, g));
+  return s;
+}
+
+}  // namespace
+
+Manifest Manifest::read(const std::filesystem::path& dir) {
+  const std::filesystem::path path = dir / schema::kManifestFile;
+  const Reader r(path.string());
+  const json doc = parse_manifest(path, r);
+  Manifest m;
+  read_header(r, doc, m);
   const json& graphs = r.array(doc, "graphs", "");
-  for (size_t i = 0; i < graphs.size(); ++i) {
-    std::string where = fmt::format("graphs[{}].", i);
-    const json& g = graphs[i];
-    GraphEntry e;
-    e.index = static_cast<int64_t>(i);
-    e.id = r.get<std::string>(g, "id", where);
-    e.split = r.get<std::string>(g, "split", where);
-    e.shard = r.get<int>(g, "shard", where);
-    e.num_nodes = r.get<int64_t>(g, "num_nodes", where);
-    e.num_edges = r.get<int64_t>(g, "num_edges", where);
-    e.num_configs = r.get<int64_t>(g, "num_configs", where);
-    e.num_config_nodes = r.get<int64_t>(g, "num_config_nodes", where);
-    e.cut_edges = r.get<int64_t>(g, "cut_edges", where);
-    e.has_runtime = r.get<bool>(g, "has_runtime", where);
-    e.segment_offsets = r.get<std::vector<int64_t>>(g, "segment_offsets", where);
-    const auto& off = e.segment_offsets;
-    bool ok = off.size() >= 2 && off.front() == 0 && off.back() == e.num_nodes;
-    for (size_t s = 1; ok && s < off.size(); ++s) ok = off[s] > off[s - 1];
-    if (!ok)
-      r.bad(fmt::format("{}segment_offsets must rise strictly from 0 to num_nodes ({})", where,
-                        e.num_nodes));
-    m.graphs.push_back(std::move(e));
-  }
+  for (size_t i = 0; i < graphs.size(); ++i) m.graphs.push_back(read_graph_entry(r, graphs[i], i));
   const json& shards = r.array(doc, "shards", "");
-  for (size_t i = 0; i < shards.size(); ++i) {
-    std::string where = fmt::format("shards[{}].", i);
-    ShardInfo s;
-    s.file = r.get<std::string>(shards[i], "file", where);
-    s.checksum = r.get<std::string>(shards[i], "checksum", where);
-    s.bytes = r.get<int64_t>(shards[i], "bytes", where);
-    s.work = r.get<int64_t>(shards[i], "work", where);
-    s.graphs = r.get<std::vector<int64_t>>(shards[i], "graphs", where);
-    for (int64_t g : s.graphs)
-      if (g < 0 || g >= static_cast<int64_t>(m.graphs.size()) ||
-          m.graphs[g].shard != static_cast<int>(i))
-        r.bad(fmt::format("{}graphs lists graph {} that is not in this shard", where, g));
-    m.shards.push_back(std::move(s));
-  }
+  for (size_t i = 0; i < shards.size(); ++i)
+    m.shards.push_back(read_shard_info(r, shards[i], i, m.graphs));
   for (const auto& g : m.graphs)
     if (g.shard < 0 || g.shard >= static_cast<int>(m.shards.size()))
       r.bad(fmt::format("graph '{}' names shard {} of {}", g.id, g.shard, m.shards.size()));

@@ -59,11 +59,12 @@ bool is_permutation_of_range(std::vector<int64_t> v) {
   return true;
 }
 
-void verify_graph(hid_t file, const Manifest& m, const GraphEntry& g, VerifyReport* report) {
-  Problems p(&report->problems, fmt::format("shard {} graph '{}' ({})", g.shard, g.id, g.split));
-  std::string path = schema::graph_path(g.split, g.id);
-  if (!h5::exists(file, path)) return p.add("group {} is missing", path);
-  h5::Handle group = h5::open_group(file, path);
+bool runtimes_ok(const std::vector<double>& v) {
+  return std::all_of(v.begin(), v.end(), [](double r) { return std::isfinite(r) && r >= 0; });
+}
+
+// The graph group's attributes and graph-level arrays against the manifest entry.
+void verify_graph_group(hid_t group, const Manifest& m, const GraphEntry& g, Problems& p) {
   const int64_t N = g.num_nodes, C = g.num_configs, M = g.num_config_nodes, S = g.num_segments();
   p.expect(h5::read_attr_string(group, schema::kAttrId) == g.id, "id attribute differs");
   p.expect(h5::read_attr_int(group, schema::kAttrIndex) == g.index, "index attribute differs");
@@ -81,71 +82,84 @@ void verify_graph(hid_t file, const Manifest& m, const GraphEntry& g, VerifyRepo
            "segment_offsets differ from the manifest");
   p.expect(is_permutation_of_range(read<int64_t>(group, schema::kOriginalNodeId, {N}, p)),
            "original_node_id is not a permutation of 0..N-1");
-  auto runtime_ok = [](const std::vector<double>& v) {
-    return std::all_of(v.begin(), v.end(), [](double r) { return std::isfinite(r) && r >= 0; });
-  };
-  p.expect(runtime_ok(read<double>(group, schema::kRuntime, {C}, p)),
+  p.expect(runtimes_ok(read<double>(group, schema::kRuntime, {C}, p)),
            "runtime has NaN, Inf or negative values");
   if (m.task == Task::Layout) {
     p.expect(is_permutation_of_range(read<int64_t>(group, schema::kConfigNodeOrder, {M}, p)),
              "config_node_order is not a permutation of 0..M-1");
   } else {
-    p.expect(runtime_ok(read<double>(group, schema::kRuntimeNormalizer, {C}, p)),
+    p.expect(runtimes_ok(read<double>(group, schema::kRuntimeNormalizer, {C}, p)),
              "runtime_normalizer has NaN, Inf or negative values");
     read<float>(group, schema::kTileConfigFeat, {C, kTileConfigDim}, p);
   }
+}
 
+// What the segments of a graph hold, summed, to compare with the graph's counts.
+struct SegmentTotals {
   int64_t local_edges = 0, cross_entries = 0, config_nodes = 0;
-  for (int64_t s = 0; s < S; ++s) {
+};
+
+// Segment s: its arrays' shapes and ranges; adds its edges and configurable nodes to `totals`.
+void verify_segment(hid_t seg, const Manifest& m, const GraphEntry& g, int64_t s, Problems& p,
+                    SegmentTotals& totals) {
+  const int64_t first = g.segment_offsets[s], n = g.segment_offsets[s + 1] - first;
+  read<float>(seg, schema::kNodeFeat, {n, kNodeFeatureDim}, p);
+  auto ops = read<uint8_t>(seg, schema::kNodeOpcode, {n}, p);
+  p.expect(std::all_of(ops.begin(), ops.end(), [](uint8_t o) { return o < kNumOpcodes; }),
+           "segment {}: node_opcode outside 0..{}", s, kNumOpcodes - 1);
+  std::vector<int64_t> shape;
+  auto edges = h5::read_all<int32_t>(seg, schema::kEdges, &shape);
+  if (p.expect(shape.size() == 2 && shape[1] == 2, "segment {}: edges is not [e, 2]", s)) {
+    totals.local_edges += shape[0];
+    p.expect(std::all_of(edges.begin(), edges.end(), [&](int32_t v) { return v >= 0 && v < n; }),
+             "segment {}: a local edge end is outside 0..{}", s, n - 1);
+  }
+  auto cross = h5::read_all<int64_t>(seg, schema::kCrossEdges, &shape);
+  if (p.expect(shape.size() == 2 && shape[1] == 2, "segment {}: cross_edges is not [x, 2]", s)) {
+    totals.cross_entries += shape[0];
+    auto inside = [&](int64_t v) { return v >= first && v < first + n; };
+    bool ok = true;
+    for (size_t e = 0; e + 1 < cross.size(); e += 2) {
+      int64_t a = cross[e], b = cross[e + 1];
+      ok = ok && a >= 0 && a < g.num_nodes && b >= 0 && b < g.num_nodes && inside(a) != inside(b);
+    }
+    p.expect(ok, "segment {}: a cross edge does not have exactly one end in the segment", s);
+  }
+  if (m.task != Task::Layout) return;
+  auto ids = h5::read_all<int32_t>(seg, schema::kConfigNodes, &shape);
+  int64_t mk = static_cast<int64_t>(ids.size());
+  totals.config_nodes += mk;
+  bool ok = std::all_of(ids.begin(), ids.end(), [&](int32_t v) { return v >= 0 && v < n; }) &&
+            std::is_sorted(ids.begin(), ids.end());
+  p.expect(ok, "segment {}: config_nodes not ascending in 0..{}", s, n - 1);
+  read<float>(seg, schema::kConfigFeat, {g.num_configs, mk, kLayoutConfigDim}, p);
+}
+
+void verify_graph(hid_t file, const Manifest& m, const GraphEntry& g, VerifyReport* report) {
+  Problems p(&report->problems, fmt::format("shard {} graph '{}' ({})", g.shard, g.id, g.split));
+  std::string path = schema::graph_path(g.split, g.id);
+  if (!h5::exists(file, path)) return p.add("group {} is missing", path);
+  verify_graph_group(h5::open_group(file, path), m, g, p);
+  SegmentTotals totals;
+  for (int64_t s = 0; s < g.num_segments(); ++s) {
     ++report->segments;
     std::string seg_path = schema::segment_path(g.split, g.id, s);
     if (!h5::exists(file, seg_path)) {
       p.add("segment {} is missing", s);
       continue;
     }
-    h5::Handle seg = h5::open_group(file, seg_path);
-    const int64_t first = g.segment_offsets[s], n = g.segment_offsets[s + 1] - first;
-    read<float>(seg, schema::kNodeFeat, {n, kNodeFeatureDim}, p);
-    auto ops = read<uint8_t>(seg, schema::kNodeOpcode, {n}, p);
-    p.expect(std::all_of(ops.begin(), ops.end(), [](uint8_t o) { return o < kNumOpcodes; }),
-             "segment {}: node_opcode outside 0..{}", s, kNumOpcodes - 1);
-    std::vector<int64_t> shape;
-    auto edges = h5::read_all<int32_t>(seg, schema::kEdges, &shape);
-    if (p.expect(shape.size() == 2 && shape[1] == 2, "segment {}: edges is not [e, 2]", s)) {
-      local_edges += shape[0];
-      p.expect(std::all_of(edges.begin(), edges.end(), [&](int32_t v) { return v >= 0 && v < n; }),
-               "segment {}: a local edge end is outside 0..{}", s, n - 1);
-    }
-    auto cross = h5::read_all<int64_t>(seg, schema::kCrossEdges, &shape);
-    if (p.expect(shape.size() == 2 && shape[1] == 2, "segment {}: cross_edges is not [x, 2]", s)) {
-      cross_entries += shape[0];
-      auto inside = [&](int64_t v) { return v >= first && v < first + n; };
-      bool ok = true;
-      for (size_t e = 0; e + 1 < cross.size(); e += 2) {
-        int64_t a = cross[e], b = cross[e + 1];
-        ok = ok && a >= 0 && a < N && b >= 0 && b < N && inside(a) != inside(b);
-      }
-      p.expect(ok, "segment {}: a cross edge does not have exactly one end in the segment", s);
-    }
-    if (m.task == Task::Layout) {
-      auto ids = h5::read_all<int32_t>(seg, schema::kConfigNodes, &shape);
-      int64_t mk = static_cast<int64_t>(ids.size());
-      config_nodes += mk;
-      bool ok = std::all_of(ids.begin(), ids.end(), [&](int32_t v) { return v >= 0 && v < n; }) &&
-                std::is_sorted(ids.begin(), ids.end());
-      p.expect(ok, "segment {}: config_nodes not ascending in 0..{}", s, n - 1);
-      read<float>(seg, schema::kConfigFeat, {C, mk, kLayoutConfigDim}, p);
-    }
+    verify_segment(h5::open_group(file, seg_path), m, g, s, p, totals);
   }
-  p.expect(cross_entries % 2 == 0 && cross_entries / 2 == g.cut_edges,
+  p.expect(totals.cross_entries % 2 == 0 && totals.cross_entries / 2 == g.cut_edges,
            "{} cross-edge entries, the manifest says {} cut edges (each listed twice)",
-           cross_entries, g.cut_edges);
-  p.expect(local_edges + cross_entries / 2 == g.num_edges,
-           "{} local + {} cut edges, the graph has {}", local_edges, cross_entries / 2,
-           g.num_edges);
+           totals.cross_entries, g.cut_edges);
+  p.expect(totals.local_edges + totals.cross_entries / 2 == g.num_edges,
+           "{} local + {} cut edges, the graph has {}", totals.local_edges,
+           totals.cross_entries / 2, g.num_edges);
   if (m.task == Task::Layout)
-    p.expect(config_nodes == M, "{} configurable nodes in segments, the graph has {}", config_nodes,
-             M);
+    p.expect(totals.config_nodes == g.num_config_nodes,
+             "{} configurable nodes in segments, the graph has {}", totals.config_nodes,
+             g.num_config_nodes);
 }
 
 void verify_shard(const fs::path& dir, const Manifest& m, int shard, VerifyReport* report) {

@@ -11,10 +11,9 @@ bool is_constant(const ColumnStats& stats, size_t c) { return !(stats.std[c] > 0
 
 }  // namespace
 
-OneHotColumns::OneHotColumns(const ColumnStats& stats, const std::vector<int64_t>& only) {
+OneHotColumns::OneHotColumns(const ColumnStats& stats) {
   std::vector<int64_t> low, span, offset;
   for (size_t c = 0; c < stats.columns(); ++c) {
-    if (!only.empty() && std::find(only.begin(), only.end(), c) == only.end()) continue;
     if (!stats.integer[c] || is_constant(stats, c) || stats.min[c] < kLowest ||
         stats.max[c] > kHighest)
       continue;

@@ -18,8 +18,8 @@ class OneHotColumns {
   static constexpr float kLowest = -1, kHighest = 31;
 
   OneHotColumns() = default;
-  // Picks the columns from train statistics; `only` (if not empty) limits them to those indices.
-  explicit OneHotColumns(const ColumnStats& stats, const std::vector<int64_t>& only = {});
+  // Picks the columns from train statistics.
+  explicit OneHotColumns(const ColumnStats& stats);
 
   // x: [..., C] raw values -> [..., width()]: one slot per value of the column's train range and
   // one more for any other value (unseen, or not a whole number).

@@ -45,6 +45,14 @@ class GstStepTest : public ::testing::Test {
 
   static std::vector<int64_t> all_train(const SegmentStore& store) { return store.split("train"); }
 
+  // One step's samples of every train graph of the layout store (seeded: the same every call).
+  static std::vector<GraphSample> sample_train(CostModel& model, const GstConfig& cfg) {
+    auto rng = seeded_rng({5});
+    DistributedHistoryTable table(gst::testing::world(), model->embedding_dim());
+    GstStep step(model, *layout_, &table, cfg, RankingLoss{}, torch::kCPU, 100000);
+    return step.sample(all_train(*layout_), rng);
+  }
+
   static gst::testing::ScratchDir* dir_;
   static std::shared_ptr<SegmentStore> layout_, tile_;
 };
@@ -173,13 +181,7 @@ TEST_F(GstStepTest, GraphLossDoesNotDependOnTheOtherGraphs) {
     cfg.mode = mode == "head" ? "gst" : mode;
     cfg.configs_per_graph = 4;
     cfg.sed_p = 0.5;
-    auto rng = seeded_rng({5});
-    std::vector<GraphSample> samples;
-    {
-      DistributedHistoryTable table(gst::testing::world(), model->embedding_dim());
-      GstStep step(model, *layout_, &table, cfg, RankingLoss{}, torch::kCPU, 100000);
-      samples = step.sample(all_train(*layout_), rng);
-    }
+    std::vector<GraphSample> samples = sample_train(model, cfg);
     ASSERT_GT(samples.size(), 1u);
     for (size_t i = 0; i < samples.size(); ++i) samples[i].sed_seed = 100 + i;
     const std::vector<GraphSample> alone = {samples.back()};
@@ -196,13 +198,7 @@ TEST_F(GstStepTest, GraphLossDependsOnTheOtherGraphsWithoutItsOwnSeed) {
   GstConfig cfg;
   cfg.configs_per_graph = 4;
   cfg.sed_p = 0.5;
-  auto rng = seeded_rng({5});
-  std::vector<GraphSample> samples;
-  {
-    DistributedHistoryTable table(gst::testing::world(), model->embedding_dim());
-    GstStep step(model, *layout_, &table, cfg, RankingLoss{}, torch::kCPU, 100000);
-    samples = step.sample(all_train(*layout_), rng);
-  }
+  std::vector<GraphSample> samples = sample_train(model, cfg);
   int differing = 0;
   for (size_t last = 0; last < samples.size(); ++last) {
     std::vector<GraphSample> others_first;

@@ -35,7 +35,6 @@ TEST(OneHotColumns, PicksSmallWholeNumberColumnsAndCodesUnseenValues) {
   EXPECT_TRUE(e[2].equal(torch::tensor(std::vector<float>{0, 0, 0, 0, 1, 0, 0, 1})));
   // Any leading shape: [2, 3, C] -> [2, 3, width].
   EXPECT_EQ(h.encode(x.unsqueeze(0).expand({2, 3, 5})).sizes(), (std::vector<int64_t>{2, 3, 8}));
-  EXPECT_EQ(OneHotColumns(c, {1, 2, 4}).columns(), (std::vector<int64_t>{4}));
 }
 
 TEST(ConfigMatch, ComparesLiveSlotsWithLayoutLikeNodeColumns) {

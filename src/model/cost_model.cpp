@@ -20,6 +20,7 @@ constexpr double kMaxPoolLogWeight = 30.0;  // e^30 ~ 1e13: far from float overf
 // Log weights must reach ~ln(tensor size) (10-20) from the inputs' O(1) log features; scaling the
 // gate's output lets Adam's ~lr-sized steps get there in hundreds of steps, not thousands.
 constexpr double kPoolGateScale = 10.0;
+constexpr double kMinTotalWeight = 1e-20;  // a graph's total pool weight is >= e^-30 per node
 
 // Per node: opcode embedding, F' standardized features, their F' logs, the log node count of its
 // segment, and the one-hot slots of coded columns.
@@ -54,7 +55,8 @@ std::vector<int64_t> range_sizes(const std::vector<int64_t>& offsets) {
 }
 
 // Mean + max pooling over contiguous node ranges, for C copies of the nodes side by side, and
-// with pool weights w [N] a weighted sum too. h: [C, N, H] -> [B, C, 2H or 3H] with
+// with pool weights w [N] a weighted sum and the range's total weight too. h: [C, N, H] ->
+// [B, C, 2H or 3H + 1] with
 // B = offsets.size() - 1. Ranges are taken with one split (its backward is one concatenation,
 // where per-range slices would each zero a full-size gradient).
 torch::Tensor pool_ranges(const torch::Tensor& h, const std::vector<int64_t>& offsets,
@@ -66,7 +68,10 @@ torch::Tensor pool_ranges(const torch::Tensor& h, const std::vector<int64_t>& of
   std::vector<torch::Tensor> out;
   for (size_t b = 0; b < ranges.size(); ++b) {
     std::vector<torch::Tensor> parts = {ranges[b].mean(1), ranges[b].amax(1)};  // [C, H] each
-    if (w.defined()) parts.push_back((ranges[b] * weights[b]).sum(1));
+    if (w.defined()) {
+      parts.push_back((ranges[b] * weights[b]).sum(1));
+      parts.push_back(weights[b].sum(1).expand({h.size(0), 1}));
+    }
     out.push_back(torch::cat(parts, -1));
   }
   return torch::stack(out);
@@ -267,12 +272,20 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
   // gradient is zero and Adam would turn float noise into +-lr steps (ranks would diverge).
   head_out_ = register_module(
       "head_out", torch::nn::Linear(torch::nn::LinearOptions(config.head_hidden, 1).bias(false)));
+  if (config.size_pooling && task == Task::Layout) {
+    head_sum_ = register_module(
+        "head_sum",
+        torch::nn::Linear(torch::nn::LinearOptions(layer_width(config.layers), 1).bias(false)));
+    torch::NoGradGuard no_grad;  // starts as the head alone
+    head_sum_->weight.zero_();
+  }
   head_prelu_in_ = register_parameter("head_prelu_in", torch::full({config.head_hidden}, 0.25));
   head_prelu_mid_ = register_parameter("head_prelu_mid", torch::full({config.head_hidden}, 0.25));
 }
 
 int64_t CostModelImpl::embedding_dim() const {
-  return (config_.size_pooling ? 3 : 2) * layer_width(config_.layers);
+  const int64_t h = layer_width(config_.layers);
+  return config_.size_pooling ? 3 * h + 1 : 2 * h;
 }
 
 // Costs sum over nodes weighted by tensor size, which spans orders of magnitude, while mean and
@@ -384,8 +397,10 @@ torch::Tensor CostModelImpl::segment_embeddings(const SegmentBatch& batch) {
     torch::Tensor pooled = pool_ranges(s.unsqueeze(0), batch.segment_offsets, weight);
     if (task_ == Task::Layout && weight.defined()) {  // no configurable node: no config effect
       const int64_t h = layer_width(layers);
-      pooled = torch::cat(
-          {pooled.narrow(2, 0, 2 * h), torch::zeros_like(pooled.narrow(2, 2 * h, h))}, 2);
+      pooled =
+          torch::cat({pooled.narrow(2, 0, 2 * h), torch::zeros_like(pooled.narrow(2, 2 * h, h)),
+                      pooled.narrow(2, 3 * h, 1)},
+                     2);
     }
     return pooled.expand({-1, k, -1});
   }
@@ -448,24 +463,30 @@ torch::Tensor CostModelImpl::segment_embeddings(const SegmentBatch& batch) {
   const auto changed_rows = d.split_with_sizes(row_sizes);
   const auto per_config_rows = per_config.split_with_sizes(row_sizes);
   // Size pooling of layout: the size-weighted sum of the config effect d on the R_L rows.
-  std::vector<torch::Tensor> weighted_rows;
-  if (weight.defined())
+  std::vector<torch::Tensor> weighted_rows, total_weights;
+  if (weight.defined()) {
     weighted_rows = (d * weight.index_select(0, last).view({-1, 1, 1})).split_with_sizes(row_sizes);
+    total_weights = weight.split_with_sizes(sizes);
+  }
   std::vector<torch::Tensor> out;
   for (int64_t b = 0; b < batch.num_segments; ++b) {
     torch::Tensor shared_sum = shared_nodes[b].sum(0);           // [H]
     torch::Tensor shared_max = shared_for_max_nodes[b].amax(0);  // [H]
     if (row_sizes[b] == 0) {
       std::vector<torch::Tensor> parts = {shared_sum / sizes[b], shared_max};
-      if (weight.defined()) parts.push_back(torch::zeros_like(shared_sum));
+      if (weight.defined())
+        parts.insert(parts.end(), {torch::zeros_like(shared_sum), total_weights[b].sum().view(1)});
       out.push_back(torch::cat(parts).expand({k, -1}));
       continue;
     }
     torch::Tensor mean = (shared_sum + changed_rows[b].sum(0)) / sizes[b];  // [K, H]
     torch::Tensor max = torch::maximum(per_config_rows[b].amax(0), shared_max);
     std::vector<torch::Tensor> parts = {mean, max};
-    if (weight.defined()) parts.push_back(weighted_rows[b].sum(0));
-    out.push_back(torch::cat(parts, -1));  // [K, 2H or 3H]
+    if (weight.defined()) {
+      parts.push_back(weighted_rows[b].sum(0));
+      parts.push_back(total_weights[b].sum().expand({k, 1}));
+    }
+    out.push_back(torch::cat(parts, -1));  // [K, 2H or 3H + 1]
   }
   return torch::stack(out);  // [B, K, D]
 }
@@ -524,7 +545,7 @@ torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& b
   torch::Tensor pooled = pool_ranges(h.narrow(0, ref, k), batch.segment_offsets, {});
   torch::Tensor weighted = pool_ranges(effect, batch.segment_offsets, weight);
   const int64_t hw = layer_width(config_.layers);
-  return torch::cat({pooled, weighted.narrow(2, 2 * hw, hw)}, 2);  // [B, K, 3H]
+  return torch::cat({pooled, weighted.narrow(2, 2 * hw, hw + 1)}, 2);  // [B, K, 3H + 1]
 }
 
 torch::Tensor CostModelImpl::head(const torch::Tensor& graph_emb,
@@ -536,8 +557,15 @@ torch::Tensor CostModelImpl::head(const torch::Tensor& graph_emb,
   const int64_t pooled = 2 * layer_width(config_.layers);
   torch::Tensor x = graph_emb.narrow(2, 0, pooled);
   if (head_norm_) x = head_norm_(x);
-  if (config_.size_pooling)
-    x = torch::cat({x, signed_log(graph_emb.narrow(2, pooled, pooled / 2)) * kLogScale}, 2);
+  torch::Tensor additive;  // [G, K] layout: the size-weighted mean of a linear cost per node
+  if (config_.size_pooling) {
+    torch::Tensor weighted = graph_emb.narrow(2, pooled, pooled / 2 + 1);  // sums, total weight
+    x = torch::cat({x, signed_log(weighted) * kLogScale}, 2);
+    if (head_sum_) {
+      torch::Tensor total = graph_emb.narrow(2, pooled + pooled / 2, 1).clamp_min(kMinTotalWeight);
+      additive = (head_sum_(graph_emb.narrow(2, pooled, pooled / 2)) / total).squeeze(2);
+    }
+  }
   if (task_ == Task::Tile) {
     GST_CHECK(tile_config.defined() && tile_config.dim() == 3 &&
                   tile_config.size(0) == graph_emb.size(0) &&
@@ -552,7 +580,8 @@ torch::Tensor CostModelImpl::head(const torch::Tensor& graph_emb,
   x = prelu_last(head_in_(x), head_prelu_in_);
   x = torch::dropout(x, config_.dropout, is_training());
   x = prelu_last(head_mid_(x), head_prelu_mid_);
-  return head_out_(x).squeeze(2);  // [G, K]
+  torch::Tensor score = head_out_(x).squeeze(2);  // [G, K]
+  return additive.defined() ? score + additive : score;
 }
 
 std::vector<torch::Tensor> CostModelImpl::head_parameters() {

@@ -33,8 +33,8 @@ class CostModelImpl : public torch::nn::Module {
   // (joined at the head), undefined for layout.
   torch::Tensor head(const torch::Tensor& graph_emb, const torch::Tensor& tile_config);
 
-  // D = 2 * hidden (mean and max pooling), 3 * hidden with model.size_pooling (and a size-weighted
-  // sum).
+  // D = 2 * hidden (mean and max pooling), 3 * hidden + 1 with model.size_pooling (a size-weighted
+  // sum and the total weight).
   int64_t embedding_dim() const;
   std::vector<torch::Tensor> backbone_parameters();
   std::vector<torch::Tensor> head_parameters();
@@ -88,6 +88,9 @@ class CostModelImpl : public torch::nn::Module {
   torch::nn::Linear pool_gate_{nullptr};          // node inputs -> a_i (size_pooling)
   torch::nn::LayerNorm head_norm_{nullptr};       // null when norm = none
   torch::nn::Linear head_in_{nullptr}, head_mid_{nullptr}, head_out_{nullptr};
+  // Layout size pooling: a linear cost per node state, summed by size weight over the graph and
+  // divided by its total weight (a per-graph constant, so the config order is exact).
+  torch::nn::Linear head_sum_{nullptr};
   torch::Tensor head_prelu_in_, head_prelu_mid_;  // [head_hidden]
 };
 TORCH_MODULE(CostModel);

@@ -251,9 +251,34 @@ TEST(CostModel, ParametersSplitIntoBackboneAndHead) {
   for (const auto& h : head) {
     for (const auto& b : backbone) EXPECT_FALSE(h.is_same(b));
   }
-  EXPECT_EQ(model->embedding_dim(), 24);  // mean, max and size-weighted sum
+  EXPECT_EQ(model->embedding_dim(), 25);  // mean, max, size-weighted sum and total weight
   config.size_pooling = false;
   EXPECT_EQ(make_model(config, Task::Layout)->embedding_dim(), 16);
+}
+
+// With the MLP's output zeroed, a layout score is the additive term alone: v . (weighted sum of
+// the config effect) / (total weight), so it ignores the graph's scale.
+TEST(CostModel, AdditiveTermIsTheWeightedMeanOfALinearNodeCost) {
+  ModelConfig config;
+  config.hidden = 4;
+  config.projection = 4;
+  CostModel model = make_model(config, Task::Layout);
+  torch::NoGradGuard no_grad;
+  auto params = model->named_parameters();
+  params["head_out.weight"].zero_();
+  params["head_sum.weight"].copy_(torch::tensor({{1.0f, -2.0f, 0.5f, 3.0f}}));
+  // [G=1, K=2, 2H + H + 1]: mean/max parts (ignored here), weighted sums, total weight.
+  torch::Tensor emb = torch::zeros({1, 2, 13});
+  emb.index_put_({0, 0, torch::indexing::Slice(8, 12)}, torch::tensor({4.0f, 1.0f, 2.0f, 0.0f}));
+  emb.index_put_({0, 1, torch::indexing::Slice(8, 12)}, torch::tensor({0.0f, 0.0f, 0.0f, 2.0f}));
+  emb.index_put_({0, torch::indexing::Slice(), 12}, 2.0f);
+  torch::Tensor scores = model->head(emb, {});
+  EXPECT_NEAR(scores[0][0].item<float>(), (4 - 2 + 1) / 2.0, 1e-5);
+  EXPECT_NEAR(scores[0][1].item<float>(), 6 / 2.0, 1e-5);
+  emb.narrow(2, 8, 5).mul_(1000);  // a graph of 1000x the weights: the same scores
+  scores = model->head(emb, {});
+  EXPECT_NEAR(scores[0][0].item<float>(), 1.5, 1e-4);
+  EXPECT_NEAR(scores[0][1].item<float>(), 3.0, 1e-4);
 }
 
 TEST(CostModel, TrainingModeRunsWithDropoutAndGivesFiniteGradients) {

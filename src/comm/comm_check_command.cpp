@@ -17,10 +17,11 @@ namespace {
 struct CommCheckOptions {
   std::string backend = "auto";
   int fail_on_rank = -1;
+  double timeout_s = kDefaultCollectiveTimeoutS;
 };
 
 void run_comm_check(const CommCheckOptions& options) {
-  Communicator& comm = job_communicator(options.backend);
+  Communicator& comm = job_communicator(options.backend, options.timeout_s);
   const int rank = comm.rank(), size = comm.size();
   if (rank == options.fail_on_rank)
     fail("injected failure on rank {} (--fail-on-rank) while the other ranks wait in a collective",
@@ -56,6 +57,11 @@ void add_comm_check_command(CLI::App& app) {
       "comm-check", "check that the ranks of an mpirun job communicate (run under mpirun)");
   cmd->add_option("--backend", options->backend, "auto, mpi or nccl")
       ->check(CLI::IsMember({"auto", "mpi", "nccl"}))
+      ->capture_default_str();
+  cmd->add_option("--timeout", options->timeout_s,
+                  "seconds a collective may wait before the job ends with a stall report (exit "
+                  "code 4); 0: no limit")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--fail-on-rank", options->fail_on_rank,
                   "fault injection: this rank throws while the others wait (tests the abort path)")

@@ -13,6 +13,18 @@
 
 namespace gst {
 
+// Exit code of a job ended by the collective watchdog (0 success, 1 error, 2 command line, 3
+// preempted).
+constexpr int kStalledExitCode = 4;
+// dist.timeout_s by default: far above any healthy wait (a step, a validation pass or a checkpoint
+// on another rank), far below a cluster allocation.
+constexpr double kDefaultCollectiveTimeoutS = 300;
+
+// The training step this process is in, named by stall reports; -1 outside training steps. Set by
+// the trainer, read by every communicator's watchdog.
+void set_watched_step(int64_t step);
+int64_t watched_step();
+
 // A collective started by an *_async call. The buffer must stay alive and untouched until wait()
 // has returned; all ranks must start their async collectives in the same order.
 class PendingCollective {
@@ -62,13 +74,17 @@ class Communicator {
 
 // backend: auto | mpi | nccl. auto picks NCCL when built with it, torch has CUDA and a GPU is
 // visible; MPI otherwise. Initializes MPI on first use; asking for nccl without NCCL support is an
-// InputError.
-std::unique_ptr<Communicator> make_communicator(const std::string& backend);
+// InputError. Collectives wait at most timeout_s seconds (dist.timeout_s; <= 0: unbounded), then
+// the job ends with a stall report and exit code kStalledExitCode (comm/collective_watchdog.h).
+std::unique_ptr<Communicator> make_communicator(const std::string& backend,
+                                                double timeout_s = kDefaultCollectiveTimeoutS);
 
-// The communicator of this process's job: made by the first call (make_communicator(backend);
-// later calls return it whatever their backend) and kept until close_job_communicator(), so that
-// main's error handler can still abort the job through it after the command has thrown.
-Communicator& job_communicator(const std::string& backend);
+// The communicator of this process's job: made by the first call (make_communicator(backend,
+// timeout_s); later calls return it whatever their arguments) and kept until
+// close_job_communicator(), so that main's error handler can still abort the job through it after
+// the command has thrown.
+Communicator& job_communicator(const std::string& backend,
+                               double timeout_s = kDefaultCollectiveTimeoutS);
 // Destroys the job communicator (if any); main calls it before the process exits.
 void close_job_communicator();
 

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "comm/communicator.h"
 #include "comm/distributed_history_table.h"
 #include "comm/gradient_sync.h"
 #include "common/config.h"
@@ -17,6 +18,9 @@ struct DistConfig {
   int64_t check_every = 0;           // steps between cross-rank parameter checks; 0: never
   int64_t table_max_staleness = -1;  // steps; older history entries count as missing; -1: no limit
   int64_t table_max_entries = 0;     // history entries per rank; 0: no cap
+  // Seconds a collective may wait before the job ends with a stall report (exit code 4); a
+  // training step may run twice as long. 0: no limit.
+  double timeout_s = kDefaultCollectiveTimeoutS;
 
   void visit(ConfigSection& s) {
     s.choice("backend", backend, {"auto", "mpi", "nccl"});
@@ -25,6 +29,7 @@ struct DistConfig {
     s.field("check_every", check_every, 0);
     s.field("table_max_staleness", table_max_staleness, -1);
     s.field("table_max_entries", table_max_entries, 0);
+    s.field("timeout_s", timeout_s, 0.0, 1e7);
   }
 
   GradientSyncOptions gradient_sync() const {

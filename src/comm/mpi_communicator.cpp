@@ -4,7 +4,9 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
+#include <utility>
 
 #include "comm/mpi_check.h"
 #include "common/errors.h"
@@ -68,11 +70,13 @@ int mpi_count(size_t n, const char* what) {
   return static_cast<int>(n);
 }
 
-// An in-place MPI_Iallreduce(SUM) of `count` elements of `type`. Completion (MPI_Wait, or an
-// MPI_Test that finds it done) sets the request to MPI_REQUEST_NULL.
+// An in-place MPI_Iallreduce(SUM) of `count` elements of `type`, completed under the watchdog.
+// Completion (a wait, or an MPI_Test that finds it done) sets the request to MPI_REQUEST_NULL.
 class MpiPendingSum : public PendingCollective {
  public:
-  MpiPendingSum(MPI_Comm comm, void* data, size_t count, MPI_Datatype type, const char* what) {
+  MpiPendingSum(MPI_Comm comm, void* data, size_t count, MPI_Datatype type, const char* what,
+                std::function<void(MPI_Request*, const char*)> finish)
+      : what_(what), finish_(std::move(finish)) {
     GST_MPI_CHECK(
         MPI_Iallreduce(MPI_IN_PLACE, data, mpi_count(count, what), type, MPI_SUM, comm, &request_));
   }
@@ -80,7 +84,7 @@ class MpiPendingSum : public PendingCollective {
     if (request_ != MPI_REQUEST_NULL && mpi::running()) MPI_Wait(&request_, MPI_STATUS_IGNORE);
   }
   void wait() override {
-    if (request_ != MPI_REQUEST_NULL) GST_MPI_CHECK(MPI_Wait(&request_, MPI_STATUS_IGNORE));
+    if (request_ != MPI_REQUEST_NULL) finish_(&request_, what_);
   }
   bool test() override {
     if (request_ == MPI_REQUEST_NULL) return true;
@@ -91,13 +95,16 @@ class MpiPendingSum : public PendingCollective {
 
  private:
   MPI_Request request_ = MPI_REQUEST_NULL;
+  const char* what_;
+  std::function<void(MPI_Request*, const char*)> finish_;
 };
 
 }  // namespace
 
-MpiCommunicator::MpiCommunicator() : MpiCommunicator((mpi::ensure_initialized(), MPI_COMM_WORLD)) {}
+MpiCommunicator::MpiCommunicator(double timeout_s)
+    : MpiCommunicator((mpi::ensure_initialized(), MPI_COMM_WORLD), timeout_s) {}
 
-MpiCommunicator::MpiCommunicator(MPI_Comm parent) {
+MpiCommunicator::MpiCommunicator(MPI_Comm parent, double timeout_s) {
   mpi::ensure_initialized();
   GST_MPI_CHECK(MPI_Comm_dup(parent, &comm_));
   GST_MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
@@ -107,9 +114,11 @@ MpiCommunicator::MpiCommunicator(MPI_Comm parent) {
   GST_MPI_CHECK(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &host));
   GST_MPI_CHECK(MPI_Comm_rank(host, &local_rank_));
   GST_MPI_CHECK(MPI_Comm_free(&host));
+  watchdog_ = std::make_unique<CollectiveWatchdog>(comm_, timeout_s);
 }
 
 MpiCommunicator::~MpiCommunicator() {
+  watchdog_.reset();
   if (comm_ != MPI_COMM_NULL && mpi::running()) MPI_Comm_free(&comm_);
 }
 
@@ -117,16 +126,29 @@ std::unique_ptr<MpiCommunicator> MpiCommunicator::first_ranks(int n) const {
   MPI_Comm sub = MPI_COMM_NULL;
   GST_MPI_CHECK(MPI_Comm_split(comm_, rank_ < n ? 0 : MPI_UNDEFINED, rank_, &sub));
   if (sub == MPI_COMM_NULL) return nullptr;
-  auto result = std::make_unique<MpiCommunicator>(sub);
+  auto result = std::make_unique<MpiCommunicator>(sub, watchdog_->timeout_s());
   GST_MPI_CHECK(MPI_Comm_free(&sub));
   return result;
 }
 
-void MpiCommunicator::barrier() { GST_MPI_CHECK(MPI_Barrier(comm_)); }
+void MpiCommunicator::finish(MPI_Request* request, const char* what) {
+  // Through the job communicator, so that an NCCL communicator over this one is aborted too.
+  watchdog_->wait(request, what, [] {
+    abort_job_if_distributed(kStalledExitCode, "a collective stalled (stall report above)");
+  });
+}
+
+void MpiCommunicator::barrier() {
+  MPI_Request request;
+  GST_MPI_CHECK(MPI_Ibarrier(comm_, &request));
+  finish(&request, "barrier");
+}
 
 std::unique_ptr<PendingCollective> MpiCommunicator::all_reduce_sum_async(double* data,
                                                                          size_t count) {
-  return std::make_unique<MpiPendingSum>(comm_, data, count, MPI_DOUBLE, "all_reduce_sum_async");
+  return std::make_unique<MpiPendingSum>(
+      comm_, data, count, MPI_DOUBLE, "gradient all-reduce",
+      [this](MPI_Request* request, const char* what) { finish(request, what); });
 }
 
 void MpiCommunicator::broadcast(void* data, size_t bytes, int root) {
@@ -134,26 +156,34 @@ void MpiCommunicator::broadcast(void* data, size_t bytes, int root) {
   auto* p = static_cast<uint8_t*>(data);
   for (size_t done = 0; done < bytes; done += kChunk) {
     const int n = static_cast<int>(std::min(kChunk, bytes - done));
-    GST_MPI_CHECK(MPI_Bcast(p + done, n, MPI_BYTE, root, comm_));
+    MPI_Request request;
+    GST_MPI_CHECK(MPI_Ibcast(p + done, n, MPI_BYTE, root, comm_, &request));
+    finish(&request, "broadcast");
   }
 }
 
 double MpiCommunicator::scalar_sum(double value) {
   double result = 0;
-  GST_MPI_CHECK(MPI_Allreduce(&value, &result, 1, MPI_DOUBLE, MPI_SUM, comm_));
+  MPI_Request request;
+  GST_MPI_CHECK(MPI_Iallreduce(&value, &result, 1, MPI_DOUBLE, MPI_SUM, comm_, &request));
+  finish(&request, "scalar sum");
   return result;
 }
 
 double MpiCommunicator::scalar_max(double value) {
   double result = 0;
-  GST_MPI_CHECK(MPI_Allreduce(&value, &result, 1, MPI_DOUBLE, MPI_MAX, comm_));
+  MPI_Request request;
+  GST_MPI_CHECK(MPI_Iallreduce(&value, &result, 1, MPI_DOUBLE, MPI_MAX, comm_, &request));
+  finish(&request, "scalar max");
   return result;
 }
 
 std::vector<std::vector<uint8_t>> MpiCommunicator::all_gather(const std::vector<uint8_t>& local) {
   int my_count = mpi_count(local.size(), "all_gather");
   std::vector<int> counts(size_), displs(size_);
-  GST_MPI_CHECK(MPI_Allgather(&my_count, 1, MPI_INT, counts.data(), 1, MPI_INT, comm_));
+  MPI_Request request;
+  GST_MPI_CHECK(MPI_Iallgather(&my_count, 1, MPI_INT, counts.data(), 1, MPI_INT, comm_, &request));
+  finish(&request, "all_gather sizes");
   size_t total = 0;
   for (int r = 0; r < size_; ++r) {
     displs[r] = mpi_count(total, "all_gather total");
@@ -162,8 +192,10 @@ std::vector<std::vector<uint8_t>> MpiCommunicator::all_gather(const std::vector<
   mpi_count(total, "all_gather total");
   std::vector<uint8_t> flat(std::max<size_t>(total, 1));  // never a null buffer
   uint8_t dummy = 0;
-  GST_MPI_CHECK(MPI_Allgatherv(local.empty() ? &dummy : local.data(), my_count, MPI_BYTE,
-                               flat.data(), counts.data(), displs.data(), MPI_BYTE, comm_));
+  GST_MPI_CHECK(MPI_Iallgatherv(local.empty() ? &dummy : local.data(), my_count, MPI_BYTE,
+                                flat.data(), counts.data(), displs.data(), MPI_BYTE, comm_,
+                                &request));
+  finish(&request, "all_gather");
   std::vector<std::vector<uint8_t>> result(size_);
   for (int r = 0; r < size_; ++r)
     result[r].assign(flat.begin() + displs[r], flat.begin() + displs[r] + counts[r]);
@@ -182,8 +214,10 @@ std::vector<std::vector<uint8_t>> MpiCommunicator::all_to_all(
     send_total += send[r].size();
   }
   mpi_count(send_total, "all_to_all send total");
-  GST_MPI_CHECK(
-      MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm_));
+  MPI_Request request;
+  GST_MPI_CHECK(MPI_Ialltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm_,
+                              &request));
+  finish(&request, "all_to_all sizes");
   size_t recv_total = 0;
   for (int r = 0; r < size_; ++r) {
     recv_displs[r] = mpi_count(recv_total, "all_to_all receive total");
@@ -194,9 +228,10 @@ std::vector<std::vector<uint8_t>> MpiCommunicator::all_to_all(
   for (int r = 0; r < size_; ++r)
     std::copy(send[r].begin(), send[r].end(), send_flat.begin() + send_displs[r]);
   std::vector<uint8_t> recv_flat(std::max<size_t>(recv_total, 1));
-  GST_MPI_CHECK(MPI_Alltoallv(send_flat.data(), send_counts.data(), send_displs.data(), MPI_BYTE,
-                              recv_flat.data(), recv_counts.data(), recv_displs.data(), MPI_BYTE,
-                              comm_));
+  GST_MPI_CHECK(MPI_Ialltoallv(send_flat.data(), send_counts.data(), send_displs.data(), MPI_BYTE,
+                               recv_flat.data(), recv_counts.data(), recv_displs.data(), MPI_BYTE,
+                               comm_, &request));
+  finish(&request, "all_to_all");
   std::vector<std::vector<uint8_t>> result(size_);
   for (int r = 0; r < size_; ++r)
     result[r].assign(recv_flat.begin() + recv_displs[r],

@@ -64,11 +64,32 @@ std::string nccl_unusable_reason(Communicator& comm, const std::string& gpu_id) 
 
 namespace {
 
+// Polls `done` (an event) under the watchdog; NCCL errors of other ranks surface through
+// ncclCommGetAsyncError while waiting.
+void wait_for_event(cudaEvent_t done, ncclComm_t comm, CollectiveWatchdog& watchdog,
+                    const char* what) {
+  watchdog.wait_until(
+      [done, comm] {
+        ncclResult_t async = ncclSuccess;
+        GST_NCCL_CHECK(ncclCommGetAsyncError(comm, &async));
+        GST_NCCL_CHECK(async);
+        const cudaError_t state = cudaEventQuery(done);
+        if (state == cudaErrorNotReady) return false;
+        GST_CUDA_CHECK(state);
+        return true;
+      },
+      what,
+      [] {
+        abort_job_if_distributed(kStalledExitCode, "an NCCL collective stalled (report above)");
+      });
+}
+
 // An in-place ncclAllReduce in flight on the communicator's stream, tracked by an event.
 class NcclPendingReduce : public PendingCollective {
  public:
   NcclPendingReduce(ncclComm_t comm, cudaStream_t stream, void* data, size_t count,
-                    ncclDataType_t type, ncclRedOp_t op) {
+                    ncclDataType_t type, ncclRedOp_t op, CollectiveWatchdog& watchdog)
+      : comm_(comm), watchdog_(watchdog) {
     GST_NCCL_CHECK(ncclAllReduce(data, data, count, type, op, comm, stream));
     GST_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
     GST_CUDA_CHECK(cudaEventRecord(done_, stream));
@@ -79,7 +100,7 @@ class NcclPendingReduce : public PendingCollective {
       cudaEventDestroy(done_);
     }
   }
-  void wait() override { GST_CUDA_CHECK(cudaEventSynchronize(done_)); }
+  void wait() override { wait_for_event(done_, comm_, watchdog_, "gradient all-reduce (NCCL)"); }
   bool test() override {
     const cudaError_t state = cudaEventQuery(done_);
     if (state == cudaErrorNotReady) return false;
@@ -89,11 +110,14 @@ class NcclPendingReduce : public PendingCollective {
 
  private:
   cudaEvent_t done_ = nullptr;
+  ncclComm_t comm_;
+  CollectiveWatchdog& watchdog_;
 };
 
 }  // namespace
 
-NcclCommunicator::NcclCommunicator() : host_(std::make_unique<MpiCommunicator>()) {
+NcclCommunicator::NcclCommunicator(double timeout_s)
+    : host_(std::make_unique<MpiCommunicator>(timeout_s)) {
   // Checked together before NCCL starts, so every rank throws the same clear error (NCCL itself
   // only says "invalid usage" when two ranks share a GPU).
   const std::string unusable = nccl_unusable_reason(*host_, rank_gpu_id(local_rank()));
@@ -125,21 +149,28 @@ NcclCommunicator::~NcclCommunicator() {
   if (stream_) cudaStreamDestroy(stream_);
 }
 
-void NcclCommunicator::synchronize() { GST_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+void NcclCommunicator::synchronize(const char* what) {
+  cudaEvent_t done = nullptr;
+  GST_CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+  std::unique_ptr<CUevent_st, cudaError_t (*)(cudaEvent_t)> owned(done, cudaEventDestroy);
+  GST_CUDA_CHECK(cudaEventRecord(done, stream_));
+  wait_for_event(done, comm_, host_->watchdog(), what);
+}
 
 void NcclCommunicator::barrier() {
-  synchronize();
+  synchronize("barrier (NCCL stream)");
   host_->barrier();
 }
 
 std::unique_ptr<PendingCollective> NcclCommunicator::all_reduce_sum_async(double* data,
                                                                           size_t count) {
-  return std::make_unique<NcclPendingReduce>(comm_, stream_, data, count, ncclFloat64, ncclSum);
+  return std::make_unique<NcclPendingReduce>(comm_, stream_, data, count, ncclFloat64, ncclSum,
+                                             host_->watchdog());
 }
 
 void NcclCommunicator::broadcast(void* data, size_t bytes, int root) {
   GST_NCCL_CHECK(ncclBroadcast(data, data, bytes, ncclUint8, root, comm_, stream_));
-  synchronize();
+  synchronize("broadcast (NCCL)");
 }
 
 void NcclCommunicator::abort(int exit_code) {

@@ -34,7 +34,9 @@ std::string nccl_unusable_reason(Communicator& comm, const std::string& gpu_id);
 
 class NcclCommunicator : public Communicator {
  public:
-  NcclCommunicator();
+  // Collectives wait at most timeout_s seconds (<= 0: unbounded), then the job ends with a stall
+  // report (CollectiveWatchdog), ncclCommAbort first.
+  explicit NcclCommunicator(double timeout_s = kDefaultCollectiveTimeoutS);
   ~NcclCommunicator() override;
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;
@@ -64,7 +66,8 @@ class NcclCommunicator : public Communicator {
 
  private:
   void init_nccl();
-  void synchronize();
+  // Waits for the stream's work under the watchdog; `what` names it in a stall report.
+  void synchronize(const char* what);
   std::unique_ptr<MpiCommunicator> host_;
   int device_ = 0;
   cudaStream_t stream_ = nullptr;

@@ -22,7 +22,8 @@ void add_train_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "train",
       "Train a cost model with Graph Segment Training (run under mpirun for several ranks). Exit "
-      "code 3: preempted by SIGUSR1/SIGTERM after writing a checkpoint.");
+      "code 3: preempted by SIGUSR1/SIGTERM after writing a checkpoint; 4: a rank stalled (no "
+      "progress within dist.timeout_s; the log holds the stall report).");
   cmd->add_option("--config", opt->config, "run config YAML (configs/*.yaml)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -34,7 +35,7 @@ void add_train_command(CLI::App& app) {
   cmd->callback([opt] {
     RunConfig config = load_run_config(opt->config, opt->sets);
     if (!opt->run_dir.empty()) config.train.run_dir = opt->run_dir;
-    Communicator& comm = job_communicator(config.dist.backend);
+    Communicator& comm = job_communicator(config.dist.backend, config.dist.timeout_s);
     const TrainResult result = train(config, comm, opt->resume);
     if (result.preempted) {
       close_job_communicator();  // before the distinct exit code

@@ -26,6 +26,7 @@
 #include "train/metrics_log.h"
 #include "train/preemption.h"
 #include "train/schedule.h"
+#include "train/step_watchdog.h"
 
 namespace gst {
 
@@ -401,11 +402,14 @@ TrainResult Run::go(const std::string& resume) {
   run_start_ = std::chrono::steady_clock::now();
   Interval interval;
   interval.counts_before = step_->counts();
+  StepWatchdog watchdog(2 * config_.dist.timeout_s);
   const int64_t head_start = std::max(start_step_, t.steps);
 
   for (int64_t step = start_step_; step < total_steps_; ++step) {
     if (step == head_start) enter_head_phase();
+    watchdog.arm(step);
     train_step(step, &interval.loss_sum);
+    watchdog.disarm();
     ++interval.steps;
     const int64_t done = step + 1;
     if (rank_ == 0) progress.advance();

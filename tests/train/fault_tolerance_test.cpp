@@ -43,10 +43,6 @@ class FaultToleranceTest : public ::testing::Test {
   }
   // Two ranks, mpirun the shell's direct child: the kill test finds the ranks among its children.
   static std::string mpirun2() { return gst::testing::mpirun_gst(2, "", /*timeout_s=*/0); }
-  static double field(const std::string& output, const std::string& key) {
-    const auto at = output.find(key + "=");
-    return at == std::string::npos ? -1 : std::stod(output.substr(at + key.size() + 1));
-  }
   static gst::testing::ScratchDir* dir_;
 };
 gst::testing::ScratchDir* FaultToleranceTest::dir_ = nullptr;
@@ -60,28 +56,12 @@ TEST_F(FaultToleranceTest, KilledRankEndsJobAndResumeReproducesLosses) {
   auto r = run_command(mpirun2() + train_args("full", full, every) + " 2>&1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
-  // Rank 1 is the child of mpirun whose environment says OMPI_COMM_WORLD_RANK=1.
-  const std::string log = (dir_->path() / "cut.log").string();
-  const std::string script =
-      mpirun2() + train_args("cut", cut, every) + " > " + log + " 2>&1 & job=$!\n" +
-      "for i in $(seq 1200); do ls " + cut.string() +
-      "/step-*/manifest.json >/dev/null 2>&1 && break; sleep 0.05; done\n"
-      "victim=\n"
-      "for p in $(pgrep -P $job); do\n"
-      "  tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && "
-      "victim=$p\n"
-      "done\n"
-      "[ -n \"$victim\" ] || { echo no-rank-1; kill -9 $job; exit 1; }\n"
-      "t0=$(date +%s.%N); kill -9 $victim\n"
-      "for i in $(seq 600); do kill -0 $job 2>/dev/null || break; sleep 0.05; done\n"
-      "t1=$(date +%s.%N)\n"
-      "kill -0 $job 2>/dev/null && { echo HUNG; kill -9 $job; }\n"
-      "wait $job; rc=$?\n"
-      "echo rc=$rc seconds=$(awk \"BEGIN{print $t1 - $t0}\")\n"
-      "cat " +
-      log;
+  const std::string script = gst::testing::signal_rank_script(
+      mpirun2() + train_args("cut", cut, every), cut.string() + "/step-*/manifest.json", 1, "9", 30,
+      (dir_->path() / "cut.log").string());
   auto k = run_command(script);
-  const double rc = field(k.output, "rc"), seconds = field(k.output, "seconds");
+  const double rc = gst::testing::output_field(k.output, "rc");
+  const double seconds = gst::testing::output_field(k.output, "seconds");
   std::cout << "job ended " << seconds << " s after kill -9 of rank 1 (mpirun exit " << rc << ")\n";
   EXPECT_EQ(k.output.find("HUNG"), std::string::npos) << k.output;
   EXPECT_GT(rc, 0) << k.output;

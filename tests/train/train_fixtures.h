@@ -74,6 +74,48 @@ inline std::map<int64_t, double> train_losses(const std::filesystem::path& run_d
   return out;
 }
 
+// A shell script that starts `job` (an mpirun command, the shell's direct child) with its output
+// in `log`, waits until a file matching the shell glob `ready` exists, sends `signal` (kill's
+// name, e.g. KILL or STOP) to the process of rank `rank` (the child of mpirun whose environment
+// says OMPI_COMM_WORLD_RANK=rank), optionally `then` (shell commands, $victim is that process),
+// and waits up to `max_wait_s` for the job to end. It prints "HUNG" if the job outlived that,
+// "rc=<mpirun exit code> seconds=<from the signal to the job's end>", then the log.
+inline std::string signal_rank_script(const std::string& job, const std::string& ready, int rank,
+                                      const std::string& signal, int max_wait_s,
+                                      const std::string& log, const std::string& then = "") {
+  const std::string polls = std::to_string(max_wait_s * 20);
+  return job + " > " + log + " 2>&1 & job=$!\n" + "for i in $(seq 1200); do ls " + ready +
+         " >/dev/null 2>&1 && break; sleep 0.05; done\n"
+         "victim=\n"
+         "for p in $(pgrep -P $job); do\n"
+         "  tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=" +
+         std::to_string(rank) +
+         " && victim=$p\n"
+         "done\n"
+         "[ -n \"$victim\" ] || { echo no-rank-" +
+         std::to_string(rank) +
+         "; kill -9 $job; exit 1; }\n"
+         "t0=$(date +%s.%N); kill -" +
+         signal + " $victim\n" + then +
+         "\n"
+         "for i in $(seq " +
+         polls +
+         "); do kill -0 $job 2>/dev/null || break; sleep 0.05; done\n"
+         "t1=$(date +%s.%N)\n"
+         "kill -0 $job 2>/dev/null && { echo HUNG; kill -9 $job; }\n"
+         "wait $job; rc=$?\n"
+         "kill -9 $victim 2>/dev/null\n"
+         "echo rc=$rc seconds=$(awk \"BEGIN{print $t1 - $t0}\")\n"
+         "cat " +
+         log;
+}
+
+// The number after "key=" in a script's output, or -1.
+inline double output_field(const std::string& output, const std::string& key) {
+  const auto at = output.find(key + "=");
+  return at == std::string::npos ? -1 : std::stod(output.substr(at + key.size() + 1));
+}
+
 inline std::filesystem::path write_text(const std::filesystem::path& file,
                                         const std::string& text) {
   std::ofstream(file) << text;

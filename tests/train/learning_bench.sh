@@ -9,8 +9,8 @@
 #
 # FAMILY: layout:<--cost value> or tile:<--cost value>, e.g. "layout:agree;tile:oneshape,noisy"
 # (default: layout agree, agree,heavy, agree,relayout, agree,noisy, classic; tile classic and
-# spill,oneshape,noisy). Layout MODES (default: all but gst_no_sed): gst (history + SED),
-# gst_no_sed (history, no stale-embedding dropout), gst_efd (+ head fine-tuning), segment_only,
+# spill,oneshape,noisy). Layout MODES (default: all): gst (history, no stale-embedding dropout,
+# the default), gst_sed (history + SED, p = 0.5), gst_efd (+ head fine-tuning), segment_only,
 # full_graph, structure_blind, raw_inputs (gst without one-hot columns, config equality features
 # and size pooling: the inputs of earlier versions). Tile kernels are one segment, so tile trains
 # its quickstart config only. SEEDS (default 3) are train.seed values 0..SEEDS-1 on one
@@ -23,8 +23,8 @@ GST=${GST:-build/gst}
 WORK=${GST_BENCH_DIR:-build/learning_bench}
 FAMILIES="layout:agree;layout:agree,heavy;layout:agree,relayout;layout:agree,noisy;layout:classic"
 FAMILIES+=";tile:classic;tile:spill,oneshape,noisy"
-SEEDS=3 STEPS=300 TILE_STEPS=1500 GRAPHS=60 JOBS=1
-MODES="gst gst_efd segment_only full_graph structure_blind raw_inputs"
+SEEDS=3 STEPS=300 TILE_STEPS=6000 GRAPHS=60 JOBS=1
+MODES="gst gst_sed gst_efd segment_only full_graph structure_blind raw_inputs"
 while getopts "f:s:n:t:g:j:m:" opt; do
   case $opt in
     f) FAMILIES=$OPTARG ;;
@@ -60,7 +60,7 @@ prepare() {
 mode_overrides() {
   case $1 in
     gst) echo "" ;;
-    gst_no_sed) echo "--set gst.sed_p=0" ;;
+    gst_sed) echo "--set gst.sed_p=0.5" ;;
     gst_efd) echo "--set gst.head_steps=$((STEPS / 5))" ;;
     segment_only) echo "--set gst.mode=segment_only" ;;
     full_graph) echo "--set gst.mode=full_graph" ;;

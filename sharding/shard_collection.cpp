@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 
+#include "common/enum_names.h"
 #include "common/errors.h"
 #include "common/ordered_parallel.h"
 #include "common/progress.h"
@@ -326,7 +327,7 @@ ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) 
   Manifest m;
   m.collection = o.collection;
   m.task = task;
-  m.partitioner = partitioner_name(o.partitioner);
+  m.partitioner = to_string(o.partitioner);
   m.segment_size = o.segment_size;
   m.options = {o.input, o.splits, o.compression_level, o.workers, 0};
   std::vector<size_t> input_of;  // manifest graph -> input

@@ -8,6 +8,7 @@
 
 #include "comm/communicator.h"
 #include "commands.h"
+#include "common/enum_names.h"
 #include "common/errors.h"
 
 namespace gst {
@@ -15,12 +16,12 @@ namespace gst {
 namespace {
 
 struct CommCheckOptions {
-  std::string backend = "auto";
+  std::string backend = "auto";  // parsed to a Backend when the command runs
   int fail_on_rank = -1;
 };
 
 void run_comm_check(const CommCheckOptions& options) {
-  Communicator& comm = job_communicator(options.backend);
+  Communicator& comm = job_communicator(parse_enum<Backend>(options.backend, "--backend"));
   const int rank = comm.rank(), size = comm.size();
   if (rank == options.fail_on_rank)
     fail("injected failure on rank {} (--fail-on-rank) while the other ranks wait in a collective",
@@ -55,7 +56,7 @@ void add_comm_check_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "comm-check", "check that the ranks of an mpirun job communicate (run under mpirun)");
   cmd->add_option("--backend", options->backend, "auto, mpi or nccl")
-      ->check(CLI::IsMember({"auto", "mpi", "nccl"}))
+      ->check(CLI::IsMember(enum_words<Backend>()))
       ->capture_default_str();
   cmd->add_option("--fail-on-rank", options->fail_on_rank,
                   "fault injection: this rank throws while the others wait (tests the abort path)")

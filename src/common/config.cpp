@@ -97,8 +97,8 @@ void ConfigSection::field(const char* key, std::vector<std::string>& value) {
   }
 }
 
-void ConfigSection::choice(const char* key, std::string& value,
-                           const std::vector<std::string>& choices) {
+void ConfigSection::word_choice(const char* key, std::string& value,
+                                const std::vector<std::string>& choices) {
   field(key, value);
   if (!writing_ && std::find(choices.begin(), choices.end(), value) == choices.end())
     bad_value(key, node_ ? node_[key] : YAML::Node(),

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/enum_names.h"
 #include "common/errors.h"
 
 namespace gst {
@@ -42,8 +43,14 @@ class ConfigSection {
   void field(const char* key, bool& value);
   void field(const char* key, std::string& value);
   void field(const char* key, std::vector<std::string>& value);
-  // A string restricted to `choices`.
-  void choice(const char* key, std::string& value, const std::vector<std::string>& choices);
+  // An enum read and written as one of its words (common/enum_names.h); any other word is an
+  // error listing the accepted ones.
+  template <typename E>
+  void choice(const char* key, E& value) {
+    std::string word(to_string(value));
+    word_choice(key, word, enum_words<E>());
+    if (!writing_) value = *find_enum<E>(word);
+  }
 
   // A nested struct with its own visit().
   template <typename T>
@@ -61,6 +68,7 @@ class ConfigSection {
   YAML::Node value_node(const char* key);  // null node when absent (reading)
   [[noreturn]] void bad_value(const char* key, const YAML::Node& node, const std::string& expected);
   std::string full(const char* key) const;
+  void word_choice(const char* key, std::string& value, const std::vector<std::string>& choices);
   template <typename T>
   void scalar(const char* key, T& value, const char* expected);
 

@@ -239,7 +239,7 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
       layer_in_.push_back(register_module(name + "_in", torch::nn::Linear(no_bias)));
       layer_out_.push_back(register_module(name + "_out", torch::nn::Linear(no_bias)));
     }
-    if (config.norm == "layer") {
+    if (config.norm == Norm::Layer) {
       layer_norm_.push_back(register_module(
           name + "_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({out}))));
     }
@@ -254,7 +254,7 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
     pool_gate_->weight.zero_();
     pool_gate_->bias.zero_();
   }
-  if (config.norm == "layer") {
+  if (config.norm == Norm::Layer) {
     head_norm_ = register_module(
         "head_norm",
         torch::nn::LayerNorm(torch::nn::LayerNormOptions({2 * layer_width(config.layers)})));

@@ -33,8 +33,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-torch::Device pick_device(const std::string& device) {
-  if (device == "cuda" || (device == "auto" && torch::cuda::is_available())) {
+torch::Device pick_device(DeviceChoice device) {
+  if (device == DeviceChoice::Cuda ||
+      (device == DeviceChoice::Auto && torch::cuda::is_available())) {
     if (!torch::cuda::is_available())
       input_error("train.device is 'cuda' but this LibTorch has no CUDA or no GPU is visible");
     return torch::Device(torch::kCUDA);
@@ -126,7 +127,7 @@ void Run::build() {
   sync_options_ = config_.dist.gradient_sync();
   sync_ = std::make_unique<GradientSync>(comm_, model_->parameters(), sync_options_);
 
-  if (config_.gst.mode == "gst")
+  if (config_.gst.mode == GstMode::Gst)
     table_ = std::make_unique<DistributedHistoryTable>(comm_, model_->embedding_dim(),
                                                        config_.dist.history());
   step_ = std::make_unique<GstStep>(model_, *store_, table_.get(), config_.gst,
@@ -142,7 +143,7 @@ void Run::build() {
     input_error("{}: the store has no graphs in split '{}'", config_.data.store,
                 config_.data.train_split);
   auto owned = assign_graphs_to_ranks(train_graphs, comm_.size());
-  if (t.sampling == "global") {
+  if (t.sampling == Sampling::Global) {
     std::vector<int64_t> all;
     for (const auto& g : train_graphs) all.push_back(g.graph);
     global_sampler_ = std::make_unique<GlobalBatchSampler>(
@@ -152,7 +153,7 @@ void Run::build() {
                                               static_cast<uint64_t>(t.seed), rank_);
   }
   evaluator_ =
-      std::make_unique<Evaluator>(model_, *store_, config_.gst.mode == "full_graph", device_,
+      std::make_unique<Evaluator>(model_, *store_, config_.gst.mode == GstMode::FullGraph, device_,
                                   config_.eval.config_batch, config_.eval.max_batch_nodes);
 
   schedule_.kind = t.schedule;
@@ -167,7 +168,7 @@ void Run::build() {
   for (const auto& p : model_->parameters()) params += p.numel();
   spdlog::info("train: {} ({} train graphs, {} on rank 0), {} ranks, model {} parameters, mode {}",
                manifest.collection, train_graphs.size(), owned[0].size(), comm_.size(), params,
-               config_.gst.mode);
+               to_string(config_.gst.mode));
 }
 
 int64_t Run::restore(const std::string& resume) {
@@ -223,7 +224,7 @@ void Run::save(int64_t step) {
       save_torch_file(*optimizer_, staging / checkpoint_schema::kOptimizerFile);
       save_torch_file(*head_optimizer_, staging / checkpoint_schema::kHeadOptimizerFile);
       nlohmann::json sched = {{"step", step},
-                              {"kind", schedule_.kind},
+                              {"kind", to_string(schedule_.kind)},
                               {"lr", schedule_.lr(std::min(step, config_.train.steps))}};
       write_checkpoint_file(staging / checkpoint_schema::kSchedulerFile, sched.dump(2) + "\n");
       // Absolute, so eval finds the store from any directory; the run itself keeps the path as

@@ -22,7 +22,7 @@ TEST(RunConfig, ShippedConfigsParse) {
   }
   EXPECT_GE(count, 8);
   auto fg = gst::load_run_config(gst::testing::source_dir() / "configs/full_graph.yaml", {});
-  EXPECT_EQ(fg.gst.mode, "full_graph");
+  EXPECT_EQ(fg.gst.mode, gst::GstMode::FullGraph);
   auto ref =
       gst::load_run_config(gst::testing::source_dir() / "configs/layout_xla_random.yaml", {});
   EXPECT_EQ(ref.model.hidden, 256);
@@ -36,7 +36,7 @@ TEST(RunConfig, OverridesAndErrors) {
   const auto file = dir / "run.yaml";
   std::ofstream(file) << "data:\n  store: s\ngst:\n  sed_p: 0.3\n";
   auto c = gst::load_run_config(file, {"gst.mode=segment_only", "train.steps=5"});
-  EXPECT_EQ(c.gst.mode, "segment_only");
+  EXPECT_EQ(c.gst.mode, gst::GstMode::SegmentOnly);
   EXPECT_EQ(c.train.steps, 5);
   EXPECT_DOUBLE_EQ(c.gst.sed_p, 0.3);
   try {
@@ -51,7 +51,7 @@ TEST(RunConfig, OverridesAndErrors) {
   const auto saved = dir / "saved.yaml";
   std::ofstream(saved) << gst::dump_config(c);
   auto back = gst::read_saved_config(saved);
-  EXPECT_EQ(back.gst.mode, "segment_only");
+  EXPECT_EQ(back.gst.mode, gst::GstMode::SegmentOnly);
   EXPECT_EQ(back.train.steps, 5);
   EXPECT_EQ(back.data.store, "s");
 }

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "common/enum_names.h"
 #include "common/errors.h"
+#include "common/fault.h"
 
 namespace gst {
 
@@ -17,15 +18,13 @@ namespace {
 
 struct CommCheckOptions {
   std::string backend = "auto";  // parsed to a Backend when the command runs
-  int fail_on_rank = -1;
 };
 
 void run_comm_check(const CommCheckOptions& options) {
+  const FaultPlan faults = FaultPlan::from_environment();
   Communicator& comm = job_communicator(parse_enum<Backend>(options.backend, "--backend"));
   const int rank = comm.rank(), size = comm.size();
-  if (rank == options.fail_on_rank)
-    fail("injected failure on rank {} (--fail-on-rank) while the other ranks wait in a collective",
-         rank);
+  faults.hit("comm-check.start", rank, 0);
 
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
@@ -57,9 +56,6 @@ void add_comm_check_command(CLI::App& app) {
       "comm-check", "check that the ranks of an mpirun job communicate (run under mpirun)");
   cmd->add_option("--backend", options->backend, "auto, mpi or nccl")
       ->check(CLI::IsMember(enum_words<Backend>()))
-      ->capture_default_str();
-  cmd->add_option("--fail-on-rank", options->fail_on_rank,
-                  "fault injection: this rank throws while the others wait (tests the abort path)")
       ->capture_default_str();
   cmd->callback([options] { run_comm_check(*options); });
 }

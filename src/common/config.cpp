@@ -105,6 +105,15 @@ void ConfigSection::word_choice(const char* key, std::string& value,
               fmt::format("one of {}, got '{}'", fmt::join(choices, ", "), value));
 }
 
+void ConfigSection::retired(const char* key, const std::string& inert,
+                            const std::string& replacement) {
+  if (writing_) return;
+  YAML::Node node = value_node(key);
+  if (!node || (node.IsScalar() && node.Scalar() == inert)) return;
+  input_error("{}: '{}' is no longer a config key: {}", source_->where(full(key), node), full(key),
+              replacement);
+}
+
 ConfigSection ConfigSection::child_section(const char* key) {
   if (writing_) {
     out_[key] = YAML::Node(YAML::NodeType::Map);

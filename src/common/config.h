@@ -52,6 +52,11 @@ class ConfigSection {
     if (!writing_) value = *find_enum<E>(word);
   }
 
+  // A key earlier versions wrote and this one no longer reads: accepted (and dropped) only with
+  // the value those versions wrote by default, so their saved configs still load; any other value
+  // is an error pointing to `replacement`.
+  void retired(const char* key, const std::string& inert, const std::string& replacement);
+
   // A nested struct with its own visit().
   template <typename T>
   void section(const char* key, T& value) {

@@ -49,6 +49,10 @@ struct DataConfig {
   }
 };
 
+constexpr const char* kFaultKeysReplaced =
+    "fault injection is the GST_FAULT environment variable, e.g. "
+    "GST_FAULT='fail:train.step,rank=R,at=N' (src/common/README.md)";
+
 struct TrainConfig {
   int64_t steps = 1000;  // main-phase optimizer steps (head fine-tuning comes after)
   int batch_graphs = 8;  // graphs per rank per step (global batch = this x ranks)
@@ -71,8 +75,6 @@ struct TrainConfig {
   int64_t valid_graphs = 0;      // > 0: validate on the first N valid graphs only
   int64_t checkpoint_every = 0;  // 0: only at the end
   int keep_checkpoints = 3;
-  int fault_rank = -1;  // fault injection: this rank throws at fault_step
-  int64_t fault_step = -1;
   Sampling sampling = Sampling::Rank;
 
   void visit(ConfigSection& c) {
@@ -97,8 +99,9 @@ struct TrainConfig {
     c.field("valid_graphs", valid_graphs, 0);
     c.field("checkpoint_every", checkpoint_every, 0);
     c.field("keep_checkpoints", keep_checkpoints, 1, 1000);
-    c.field("fault_rank", fault_rank, -1);
-    c.field("fault_step", fault_step, -1);
+    // Saved configs of earlier versions hold both keys at -1 (no fault).
+    c.retired("fault_rank", "-1", kFaultKeysReplaced);
+    c.retired("fault_step", "-1", kFaultKeysReplaced);
     c.choice("sampling", sampling);
   }
 };

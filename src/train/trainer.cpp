@@ -12,6 +12,7 @@
 #include "comm/distributed_history_table.h"
 #include "comm/gradient_sync.h"
 #include "common/errors.h"
+#include "common/fault.h"
 #include "common/progress.h"
 #include "eval/evaluator.h"
 #include "gst/gst_step.h"
@@ -55,7 +56,8 @@ class Run {
         comm_(comm),
         rank_(comm.rank()),
         run_dir_(config.train.run_dir),
-        device_(pick_device(config.train.device)) {}
+        device_(pick_device(config.train.device)),
+        faults_(FaultPlan::from_environment()) {}
 
   TrainResult go(const std::string& resume);
 
@@ -84,6 +86,7 @@ class Run {
   int rank_;
   fs::path run_dir_;
   torch::Device device_;
+  FaultPlan faults_;
   std::shared_ptr<SegmentStore> store_;
   CostModel model_{nullptr};
   std::unique_ptr<torch::optim::Adam> optimizer_, head_optimizer_;
@@ -306,8 +309,7 @@ void Run::enter_head_phase() {
 
 void Run::train_step(int64_t step, double* loss_sum) {
   const TrainConfig& t = config_.train;
-  if (rank_ == t.fault_rank && step == t.fault_step)
-    fail("injected fault on rank {} at step {} (train.fault_rank / train.fault_step)", rank_, step);
+  faults_.hit("train.step", rank_, step);
   const bool head_phase = step >= t.steps;
   torch::manual_seed(mix_seed({static_cast<uint64_t>(t.seed), static_cast<uint64_t>(rank_),
                                static_cast<uint64_t>(step), 0x70}));

@@ -56,4 +56,25 @@ TEST(RunConfig, OverridesAndErrors) {
   EXPECT_EQ(back.data.store, "s");
 }
 
+// train.fault_rank / fault_step gave way to GST_FAULT: configs saved by earlier versions (both at
+// -1) still load, a value that asks for a fault is an error pointing to GST_FAULT.
+TEST(RunConfig, RetiredFaultKeys) {
+  gst::testing::ScratchDir dir("runconfig_retired");
+  const auto saved = dir / "config.yaml";
+  std::ofstream(saved) << "data:\n  store: s\ntrain:\n  fault_rank: -1\n  fault_step: -1\n";
+  gst::RunConfig old = gst::read_saved_config(saved);
+  EXPECT_EQ(old.data.store, "s");
+  EXPECT_EQ(gst::dump_config(old).find("fault_"), std::string::npos);
+  try {
+    gst::load_run_config(saved, {"train.fault_rank=1"});
+    FAIL() << "no error";
+  } catch (const gst::InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("--set train.fault_rank=1: 'train.fault_rank' is no longer a config key"),
+              std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("GST_FAULT"), std::string::npos) << msg;
+  }
+}
+
 }  // namespace

@@ -108,7 +108,9 @@ void ConfigSection::word_choice(const char* key, std::string& value,
 void ConfigSection::retired(const char* key, const std::string& inert,
                             const std::string& replacement) {
   if (writing_) return;
-  YAML::Node node = value_node(key);
+  retired_.push_back(key);
+  if (!node_ || node_.IsNull()) return;
+  YAML::Node node = node_[key];
   if (!node || (node.IsScalar() && node.Scalar() == inert)) return;
   input_error("{}: '{}' is no longer a config key: {}", source_->where(full(key), node), full(key),
               replacement);
@@ -129,7 +131,8 @@ void ConfigSection::finish() {
   if (!node_.IsMap()) input_error("{}: '{}' must be a map", source_->where(path_, node_), path_);
   for (const auto& item : node_) {
     auto key = item.first.as<std::string>();
-    if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
+    if (std::find(known_.begin(), known_.end(), key) == known_.end() &&
+        std::find(retired_.begin(), retired_.end(), key) == retired_.end()) {
       std::string where = path_.empty() ? "the top level" : "'" + path_ + "'";
       input_error("{}: unknown key '{}' in {}; valid keys: {}",
                   source_->where(path_.empty() ? key : path_ + "." + key, item.first), key, where,

@@ -83,6 +83,7 @@ class ConfigSection {
   bool writing_ = false;
   YAML::Node out_;  // a handle into the tree being written
   std::vector<std::string> known_;
+  std::vector<std::string> retired_;  // accepted, but not listed among the valid keys
 };
 
 // Parses `key=value` override strings; the value is YAML ("3", "true", "[a, b]").

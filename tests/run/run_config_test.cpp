@@ -74,6 +74,14 @@ TEST(RunConfig, RetiredFaultKeys) {
               std::string::npos)
         << msg;
     EXPECT_NE(msg.find("GST_FAULT"), std::string::npos) << msg;
+  }  // Nor are they offered among the valid keys.
+  try {
+    gst::load_run_config(saved, {"train.stpes=3"});
+    FAIL() << "no error";
+  } catch (const gst::InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("valid keys: steps"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("fault_"), std::string::npos) << msg;
   }
 }
 

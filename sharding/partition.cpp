@@ -35,16 +35,6 @@ const char* metis_status_text(int status) {
 
 }  // namespace
 
-Partitioner parse_partitioner(const std::string& name) {
-  if (name == "contiguous") return Partitioner::Contiguous;
-  if (name == "metis") return Partitioner::Metis;
-  input_error("unknown partitioner '{}': expected contiguous or metis", name);
-}
-
-const char* partitioner_name(Partitioner partitioner) {
-  return partitioner == Partitioner::Contiguous ? "contiguous" : "metis";
-}
-
 std::vector<int64_t> Partition::renumbering() const {
   std::vector<int64_t> renumbered(original_id.size());
   for (size_t i = 0; i < original_id.size(); ++i) renumbered[original_id[i]] = i;

@@ -2,18 +2,21 @@
 // renumbering.
 #pragma once
 
+#include <array>
 #include <cstdint>
-#include <string>
+#include <utility>
 #include <vector>
 
 #include "data/graph.h"
 
 namespace gst {
 
+// contiguous: node id ranges (the reference GST); metis: k-way minimum edge cut.
 enum class Partitioner { Contiguous, Metis };
-
-Partitioner parse_partitioner(const std::string& name);  // throws InputError for other names
-const char* partitioner_name(Partitioner partitioner);
+constexpr auto enum_names(Partitioner) {
+  return std::array{std::pair{Partitioner::Contiguous, "contiguous"},
+                    std::pair{Partitioner::Metis, "metis"}};
+}
 
 // Segments of one graph: renumbered node i is original node original_id[i], and segment s holds
 // renumbered nodes [offsets[s], offsets[s+1]). No segment is empty.

@@ -8,15 +8,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <csignal>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <optional>
 #include <set>
 
+#include "common/enum_names.h"
 #include "common/errors.h"
+#include "common/fault.h"
 #include "common/ordered_parallel.h"
 #include "common/progress.h"
 #include "sharding/feature_stats.h"
@@ -109,24 +108,6 @@ struct Scanned {
   std::unique_ptr<TrainStats> stats;  // train graphs only
   std::unique_ptr<Graph> graph;       // kept for the write pass while the cache has room
 };
-
-struct Fault {
-  enum Kind { None, Fail, Kill } kind = None;
-  int after = 0;
-};
-
-Fault fault_from_env() {
-  const char* v = std::getenv("GST_SHARD_FAULT");
-  if (!v || !*v) return {};
-  std::string s(v);
-  auto parse = [&](const std::string& prefix, Fault::Kind kind) -> std::optional<Fault> {
-    if (s.rfind(prefix, 0) != 0) return std::nullopt;
-    return Fault{kind, std::atoi(s.c_str() + prefix.size())};
-  };
-  if (auto f = parse("fail-after-shards:", Fault::Fail)) return *f;
-  if (auto f = parse("abort-after-shards:", Fault::Kill)) return *f;
-  input_error("GST_SHARD_FAULT='{}': expected fail-after-shards:N or abort-after-shards:N", s);
-}
 
 // Flushes a file (or directory) to the device, so a renamed store survives a crash.
 void sync_path(const fs::path& path) {
@@ -266,7 +247,7 @@ std::vector<GraphInput> selected_inputs(const GraphSource& source, const ShardOp
 ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) {
   check_options(o);
   auto start = std::chrono::steady_clock::now();
-  Fault fault = fault_from_env();
+  const FaultPlan faults = FaultPlan::from_environment();
   const Task task = source.task();
   StoreDir store(o.out, o.overwrite);
   std::vector<GraphInput> inputs = selected_inputs(source, o);
@@ -326,7 +307,7 @@ ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) 
   Manifest m;
   m.collection = o.collection;
   m.task = task;
-  m.partitioner = partitioner_name(o.partitioner);
+  m.partitioner = to_string(o.partitioner);
   m.segment_size = o.segment_size;
   m.options = {o.input, o.splits, o.compression_level, o.workers, 0};
   std::vector<size_t> input_of;  // manifest graph -> input
@@ -382,10 +363,7 @@ ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) 
     m.shards[current].bytes = static_cast<int64_t>(fs::file_size(tmp));
     m.shards[current].checksum = file_checksum(tmp);
     summary.store_bytes += m.shards[current].bytes;
-    int done = current + 1;
-    if (fault.kind == Fault::Fail && done >= fault.after)
-      fail("injected failure after {} shard file(s) (GST_SHARD_FAULT)", done);
-    if (fault.kind == Fault::Kill && done >= fault.after) std::raise(SIGKILL);
+    faults.hit("shard.file-written", /*rank=*/0, current + 1);
   };
   auto open_shards_through = [&](int shard) {
     while (current < shard) {

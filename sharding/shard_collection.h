@@ -91,9 +91,9 @@ struct ShardSummary {
 };
 
 // Runs the whole stage. Throws gst::Error/InputError on failure, leaving no temporary files and
-// no store that looks complete. Fault injection for tests: GST_SHARD_FAULT=fail-after-shards:N
-// throws after N shard files are written, abort-after-shards:N aborts the process there (as a
-// killed writer would).
+// no store that looks complete. Fault injection (common/fault.h): the point shard.file-written,
+// counted in shard files written, e.g. GST_FAULT='kill:shard.file-written,at=2' dies as a killed
+// writer would.
 ShardSummary shard_collection(const GraphSource& source, const ShardOptions& options);
 
 }  // namespace gst

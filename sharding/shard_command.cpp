@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "common/enum_names.h"
 #include "common/errors.h"
 #include "sharding/shard_collection.h"
 #include "sharding/verify.h"
@@ -39,7 +40,7 @@ void run_shard(ShardArgs& args) {
   o.input = args.input;
   o.splits = args.splits;
   o.cache_bytes = args.cache_mb << 20;
-  o.partitioner = parse_partitioner(args.partitioner);
+  o.partitioner = parse_enum<Partitioner>(args.partitioner, "--partitioner");
   CollectionSource source(args.input, args.collection, args.splits);
   o.collection = source.collection().name().str();
   ShardSummary summary = shard_collection(source, o);
@@ -76,7 +77,7 @@ void add_shard_command(CLI::App& app) {
                                       "contiguous (id ranges, as the reference GST) or metis "
                                       "(k-way minimum edge cut)")
                           ->capture_default_str()
-                          ->check(CLI::IsMember({"contiguous", "metis"}));
+                          ->check(CLI::IsMember(enum_words<Partitioner>()));
   auto* splits = cmd->add_option("--splits", args->splits, "splits to include")
                      ->delimiter(',')
                      ->capture_default_str()

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/enum_names.h"
 #include "store/manifest.h"
 #include "store/schema.h"
 
@@ -84,7 +85,7 @@ ShardFileWriter::ShardFileWriter(const std::filesystem::path& path, Task task, i
     : path_(path), file_(h5::create_file(path.string())) {
   h5::write_attr_string(file_, schema::kAttrFormat, schema::kFormat);
   h5::write_attr_int(file_, schema::kAttrFormatVersion, kStoreFormatVersion);
-  h5::write_attr_string(file_, schema::kAttrTask, schema::task_string(task));
+  h5::write_attr_string(file_, schema::kAttrTask, std::string(to_string(task)));
   h5::write_attr_int(file_, schema::kAttrShard, shard);
   h5::create_group(file_, "graphs");
 }

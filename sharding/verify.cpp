@@ -7,6 +7,7 @@
 #include <map>
 #include <numeric>
 
+#include "common/enum_names.h"
 #include "common/errors.h"
 #include "store/checksum.h"
 #include "store/hdf5.h"
@@ -182,7 +183,7 @@ void verify_shard(const fs::path& dir, const Manifest& m, int shard, VerifyRepor
     int64_t version = h5::read_attr_int(file, schema::kAttrFormatVersion);
     p.expect(version == kStoreFormatVersion, "format version {}, expected {}", version,
              kStoreFormatVersion);
-    p.expect(h5::read_attr_string(file, schema::kAttrTask) == schema::task_string(m.task),
+    p.expect(h5::read_attr_string(file, schema::kAttrTask) == to_string(m.task),
              "task differs from the manifest");
     p.expect(h5::read_attr_int(file, schema::kAttrShard) == shard, "shard attribute differs");
     int64_t graphs = h5::read_attr_int(file, schema::kAttrNumGraphs);

@@ -75,6 +75,10 @@ std::string mpirun_gst(int ranks, const std::string& args, int timeout_s) {
   return mpirun(ranks, gst_binary() + " " + args, timeout_s);
 }
 
+std::string with_faults(const std::string& plan, const std::string& command) {
+  return "GST_FAULT=" + shell_quote(plan) + " " + command;
+}
+
 std::filesystem::path shared_result(const std::string& key,
                                     const std::function<bool(const std::filesystem::path&)>& make) {
   namespace fs = std::filesystem;

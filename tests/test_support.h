@@ -54,6 +54,8 @@ std::string mpirun(int ranks, const std::string& command, int timeout_s = 120,
                    const std::string& options = "");
 // The same for `gst <args>` (the gst executable built with the tests).
 std::string mpirun_gst(int ranks, const std::string& args, int timeout_s = 120);
+// `command` run with the fault plan GST_FAULT=plan (common/fault.h); every rank inherits it.
+std::string with_faults(const std::string& plan, const std::string& command);
 
 // A directory that outlives this test process, for a result several tests share (ctest runs each
 // test in a process of its own): <build>/tests/shared/<key>-<write time of the gst executable>, so

@@ -8,24 +8,25 @@
 
 #include "comm/communicator.h"
 #include "commands.h"
+#include "common/enum_names.h"
 #include "common/errors.h"
+#include "common/fault.h"
 
 namespace gst {
 
 namespace {
 
 struct CommCheckOptions {
-  std::string backend = "auto";
-  int fail_on_rank = -1;
+  std::string backend = "auto";  // parsed to a Backend when the command runs
   double timeout_s = kDefaultCollectiveTimeoutS;
 };
 
 void run_comm_check(const CommCheckOptions& options) {
-  Communicator& comm = job_communicator(options.backend, options.timeout_s);
+  const FaultPlan faults = FaultPlan::from_environment();
+  Communicator& comm =
+      job_communicator(parse_enum<Backend>(options.backend, "--backend"), options.timeout_s);
   const int rank = comm.rank(), size = comm.size();
-  if (rank == options.fail_on_rank)
-    fail("injected failure on rank {} (--fail-on-rank) while the other ranks wait in a collective",
-         rank);
+  faults.hit("comm-check.start", rank, 0);
 
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
@@ -56,15 +57,12 @@ void add_comm_check_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "comm-check", "check that the ranks of an mpirun job communicate (run under mpirun)");
   cmd->add_option("--backend", options->backend, "auto, mpi or nccl")
-      ->check(CLI::IsMember({"auto", "mpi", "nccl"}))
+      ->check(CLI::IsMember(enum_words<Backend>()))
       ->capture_default_str();
   cmd->add_option("--timeout", options->timeout_s,
                   "seconds a collective may wait before the job ends with a stall report (exit "
                   "code 4); 0: no limit")
       ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  cmd->add_option("--fail-on-rank", options->fail_on_rank,
-                  "fault injection: this rank throws while the others wait (tests the abort path)")
       ->capture_default_str();
   cmd->callback([options] { run_comm_check(*options); });
 }

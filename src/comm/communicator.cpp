@@ -36,14 +36,12 @@ bool nccl_usable_on_every_rank() {
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_communicator(const std::string& backend, double timeout_s) {
-  if (backend != "auto" && backend != "mpi" && backend != "nccl")
-    input_error("unknown communicator backend '{}': expected auto, mpi or nccl", backend);
+std::unique_ptr<Communicator> make_communicator(Backend backend, double timeout_s) {
 #ifdef GST_WITH_NCCL
-  if (backend == "nccl" || (backend == "auto" && nccl_usable_on_every_rank()))
+  if (backend == Backend::Nccl || (backend == Backend::Auto && nccl_usable_on_every_rank()))
     return std::make_unique<NcclCommunicator>(timeout_s);
 #else
-  if (backend == "nccl")
+  if (backend == Backend::Nccl)
     input_error(
         "backend 'nccl' was requested but this gst was built without NCCL (configure with "
         "-DGST_WITH_NCCL=ON and CUDA/NCCL under CUDA_HOME), or use backend 'mpi' or 'auto'");
@@ -51,7 +49,7 @@ std::unique_ptr<Communicator> make_communicator(const std::string& backend, doub
   return std::make_unique<MpiCommunicator>(timeout_s);
 }
 
-Communicator& job_communicator(const std::string& backend, double timeout_s) {
+Communicator& job_communicator(Backend backend, double timeout_s) {
   auto& job = job_slot();
   if (!job) job = make_communicator(backend, timeout_s);
   return *job;

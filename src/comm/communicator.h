@@ -5,10 +5,12 @@
 // call, the rank and the library's message; main then ends the job (abort_job_if_distributed).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gst {
@@ -24,6 +26,13 @@ constexpr double kDefaultCollectiveTimeoutS = 300;
 // the trainer, read by every communicator's watchdog.
 void set_watched_step(int64_t step);
 int64_t watched_step();
+
+// Which communicator a job asks for (dist.backend, comm-check --backend).
+enum class Backend { Auto, Mpi, Nccl };
+constexpr auto enum_names(Backend) {
+  return std::array{std::pair{Backend::Auto, "auto"}, std::pair{Backend::Mpi, "mpi"},
+                    std::pair{Backend::Nccl, "nccl"}};
+}
 
 // A collective started by an *_async call. The buffer must stay alive and untouched until wait()
 // has returned; all ranks must start their async collectives in the same order.
@@ -72,19 +81,18 @@ class Communicator {
   [[noreturn]] virtual void abort(int exit_code) = 0;
 };
 
-// backend: auto | mpi | nccl. auto picks NCCL when built with it, torch has CUDA and a GPU is
-// visible; MPI otherwise. Initializes MPI on first use; asking for nccl without NCCL support is an
-// InputError. Collectives wait at most timeout_s seconds (dist.timeout_s; <= 0: unbounded), then
-// the job ends with a stall report and exit code kStalledExitCode (comm/collective_watchdog.h).
-std::unique_ptr<Communicator> make_communicator(const std::string& backend,
+// Auto picks NCCL when built with it, torch has CUDA and a GPU is visible; MPI otherwise.
+// Initializes MPI on first use; asking for NCCL without NCCL support is an InputError.
+// Collectives wait at most timeout_s seconds (dist.timeout_s; <= 0: unbounded), then the job ends
+// with a stall report and exit code kStalledExitCode (comm/collective_watchdog.h).
+std::unique_ptr<Communicator> make_communicator(Backend backend,
                                                 double timeout_s = kDefaultCollectiveTimeoutS);
 
 // The communicator of this process's job: made by the first call (make_communicator(backend,
 // timeout_s); later calls return it whatever their arguments) and kept until
 // close_job_communicator(), so that main's error handler can still abort the job through it after
 // the command has thrown.
-Communicator& job_communicator(const std::string& backend,
-                               double timeout_s = kDefaultCollectiveTimeoutS);
+Communicator& job_communicator(Backend backend, double timeout_s = kDefaultCollectiveTimeoutS);
 // Destroys the job communicator (if any); main calls it before the process exits.
 void close_job_communicator();
 

@@ -2,8 +2,6 @@
 // history table's limits.
 #pragma once
 
-#include <string>
-
 #include "comm/communicator.h"
 #include "comm/distributed_history_table.h"
 #include "comm/gradient_sync.h"
@@ -12,7 +10,7 @@
 namespace gst {
 
 struct DistConfig {
-  std::string backend = "auto";      // auto | mpi | nccl
+  Backend backend = Backend::Auto;
   double bucket_mb = 25;             // gradient megabytes per fused all-reduce
   bool overlap = true;               // start bucket all-reduces during backward
   int64_t check_every = 0;           // steps between cross-rank parameter checks; 0: never
@@ -23,7 +21,7 @@ struct DistConfig {
   double timeout_s = kDefaultCollectiveTimeoutS;
 
   void visit(ConfigSection& s) {
-    s.choice("backend", backend, {"auto", "mpi", "nccl"});
+    s.choice("backend", backend);
     s.field("bucket_mb", bucket_mb, 1e-6, 1e6);
     s.field("overlap", overlap);
     s.field("check_every", check_every, 0);

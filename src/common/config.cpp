@@ -97,12 +97,23 @@ void ConfigSection::field(const char* key, std::vector<std::string>& value) {
   }
 }
 
-void ConfigSection::choice(const char* key, std::string& value,
-                           const std::vector<std::string>& choices) {
+void ConfigSection::word_choice(const char* key, std::string& value,
+                                const std::vector<std::string>& choices) {
   field(key, value);
   if (!writing_ && std::find(choices.begin(), choices.end(), value) == choices.end())
     bad_value(key, node_ ? node_[key] : YAML::Node(),
               fmt::format("one of {}, got '{}'", fmt::join(choices, ", "), value));
+}
+
+void ConfigSection::retired(const char* key, const std::string& inert,
+                            const std::string& replacement) {
+  if (writing_) return;
+  retired_.push_back(key);
+  if (!node_ || node_.IsNull()) return;
+  YAML::Node node = node_[key];
+  if (!node || (node.IsScalar() && node.Scalar() == inert)) return;
+  input_error("{}: '{}' is no longer a config key: {}", source_->where(full(key), node), full(key),
+              replacement);
 }
 
 ConfigSection ConfigSection::child_section(const char* key) {
@@ -120,7 +131,8 @@ void ConfigSection::finish() {
   if (!node_.IsMap()) input_error("{}: '{}' must be a map", source_->where(path_, node_), path_);
   for (const auto& item : node_) {
     auto key = item.first.as<std::string>();
-    if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
+    if (std::find(known_.begin(), known_.end(), key) == known_.end() &&
+        std::find(retired_.begin(), retired_.end(), key) == retired_.end()) {
       std::string where = path_.empty() ? "the top level" : "'" + path_ + "'";
       input_error("{}: unknown key '{}' in {}; valid keys: {}",
                   source_->where(path_.empty() ? key : path_ + "." + key, item.first), key, where,

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/enum_names.h"
 #include "common/errors.h"
 
 namespace gst {
@@ -42,8 +43,19 @@ class ConfigSection {
   void field(const char* key, bool& value);
   void field(const char* key, std::string& value);
   void field(const char* key, std::vector<std::string>& value);
-  // A string restricted to `choices`.
-  void choice(const char* key, std::string& value, const std::vector<std::string>& choices);
+  // An enum read and written as one of its words (common/enum_names.h); any other word is an
+  // error listing the accepted ones.
+  template <typename E>
+  void choice(const char* key, E& value) {
+    std::string word(to_string(value));
+    word_choice(key, word, enum_words<E>());
+    if (!writing_) value = *find_enum<E>(word);
+  }
+
+  // A key earlier versions wrote and this one no longer reads: accepted (and dropped) only with
+  // the value those versions wrote by default, so their saved configs still load; any other value
+  // is an error pointing to `replacement`.
+  void retired(const char* key, const std::string& inert, const std::string& replacement);
 
   // A nested struct with its own visit().
   template <typename T>
@@ -61,6 +73,7 @@ class ConfigSection {
   YAML::Node value_node(const char* key);  // null node when absent (reading)
   [[noreturn]] void bad_value(const char* key, const YAML::Node& node, const std::string& expected);
   std::string full(const char* key) const;
+  void word_choice(const char* key, std::string& value, const std::vector<std::string>& choices);
   template <typename T>
   void scalar(const char* key, T& value, const char* expected);
 
@@ -70,6 +83,7 @@ class ConfigSection {
   bool writing_ = false;
   YAML::Node out_;  // a handle into the tree being written
   std::vector<std::string> known_;
+  std::vector<std::string> retired_;  // accepted, but not listed among the valid keys
 };
 
 // Parses `key=value` override strings; the value is YAML ("3", "true", "[a, b]").

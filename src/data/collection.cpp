@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/enum_names.h"
 #include "common/errors.h"
 
 namespace gst {
@@ -35,7 +36,7 @@ std::optional<CollectionName> infer_name(const fs::path& dir) {
   while (!parts.empty() && parts.back().empty()) parts.pop_back();
   for (const auto& name : collection_names()) {
     CollectionName c = parse_collection_name(name);
-    std::vector<std::string> tail = {c.task == Task::Layout ? "layout" : "tile", c.source};
+    std::vector<std::string> tail = {std::string(to_string(c.task)), c.source};
     if (!c.search.empty()) tail.push_back(c.search);
     if (parts.size() >= tail.size() &&
         std::equal(tail.begin(), tail.end(), parts.end() - tail.size()))
@@ -68,7 +69,7 @@ std::string CollectionName::str() const {
 }
 
 fs::path CollectionName::relative_dir() const {
-  fs::path p = fs::path("npz") / (task == Task::Layout ? "layout" : "tile") / source;
+  fs::path p = fs::path("npz") / std::string(to_string(task)) / source;
   return search.empty() ? p : p / search;
 }
 

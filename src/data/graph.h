@@ -1,9 +1,11 @@
 // TpuGraphs records: one layout or tile graph as read from its .npz, after validation.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gst {
@@ -14,6 +16,9 @@ constexpr int kTileConfigDim = 24;    // per kernel, per config
 constexpr int kNumOpcodes = 120;
 
 enum class Task { Layout, Tile };
+constexpr auto enum_names(Task) {
+  return std::array{std::pair{Task::Layout, "layout"}, std::pair{Task::Tile, "tile"}};
+}
 
 // A graph of either task. Layout: config_feat is node_config_feat [C, M, 18] over the M
 // configurable nodes config_node_ids. Tile: config_feat is [C, 24] for the whole kernel and

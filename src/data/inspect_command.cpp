@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "common/enum_names.h"
 #include "common/errors.h"
 #include "data/collection.h"
 #include "data/graph_io.h"
@@ -89,8 +90,7 @@ void inspect_file(const InspectArgs& args) {
   GraphReadOptions options;
   options.runtime_optional = true;
   Graph g = read_graph(args.path, file_task(args), options);
-  std::cout << fmt::format("{} ({}): {}\n", args.path.string(),
-                           g.task == Task::Layout ? "layout" : "tile", graph_line(g));
+  std::cout << fmt::format("{} ({}): {}\n", args.path.string(), to_string(g.task), graph_line(g));
   Summary s;
   s.add(g);
   if (!g.node_splits.empty()) std::cout << "  node_splits: " << g.node_splits.size() << "\n";

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "common/enum_names.h"
 #include "common/errors.h"
 #include "common/progress.h"
 #include "data/collection.h"
@@ -299,7 +300,7 @@ Graph synth_layout(const SynthOptions& o, const synth::CostFamily& family, Rng& 
     int64_t u = slot[g.edges[e]], v = slot[g.edges[e + 1]];
     if (u >= 0 && v >= 0 && producer[v] < 0) producer[v] = u;
   }
-  const bool near_default = o.search == "default";
+  const bool near_default = o.search == ConfigSearch::Default;
   std::vector<int> minor(m);
   for (int64_t cfg = 0; cfg < c; ++cfg) {
     // random: with `coherent` each config has its own coherence, the chance that a node takes its
@@ -458,7 +459,7 @@ SynthReference synth_collection(const std::string& collection, const std::filesy
     input_error("synth: --max-config-share {} leaves no configurable nodes; need > 0",
                 options.max_config_share);
   SynthOptions o = options;
-  if (name.task == Task::Layout) o.search = name.search;
+  if (name.task == Task::Layout) o.search = parse_enum<ConfigSearch>(name.search, collection);
   const bool layout = name.task == Task::Layout;
   const int64_t lo = layout ? o.min_nodes : o.min_tile_nodes;
   const int64_t hi = layout ? o.max_nodes : o.max_tile_nodes;

@@ -2,13 +2,23 @@
 // data/synth_cost.h, written in the real directory layout and dtypes.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 
 #include "data/graph.h"
 
 namespace gst {
+
+// How layout configs are drawn, the last part of a layout collection's name: uniformly (random)
+// or near each node's own layout (default).
+enum class ConfigSearch { Random, Default };
+constexpr auto enum_names(ConfigSearch) {
+  return std::array{std::pair{ConfigSearch::Random, "random"},
+                    std::pair{ConfigSearch::Default, "default"}};
+}
 
 struct SynthOptions {
   int64_t min_nodes = 300;  // layout graph sizes, drawn log-uniformly in [min, max]
@@ -18,9 +28,9 @@ struct SynthOptions {
   int64_t configs = 64;            // configs per graph
   double min_config_share = 0.05;  // layout: share of configurable nodes, drawn per graph
   double max_config_share = 0.20;
-  std::string search = "random";  // layout configs: "random" (uniform) or "default" (near default)
-  std::string cost = "classic";   // cost family, data/synth_cost.h (e.g. "agree,heavy,noisy")
-  double noise = 0.03;            // sigma of the multiplicative log-normal runtime noise
+  ConfigSearch search = ConfigSearch::Random;  // layout configs
+  std::string cost = "classic";  // cost family, data/synth_cost.h (e.g. "agree,heavy,noisy")
+  double noise = 0.03;           // sigma of the multiplicative log-normal runtime noise
   double train_fraction = 0.7;
   double valid_fraction = 0.15;  // the rest is test
   bool compress = true;          // savez_compressed-style files

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 
+#include "common/enum_names.h"
 #include "common/errors.h"
 
 namespace gst::synth {
@@ -90,7 +91,7 @@ CostFamily parse_cost_family(const std::string& spec, Task task) {
   CostFamily f;
   f.task = task;
   f.padding = f.coherent = f.relayout = false;
-  const char* task_name = task == Task::Layout ? "layout" : "tile";
+  const std::string_view task_name = to_string(task);
   std::vector<std::string> tokens;
   for (size_t at = 0; at <= spec.size();) {
     size_t comma = std::min(spec.find(',', at), spec.size());

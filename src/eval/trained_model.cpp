@@ -57,8 +57,8 @@ std::vector<int64_t> split_graphs(const TrainedModel& model, const std::string& 
 }
 
 Evaluator make_evaluator(const TrainedModel& model) {
-  return Evaluator(model.model, *model.store, model.config.gst.mode == "full_graph", torch::kCPU,
-                   model.config.eval.config_batch, model.config.eval.max_batch_nodes);
+  return Evaluator(model.model, *model.store, model.config.gst.mode == GstMode::FullGraph,
+                   torch::kCPU, model.config.eval.config_batch, model.config.eval.max_batch_nodes);
 }
 
 }  // namespace gst

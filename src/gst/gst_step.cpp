@@ -11,7 +11,7 @@ namespace gst {
 
 torch::Tensor RankingLoss::operator()(const torch::Tensor& scores,
                                       const torch::Tensor& runtimes) const {
-  if (kind == "listmle") return listmle_loss(scores, runtimes);
+  if (kind == LossKind::ListMle) return listmle_loss(scores, runtimes);
   return pairwise_hinge_loss(scores, runtimes, margin);
 }
 
@@ -24,7 +24,7 @@ GstStep::GstStep(CostModel model, const SegmentStore& store, HistoryTable* table
       loss_(std::move(loss)),
       device_(device),
       embedder_(model, store, device, max_batch_nodes) {
-  GST_CHECK(config_.mode != "gst" || table_ != nullptr, "gst mode needs a history table");
+  GST_CHECK(config_.mode != GstMode::Gst || table_ != nullptr, "gst mode needs a history table");
 }
 
 const GraphConfigs& GstStep::configs_of(int64_t graph) {
@@ -42,7 +42,7 @@ std::vector<GraphSample> GstStep::sample(const std::vector<int64_t>& graphs, std
     s.graph = g;
     s.configs = sample_configs(static_cast<int64_t>(c.runtime.size()), config_.configs_per_graph,
                                config_.config_bias, c.runtime, rng);
-    if (config_.mode != "full_graph")
+    if (config_.mode != GstMode::FullGraph)
       s.train_segments =
           sample_segments(store_.graphs().at(g).num_segments(), config_.segments_per_graph, rng);
     out.push_back(std::move(s));
@@ -91,7 +91,7 @@ void GstStep::prepare(const std::vector<GraphSample>& samples, int64_t step, std
   missing_keys_.assign(n_graphs, {});
   fresh_rows_.assign(n_graphs, torch::Tensor());
   missing_rows_.assign(n_graphs, torch::Tensor());
-  if (config_.mode != "gst") return;
+  if (config_.mode != GstMode::Gst) return;
 
   const bool layout = model_->task() == Task::Layout;
   const int64_t dim = model_->embedding_dim();
@@ -124,7 +124,7 @@ void GstStep::prepare(const std::vector<GraphSample>& samples, int64_t step, std
     for (int64_t j = 0; j < n; ++j) {
       const uint8_t* f = found.data() + key_row + j * k_emb;
       if (std::all_of(f, f + k_emb, [](uint8_t x) { return x != 0; })) continue;
-      if (config_.missing == "drop") {
+      if (config_.missing == MissingEntries::Drop) {
         scales[j] = 0;
       } else {
         missing.push_back({s.graph, stale[i][j]});
@@ -173,7 +173,7 @@ torch::Tensor GstStep::segment_embedding(size_t i) {
   const int64_t dim = fresh.size(2);  // fresh: [T, K', D]
   counts_.trained_segments += fresh.size(0);
 
-  if (config_.mode == "gst") {
+  if (config_.mode == GstMode::Gst) {
     fresh_keys_[i].clear();
     for (int64_t seg : s.train_segments) keys_of(s, seg, fresh_keys_[i]);
     fresh_rows_[i] = fresh.detach().to(torch::kCPU).reshape({-1, dim});
@@ -182,12 +182,12 @@ torch::Tensor GstStep::segment_embedding(size_t i) {
   const int64_t segments = store_.graphs().at(s.graph).num_segments();
   const int64_t t = static_cast<int64_t>(s.train_segments.size());
   torch::Tensor emb = fresh.sum(0);  // [K', D]
-  if (config_.mode == "segment_only") {
-    emb = model_->config().combine == "mean" ? emb / static_cast<double>(t)
-                                             : emb * (static_cast<double>(segments) / t);
+  if (config_.mode == GstMode::SegmentOnly) {
+    emb = model_->config().combine == Combine::Mean ? emb / static_cast<double>(t)
+                                                    : emb * (static_cast<double>(segments) / t);
   } else {
     if (stale_.at(i).defined()) emb = emb + stale_[i];
-    if (model_->config().combine == "mean") emb = emb / static_cast<double>(segments);
+    if (model_->config().combine == Combine::Mean) emb = emb / static_cast<double>(segments);
   }
   return emb.expand({k, dim}).unsqueeze(0);  // [1, K, D]
 }
@@ -196,7 +196,8 @@ torch::Tensor GstStep::graph_loss(size_t i) {
   GST_CHECK(i < samples_.size(), "graph_loss({}) of a step prepared with {} graphs", i,
             samples_.size());
   const GraphSample& s = samples_[i];
-  torch::Tensor emb = config_.mode == "full_graph" ? full_graph_embedding(s) : segment_embedding(i);
+  torch::Tensor emb =
+      config_.mode == GstMode::FullGraph ? full_graph_embedding(s) : segment_embedding(i);
   return rank_loss(model_->head(emb, tile_config(s)), s);
 }
 
@@ -210,7 +211,7 @@ torch::Tensor GstStep::loss(const std::vector<GraphSample>& samples, int64_t ste
 }
 
 void GstStep::push_fresh(int64_t step) {
-  if (config_.mode != "gst") return;
+  if (config_.mode != GstMode::Gst) return;
   const int64_t dim = table_->dim();
   std::vector<HistoryKey> keys;
   std::vector<torch::Tensor> rows;
@@ -234,7 +235,7 @@ torch::Tensor GstStep::head_graph_loss(const GraphSample& sample) {
   const int64_t k = static_cast<int64_t>(sample.configs.size());
   model_->eval();
   torch::Tensor g =
-      embedder_.graph_embedding(sample.graph, sample.configs, config_.mode == "full_graph");
+      embedder_.graph_embedding(sample.graph, sample.configs, config_.mode == GstMode::FullGraph);
   counts_.trained_segments += store_.graphs().at(sample.graph).num_segments();
   model_->train();
   torch::Tensor emb = g.expand({k, g.size(1)}).unsqueeze(0);  // [1, K, D]

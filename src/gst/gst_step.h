@@ -29,6 +29,7 @@
 #include "gst/history_table.h"
 #include "gst/segment_embedder.h"
 #include "model/cost_model.h"
+#include "model/losses.h"
 #include "store/segment_store.h"
 
 namespace gst {
@@ -45,7 +46,7 @@ struct GraphSample {
 
 // The ranking loss of the run: hinge (pairwise, margin) or listmle.
 struct RankingLoss {
-  std::string kind = "hinge";
+  LossKind kind = LossKind::Hinge;
   double margin = 0.1;
   torch::Tensor operator()(const torch::Tensor& scores, const torch::Tensor& runtimes) const;
 };

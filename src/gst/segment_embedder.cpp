@@ -56,8 +56,8 @@ torch::Tensor SegmentEmbedder::graph_embedding(int64_t graph, const std::vector<
   return combine_segments(embed(refs, configs), model_->config().combine);
 }
 
-torch::Tensor combine_segments(const torch::Tensor& segment_emb, const std::string& combine) {
-  return combine == "mean" ? segment_emb.mean(0) : segment_emb.sum(0);
+torch::Tensor combine_segments(const torch::Tensor& segment_emb, Combine combine) {
+  return combine == Combine::Mean ? segment_emb.mean(0) : segment_emb.sum(0);
 }
 
 }  // namespace gst

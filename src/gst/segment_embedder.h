@@ -42,7 +42,7 @@ class SegmentEmbedder {
   int64_t max_batch_nodes_;
 };
 
-// Combines segment embeddings [S, K, D] into the graph embedding [K, D] ("sum" or "mean").
-torch::Tensor combine_segments(const torch::Tensor& segment_emb, const std::string& combine);
+// Combines segment embeddings [S, K, D] into the graph embedding [K, D].
+torch::Tensor combine_segments(const torch::Tensor& segment_emb, Combine combine);
 
 }  // namespace gst

@@ -83,6 +83,57 @@ torch::Tensor rows_of(const torch::Tensor& mask, const torch::Tensor& rows) {
   return mask.defined() ? mask.index_select(0, rows).unsqueeze(1) : mask;
 }
 
+// A batch's edges on the host with every node's inverse in- and out-degree: what plans are built
+// from.
+struct HostEdges {
+  torch::Tensor pairs;  // [2, E] int64 on the CPU
+  const int64_t* from = nullptr;
+  const int64_t* to = nullptr;
+  int64_t count = 0, nodes = 0;
+  std::vector<double> inv_deg_in, inv_deg_out;  // [N] 1 / max(1, degree)
+
+  explicit HostEdges(const SegmentBatch& batch)
+      : pairs(batch.edges.to(torch::kCPU).contiguous()),
+        from(pairs.data_ptr<int64_t>()),
+        to(from + pairs.size(1)),
+        count(pairs.size(1)),
+        nodes(batch.segment_offsets.back()),
+        inv_deg_in(nodes, 0),
+        inv_deg_out(nodes, 0) {
+    for (int64_t i = 0; i < count; ++i) {
+      inv_deg_out[from[i]] += 1;
+      inv_deg_in[to[i]] += 1;
+    }
+    for (double& d : inv_deg_in) d = 1.0 / std::max(d, 1.0);
+    for (double& d : inv_deg_out) d = 1.0 / std::max(d, 1.0);
+  }
+};
+
+// Row of each node in the sorted node list `rows`, -1 for nodes not in it: [N].
+std::vector<int64_t> row_positions(const std::vector<int64_t>& rows, int64_t nodes) {
+  std::vector<int64_t> pos(nodes, -1);
+  for (size_t i = 0; i < rows.size(); ++i) pos[rows[i]] = static_cast<int64_t>(i);
+  return pos;
+}
+
+// R_l from R_{l-1} (given by its row positions): R_{l-1} and, with message passing, its in- and
+// out-neighbours; sorted.
+std::vector<int64_t> next_reach(const HostEdges& g, const std::vector<int64_t>& prev_pos,
+                                bool message_passing) {
+  std::vector<char> member(g.nodes, 0);
+  for (int64_t v = 0; v < g.nodes; ++v) member[v] = prev_pos[v] >= 0;
+  if (message_passing) {
+    for (int64_t i = 0; i < g.count; ++i) {
+      if (prev_pos[g.from[i]] >= 0) member[g.to[i]] = 1;
+      if (prev_pos[g.to[i]] >= 0) member[g.from[i]] = 1;
+    }
+  }
+  std::vector<int64_t> out;
+  for (int64_t v = 0; v < g.nodes; ++v)
+    if (member[v]) out.push_back(v);
+  return out;
+}
+
 }  // namespace
 
 // Which nodes can differ across configs at each depth, and the edges that carry the differences.
@@ -99,25 +150,25 @@ struct CostModelImpl::Plan {
   torch::Tensor shared_mask;                                // [N, 1] bool: node in R_L
   std::vector<int64_t> last_offsets;  // [B + 1] range of each segment's rows in R_L
 
-  Plan(const SegmentBatch& batch, int layers, bool message_passing) {
-    const torch::Device device = batch.node_feat.device();
-    const torch::Dtype dtype = batch.node_feat.scalar_type();
-    const int64_t n = batch.segment_offsets.back();
-    torch::Tensor host_edges = batch.edges.to(torch::kCPU).contiguous();
-    const int64_t e = host_edges.size(1);
-    const int64_t* from = host_edges.data_ptr<int64_t>();
-    const int64_t* to = from + e;
+  Plan(const SegmentBatch& batch, int layers, bool message_passing)
+      : device_(batch.node_feat.device()), dtype_(batch.node_feat.scalar_type()) {
+    const HostEdges g(batch);
+    set_edges(batch, g);
+    std::vector<int64_t> reach = sorted_config_nodes(batch);  // R_0
+    for (int l = 0; l < layers; ++l) reach = add_layer(g, reach, message_passing);
+    set_readout(batch, reach);
+  }
+
+ private:
+  void set_edges(const SegmentBatch& batch, const HostEdges& g) {
     edges.src = batch.edges[0];
     edges.dst = batch.edges[1];
+    edges.inv_deg_in = to_device(g.inv_deg_in, device_, dtype_).unsqueeze(1);
+    edges.inv_deg_out = to_device(g.inv_deg_out, device_, dtype_).unsqueeze(1);
+  }
 
-    std::vector<double> in_deg(n, 0), out_deg(n, 0);
-    for (int64_t i = 0; i < e; ++i) {
-      out_deg[from[i]] += 1;
-      in_deg[to[i]] += 1;
-    }
-    for (double& d : in_deg) d = 1.0 / std::max(d, 1.0);
-    for (double& d : out_deg) d = 1.0 / std::max(d, 1.0);
-
+  // R_0, and config_order: the configurable nodes by node id (each listed once).
+  std::vector<int64_t> sorted_config_nodes(const SegmentBatch& batch) {
     std::vector<int64_t> config_nodes;
     if (batch.config_nodes.defined()) {
       torch::Tensor c = batch.config_nodes.to(torch::kCPU).contiguous();
@@ -127,72 +178,64 @@ struct CostModelImpl::Plan {
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(),
               [&](int64_t a, int64_t b) { return config_nodes[a] < config_nodes[b]; });
-    std::vector<int64_t> prev_nodes;
+    std::vector<int64_t> sorted;
     for (int64_t i : order) {
-      GST_CHECK(prev_nodes.empty() || prev_nodes.back() != config_nodes[i],
+      GST_CHECK(sorted.empty() || sorted.back() != config_nodes[i],
                 "node {} is listed twice among the configurable nodes", config_nodes[i]);
-      prev_nodes.push_back(config_nodes[i]);
+      sorted.push_back(config_nodes[i]);
     }
-    config_order = to_device(order, device);
-    nodes.push_back(to_device(prev_nodes, device));
-
-    std::vector<int64_t> prev_pos(n, -1);
-    for (size_t i = 0; i < prev_nodes.size(); ++i) prev_pos[prev_nodes[i]] = i;
-    for (int l = 0; l < layers; ++l) {
-      std::vector<char> member(n, 0);
-      for (int64_t v : prev_nodes) member[v] = 1;
-      if (message_passing) {
-        for (int64_t i = 0; i < e; ++i) {
-          if (prev_pos[from[i]] >= 0) member[to[i]] = 1;
-          if (prev_pos[to[i]] >= 0) member[from[i]] = 1;
-        }
-      }
-      std::vector<int64_t> cur_nodes, cur_pos(n, -1);
-      for (int64_t v = 0; v < n; ++v) {
-        if (!member[v]) continue;
-        cur_pos[v] = static_cast<int64_t>(cur_nodes.size());
-        cur_nodes.push_back(v);
-      }
-      std::vector<int64_t> self;
-      for (int64_t v : prev_nodes) self.push_back(cur_pos[v]);
-      std::vector<int64_t> i_from, i_to, o_from, o_to;
-      std::vector<double> i_w, o_w;
-      if (message_passing) {
-        for (int64_t i = 0; i < e; ++i) {
-          if (prev_pos[from[i]] >= 0) {
-            i_from.push_back(prev_pos[from[i]]);
-            i_to.push_back(cur_pos[to[i]]);
-            i_w.push_back(in_deg[to[i]]);
-          }
-          if (prev_pos[to[i]] >= 0) {
-            o_from.push_back(prev_pos[to[i]]);
-            o_to.push_back(cur_pos[from[i]]);
-            o_w.push_back(out_deg[from[i]]);
-          }
-        }
-      }
-      self_pos.push_back(to_device(self, device));
-      in_from.push_back(to_device(i_from, device));
-      in_to.push_back(to_device(i_to, device));
-      in_weight.push_back(to_device(i_w, device, dtype).view({-1, 1, 1}));
-      out_from.push_back(to_device(o_from, device));
-      out_to.push_back(to_device(o_to, device));
-      out_weight.push_back(to_device(o_w, device, dtype).view({-1, 1, 1}));
-      nodes.push_back(to_device(cur_nodes, device));
-      prev_nodes = std::move(cur_nodes);
-      prev_pos = std::move(cur_pos);
-    }
-
-    std::vector<char> mask(n, 0);
-    for (int64_t v : prev_nodes) mask[v] = 1;
-    shared_mask = torch::from_blob(mask.data(), {n, 1}, torch::kBool).clone().to(device);
-    for (int64_t offset : batch.segment_offsets) {
-      last_offsets.push_back(std::lower_bound(prev_nodes.begin(), prev_nodes.end(), offset) -
-                             prev_nodes.begin());
-    }
-    edges.inv_deg_in = to_device(in_deg, device, dtype).unsqueeze(1);
-    edges.inv_deg_out = to_device(out_deg, device, dtype).unsqueeze(1);
+    config_order = to_device(order, device_);
+    nodes.push_back(to_device(sorted, device_));
+    return sorted;
   }
+
+  // The next layer: R_l from R_{l-1} = prev, and the moves of rows of R_{l-1} into rows of R_l
+  // (self, and along the edges leaving or entering R_{l-1}). Returns R_l.
+  std::vector<int64_t> add_layer(const HostEdges& g, const std::vector<int64_t>& prev,
+                                 bool message_passing) {
+    const std::vector<int64_t> prev_pos = row_positions(prev, g.nodes);
+    std::vector<int64_t> cur = next_reach(g, prev_pos, message_passing);
+    const std::vector<int64_t> cur_pos = row_positions(cur, g.nodes);
+    std::vector<int64_t> self;
+    for (int64_t v : prev) self.push_back(cur_pos[v]);
+    std::vector<int64_t> i_from, i_to, o_from, o_to;
+    std::vector<double> i_w, o_w;
+    for (int64_t i = 0; message_passing && i < g.count; ++i) {
+      const int64_t u = g.from[i], v = g.to[i];
+      if (prev_pos[u] >= 0) {
+        i_from.push_back(prev_pos[u]);
+        i_to.push_back(cur_pos[v]);
+        i_w.push_back(g.inv_deg_in[v]);
+      }
+      if (prev_pos[v] >= 0) {
+        o_from.push_back(prev_pos[v]);
+        o_to.push_back(cur_pos[u]);
+        o_w.push_back(g.inv_deg_out[u]);
+      }
+    }
+    self_pos.push_back(to_device(self, device_));
+    in_from.push_back(to_device(i_from, device_));
+    in_to.push_back(to_device(i_to, device_));
+    in_weight.push_back(to_device(i_w, device_, dtype_).view({-1, 1, 1}));
+    out_from.push_back(to_device(o_from, device_));
+    out_to.push_back(to_device(o_to, device_));
+    out_weight.push_back(to_device(o_w, device_, dtype_).view({-1, 1, 1}));
+    nodes.push_back(to_device(cur, device_));
+    return cur;
+  }
+
+  // shared_mask and last_offsets from R_L = last.
+  void set_readout(const SegmentBatch& batch, const std::vector<int64_t>& last) {
+    const int64_t n = batch.segment_offsets.back();
+    std::vector<char> mask(n, 0);
+    for (int64_t v : last) mask[v] = 1;
+    shared_mask = torch::from_blob(mask.data(), {n, 1}, torch::kBool).clone().to(device_);
+    for (int64_t offset : batch.segment_offsets)
+      last_offsets.push_back(std::lower_bound(last.begin(), last.end(), offset) - last.begin());
+  }
+
+  torch::Device device_;
+  torch::Dtype dtype_;
 };
 
 CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnStats& node_columns,
@@ -244,7 +287,7 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
       layer_in_.push_back(register_module(name + "_in", torch::nn::Linear(no_bias)));
       layer_out_.push_back(register_module(name + "_out", torch::nn::Linear(no_bias)));
     }
-    if (config.norm == "layer") {
+    if (config.norm == Norm::Layer) {
       layer_norm_.push_back(register_module(
           name + "_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({out}))));
     }
@@ -259,7 +302,7 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
     pool_gate_->weight.zero_();
     pool_gate_->bias.zero_();
   }
-  if (config.norm == "layer") {
+  if (config.norm == Norm::Layer) {
     head_norm_ = register_module(
         "head_norm",
         torch::nn::LayerNorm(torch::nn::LayerNormOptions({2 * layer_width(config.layers)})));
@@ -355,18 +398,19 @@ torch::Tensor CostModelImpl::layer_post(int layer, const torch::Tensor& z,
   return mask.defined() ? x * mask : x;
 }
 
+torch::Tensor CostModelImpl::layer_pre(int layer, const torch::Tensor& h, const Edges& edges) {
+  torch::Tensor z = layer_self_[layer](h);  // [R, H], bias included
+  if (!config_.message_passing) return z;
+  torch::Tensor in =
+      torch::zeros_like(z).index_add_(0, edges.dst, layer_in_[layer](h).index_select(0, edges.src));
+  torch::Tensor out = torch::zeros_like(z).index_add_(
+      0, edges.src, layer_out_[layer](h).index_select(0, edges.dst));
+  return torch::addcmul(torch::addcmul(z, in, edges.inv_deg_in), out, edges.inv_deg_out);
+}
+
 torch::Tensor CostModelImpl::layer_full(int layer, const torch::Tensor& h, const Edges& edges,
                                         const torch::Tensor& mask) {
-  torch::Tensor z = layer_self_[layer](h);  // [R, H], bias included
-  if (config_.message_passing) {
-    const int64_t h_out = config_.hidden;
-    torch::Tensor in = torch::zeros({h.size(0), h_out}, h.options());
-    in.index_add_(0, edges.dst, layer_in_[layer](h).index_select(0, edges.src));
-    torch::Tensor out = torch::zeros({h.size(0), h_out}, h.options());
-    out.index_add_(0, edges.src, layer_out_[layer](h).index_select(0, edges.dst));
-    z = torch::addcmul(torch::addcmul(z, in, edges.inv_deg_in), out, edges.inv_deg_out);
-  }
-  return layer_post(layer, z, mask);
+  return layer_post(layer, layer_pre(layer, h, edges), mask);
 }
 
 // Exact sharing across configs. With h = S + D, S the states of the batch with all config
@@ -378,81 +422,90 @@ torch::Tensor CostModelImpl::layer_full(int layer, const torch::Tensor& h, const
 // K configs of a segment (the ranking loss compares configs under the same thinned network),
 // which keeps the two paths equal in training mode as well.
 torch::Tensor CostModelImpl::segment_embeddings(const SegmentBatch& batch) {
-  const int64_t k = batch.num_configs;
-  const int layers = config_.layers;
-  const Plan plan(batch, layers, config_.message_passing);
-  const torch::TensorOptions options = batch.node_feat.options();
+  const Plan plan(batch, config_.layers, config_.message_passing);
   const int64_t n = batch.segment_offsets.back();
-
   torch::Tensor x = node_inputs(batch);
   torch::Tensor z = input_node_(x);        // [N, P]
   torch::Tensor weight = pool_weights(x);  // [N] or undefined
-  torch::Tensor mask = dropout_mask(n, config_.projection, options);
-  torch::Tensor s = input_post(z, mask);  // [N, P]
-  if (plan.nodes[0].numel() == 0) {
-    for (int l = 0; l < layers; ++l) {
-      torch::Tensor post = layer_full(l, s, plan.edges, dropout_mask(n, config_.hidden, options));
-      s = residual(l) ? s + post : post;
-    }
-    torch::Tensor pooled = pool_ranges(s.unsqueeze(0), batch.segment_offsets, weight);
-    if (task_ == Task::Layout && weight.defined()) {  // no configurable node: no config effect
-      const int64_t h = layer_width(layers);
-      pooled =
-          torch::cat({pooled.narrow(2, 0, 2 * h), torch::zeros_like(pooled.narrow(2, 2 * h, h)),
-                      pooled.narrow(2, 3 * h, 1)},
-                     2);
-    }
-    return pooled.expand({-1, k, -1});
-  }
+  torch::Tensor mask = dropout_mask(n, config_.projection, batch.node_feat.options());
+  States states{input_post(z, mask), {}};  // s: [N, P]
+  if (plan.nodes[0].numel() == 0) return unconfigured_embeddings(batch, plan, states.s, weight);
+  states.d = input_delta(batch, plan, z, states.s, mask);
+  for (int l = 0; l < config_.layers; ++l) states = layer_step(l, plan, states, batch.num_configs);
+  return readout(batch, plan, states, weight);
+}
 
-  // d: [n_0, K, P], the configs' effect on the configurable nodes' input states.
+torch::Tensor CostModelImpl::unconfigured_embeddings(const SegmentBatch& batch, const Plan& plan,
+                                                     torch::Tensor s, const torch::Tensor& weight) {
+  const int64_t n = batch.segment_offsets.back();
+  for (int l = 0; l < config_.layers; ++l) {
+    torch::Tensor post =
+        layer_full(l, s, plan.edges, dropout_mask(n, config_.hidden, batch.node_feat.options()));
+    s = residual(l) ? s + post : post;
+  }
+  torch::Tensor pooled = pool_ranges(s.unsqueeze(0), batch.segment_offsets, weight);
+  if (task_ == Task::Layout && weight.defined()) {  // no configurable node: no config effect
+    const int64_t h = layer_width(config_.layers);
+    pooled = torch::cat({pooled.narrow(2, 0, 2 * h), torch::zeros_like(pooled.narrow(2, 2 * h, h)),
+                         pooled.narrow(2, 3 * h, 1)},
+                        2);
+  }
+  return pooled.expand({-1, batch.num_configs, -1});
+}
+
+torch::Tensor CostModelImpl::input_delta(const SegmentBatch& batch, const Plan& plan,
+                                         const torch::Tensor& z, const torch::Tensor& s,
+                                         const torch::Tensor& mask) {
   const torch::Tensor& first = plan.nodes[0];
   torch::Tensor config = config_inputs(batch.config_feat.index_select(1, plan.config_order),
                                        batch.node_feat.index_select(0, first))
                              .permute({1, 0, 2});  // [n_0, K, W]
   torch::Tensor zp = z.index_select(0, first).unsqueeze(1) + input_config_(config);
-  torch::Tensor d = input_post(zp, rows_of(mask, first)) - s.index_select(0, first).unsqueeze(1);
+  return input_post(zp, rows_of(mask, first)) - s.index_select(0, first).unsqueeze(1);
+}
 
-  for (int l = 0; l < layers; ++l) {
-    const torch::Tensor& rows = plan.nodes[l + 1];
-    mask = dropout_mask(n, config_.hidden, options);
-    torch::Tensor zs = layer_self_[l](s);  // [N, H], the shared pre-activation
-    if (config_.message_passing) {
-      const Edges& e = plan.edges;
-      torch::Tensor in =
-          torch::zeros_like(zs).index_add_(0, e.dst, layer_in_[l](s).index_select(0, e.src));
-      torch::Tensor out =
-          torch::zeros_like(zs).index_add_(0, e.src, layer_out_[l](s).index_select(0, e.dst));
-      zs = torch::addcmul(torch::addcmul(zs, in, e.inv_deg_in), out, e.inv_deg_out);
-    }
-    torch::Tensor post_s = layer_post(l, zs, mask);
+// Per config: zp = zs + W_self d (own rows) + mean of W_in d / W_out d over changed neighbours.
+torch::Tensor CostModelImpl::delta_pre(int layer, const Plan& plan, const torch::Tensor& zs,
+                                       const torch::Tensor& d, int64_t k) {
+  const int l = layer;
+  torch::Tensor zp = zs.index_select(0, plan.nodes[l + 1]).unsqueeze(1).repeat({1, k, 1});
+  zp.index_add_(0, plan.self_pos[l], torch::linear(d, layer_self_[l]->weight));
+  if (!config_.message_passing) return zp;  // [n_l, K, H]
+  zp.index_add_(0, plan.in_to[l],
+                torch::linear(d, layer_in_[l]->weight)
+                    .index_select(0, plan.in_from[l])
+                    .mul_(plan.in_weight[l]));
+  zp.index_add_(0, plan.out_to[l],
+                torch::linear(d, layer_out_[l]->weight)
+                    .index_select(0, plan.out_from[l])
+                    .mul_(plan.out_weight[l]));
+  return zp;
+}
 
-    // Per config: zp = zs + W_self d (own rows) + mean of W_in d / W_out d over changed neighbours.
-    torch::Tensor zp = zs.index_select(0, rows).unsqueeze(1).repeat({1, k, 1});  // [n_l, K, H]
-    zp.index_add_(0, plan.self_pos[l], torch::linear(d, layer_self_[l]->weight));
-    if (config_.message_passing) {
-      zp.index_add_(0, plan.in_to[l],
-                    torch::linear(d, layer_in_[l]->weight)
-                        .index_select(0, plan.in_from[l])
-                        .mul_(plan.in_weight[l]));
-      zp.index_add_(0, plan.out_to[l],
-                    torch::linear(d, layer_out_[l]->weight)
-                        .index_select(0, plan.out_from[l])
-                        .mul_(plan.out_weight[l]));
-    }
-    torch::Tensor next_d = layer_post(l, zp, rows_of(mask, rows)) -
-                           post_s.index_select(0, rows).unsqueeze(1);  // [n_l, K, H]
-    if (residual(l)) {
-      s = s + post_s;
-      next_d.index_add_(0, plan.self_pos[l], d);
-    } else {
-      s = post_s;
-    }
-    d = next_d;
+CostModelImpl::States CostModelImpl::layer_step(int layer, const Plan& plan, const States& in,
+                                                int64_t k) {
+  const torch::Tensor& rows = plan.nodes[layer + 1];
+  torch::Tensor mask = dropout_mask(in.s.size(0), config_.hidden, in.s.options());
+  torch::Tensor zs = layer_pre(layer, in.s, plan.edges);  // [N, H], the shared pre-activation
+  torch::Tensor post_s = layer_post(layer, zs, mask);
+  States out;
+  out.d = layer_post(layer, delta_pre(layer, plan, zs, in.d, k), rows_of(mask, rows)) -
+          post_s.index_select(0, rows).unsqueeze(1);  // [n_l, K, H]
+  if (residual(layer)) {
+    out.s = in.s + post_s;
+    out.d.index_add_(0, plan.self_pos[layer], in.d);
+  } else {
+    out.s = post_s;
   }
+  return out;
+}
 
-  // Readout: per segment, mean and max over its shared nodes (once) and its R_L rows (per config).
-  const torch::Tensor& last = plan.nodes[layers];
+// Per segment: mean and max over its shared nodes (once) and its R_L rows (per config).
+torch::Tensor CostModelImpl::readout(const SegmentBatch& batch, const Plan& plan,
+                                     const States& states, const torch::Tensor& weight) {
+  const torch::Tensor &s = states.s, &d = states.d;
+  const int64_t k = batch.num_configs;
+  const torch::Tensor& last = plan.nodes[config_.layers];
   torch::Tensor per_config = s.index_select(0, last).unsqueeze(1) + d;  // [n_L, K, H]
   torch::Tensor shared_for_max =
       s.masked_fill(plan.shared_mask, -std::numeric_limits<float>::infinity());

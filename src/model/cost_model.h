@@ -63,9 +63,34 @@ class CostModelImpl : public torch::nn::Module {
   // Activation (and norm) then the mask, for inputs [..., W] with a mask broadcastable to them.
   torch::Tensor input_post(const torch::Tensor& z, const torch::Tensor& mask);
   torch::Tensor layer_post(int layer, const torch::Tensor& z, const torch::Tensor& mask);
-  // One SAGE layer over a whole edge list, residual excluded: h [R, H_in] -> [R, H_out].
+  // The pre-activation of one SAGE layer over a whole edge list: h [R, H_in] -> [R, H_out].
+  torch::Tensor layer_pre(int layer, const torch::Tensor& h, const Edges& edges);
+  // The same layer after activation and mask, residual excluded.
   torch::Tensor layer_full(int layer, const torch::Tensor& h, const Edges& edges,
                            const torch::Tensor& mask);
+
+  // The stages of segment_embeddings. s: the states every config shares [N, H]; d: the configs'
+  // effect on the rows of R_l [n_l, K, H] (zero on every other node).
+  struct States {
+    torch::Tensor s, d;
+  };
+  // A batch without configurable nodes: s through every layer, pooled once for all K configs.
+  torch::Tensor unconfigured_embeddings(const SegmentBatch& batch, const Plan& plan,
+                                        torch::Tensor s, const torch::Tensor& weight);
+  // d at the input: from the input pre-activation z [N, P], its post-activation s and the input
+  // dropout mask, the configs' effect on the configurable nodes [n_0, K, P].
+  torch::Tensor input_delta(const SegmentBatch& batch, const Plan& plan, const torch::Tensor& z,
+                            const torch::Tensor& s, const torch::Tensor& mask);
+  // Layer `layer`'s per-config pre-activation on R_l: zs [N, H] (shared) plus W d scattered along
+  // the plan's edges: [n_l, K, H].
+  torch::Tensor delta_pre(int layer, const Plan& plan, const torch::Tensor& zs,
+                          const torch::Tensor& d, int64_t k);
+  // One SAGE layer on s (once) and d (per config).
+  States layer_step(int layer, const Plan& plan, const States& in, int64_t k);
+  // Per segment: mean and max (and the size-weighted sum of d) over its shared nodes, once, and
+  // its R_L rows, per config: [B, K, D].
+  torch::Tensor readout(const SegmentBatch& batch, const Plan& plan, const States& states,
+                        const torch::Tensor& weight);
   bool residual(int layer) const;
   int64_t layer_width(int layer) const;  // H_in of layer `layer`; layer_width(layers) = hidden
 

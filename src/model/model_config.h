@@ -1,19 +1,30 @@
 // Hyper-parameters of the cost model: the YAML section `model` of a run config.
 #pragma once
 
-#include <string>
+#include <array>
+#include <utility>
 
 #include "common/config.h"
 
 namespace gst {
 
+enum class Norm { Layer, None };  // LayerNorm in every layer and at the head input, or none
+constexpr auto enum_names(Norm) {
+  return std::array{std::pair{Norm::Layer, "layer"}, std::pair{Norm::None, "none"}};
+}
+
+enum class Combine { Sum, Mean };  // how segment embeddings make the graph embedding
+constexpr auto enum_names(Combine) {
+  return std::array{std::pair{Combine::Sum, "sum"}, std::pair{Combine::Mean, "mean"}};
+}
+
 struct ModelConfig {
-  int hidden = 256;            // message-passing width
-  int projection = 128;        // width of the per-node input projection
-  int layers = 3;              // SAGE layers
-  double dropout = 0.1;        // after the input projection, every layer and the head's first layer
-  std::string norm = "layer";  // layer | none: LayerNorm in every layer and at the head input
-  std::string combine = "sum";  // how segment embeddings make the graph embedding: sum | mean
+  int hidden = 256;      // message-passing width
+  int projection = 128;  // width of the per-node input projection
+  int layers = 3;        // SAGE layers
+  double dropout = 0.1;  // after the input projection, every layer and the head's first layer
+  Norm norm = Norm::Layer;
+  Combine combine = Combine::Sum;
   int head_hidden = 256;        // MLP head width
   bool message_passing = true;  // false = structure-blind baseline (no neighbour terms)
   bool categorical = true;      // integer-coded node and config columns as one-hot slots
@@ -25,8 +36,8 @@ struct ModelConfig {
     c.field("projection", projection, 1, 8192);
     c.field("layers", layers, 0, 64);
     c.field("dropout", dropout, 0.0, 0.99);
-    c.choice("norm", norm, {"layer", "none"});
-    c.choice("combine", combine, {"sum", "mean"});
+    c.choice("norm", norm);
+    c.choice("combine", combine);
     c.field("head_hidden", head_hidden, 1, 8192);
     c.field("message_passing", message_passing);
     c.field("categorical", categorical);

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/enum_names.h"
 #include "common/errors.h"
 #include "store/schema.h"
 
@@ -103,7 +104,7 @@ void Manifest::write(const std::filesystem::path& path) const {
       {"format", schema::kFormat},
       {"format_version", format_version},
       {"collection", collection},
-      {"task", schema::task_string(task)},
+      {"task", to_string(task)},
       {"partitioner", partitioner},
       {"segment_size", segment_size},
       {"options",
@@ -163,10 +164,12 @@ void read_header(const Reader& r, const json& doc, Manifest& m) {
                     "gst shard to rebuild the store",
                     m.format_version, kStoreFormatVersion));
   m.collection = r.get<std::string>(doc, "collection", "");
-  std::string task = r.get<std::string>(doc, "task", "");
-  if (task != "layout" && task != "tile")
-    r.bad(fmt::format("key 'task' is '{}', expected layout or tile", task));
-  m.task = task == "layout" ? Task::Layout : Task::Tile;
+  const std::string task = r.get<std::string>(doc, "task", "");
+  const std::optional<Task> parsed = find_enum<Task>(task);
+  if (!parsed)
+    r.bad(fmt::format("key 'task' is '{}', expected {}", task,
+                      fmt::join(enum_words<Task>(), " or ")));
+  m.task = *parsed;
   m.partitioner = r.get<std::string>(doc, "partitioner", "");
   m.segment_size = r.get<int64_t>(doc, "segment_size", "");
   const json& options = doc.contains("options") ? doc["options"] : json::object();

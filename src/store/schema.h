@@ -47,7 +47,6 @@ constexpr const char* kConfigNodes = "config_nodes";  // [m] i32 local (layout)
 constexpr const char* kConfigFeat = "config_feat";    // [C, m, 18] f32 (layout)
 
 // The task as written in shard attributes and the manifest.
-inline const char* task_string(Task task) { return task == Task::Layout ? "layout" : "tile"; }
 
 inline std::string graph_path(const std::string& split, const std::string& id) {
   return "graphs/" + split + "/" + id;

@@ -2,12 +2,13 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
+
+#include "run/run_config.h"
 
 namespace gst {
 
 struct LrSchedule {
-  std::string kind = "cosine";  // cosine | step | constant
+  LrScheduleKind kind = LrScheduleKind::Cosine;
   double base_lr = 1e-3;
   int64_t warmup_steps = 0;   // lr rises linearly from base_lr/warmup to base_lr
   int64_t total_steps = 1;    // cosine reaches min_lr_ratio * base_lr here

@@ -12,6 +12,7 @@
 #include "comm/distributed_history_table.h"
 #include "comm/gradient_sync.h"
 #include "common/errors.h"
+#include "common/fault.h"
 #include "common/progress.h"
 #include "eval/evaluator.h"
 #include "gst/gst_step.h"
@@ -21,8 +22,7 @@
 #include "run/checkpoint_schema.h"
 #include "run/torch_file.h"
 #include "store/segment_store.h"
-#include "train/global_batch.h"
-#include "train/graph_sampler.h"
+#include "train/batch_source.h"
 #include "train/metrics_log.h"
 #include "train/preemption.h"
 #include "train/schedule.h"
@@ -34,8 +34,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-torch::Device pick_device(const std::string& device) {
-  if (device == "cuda" || (device == "auto" && torch::cuda::is_available())) {
+torch::Device pick_device(DeviceChoice device) {
+  if (device == DeviceChoice::Cuda ||
+      (device == DeviceChoice::Auto && torch::cuda::is_available())) {
     if (!torch::cuda::is_available())
       input_error("train.device is 'cuda' but this LibTorch has no CUDA or no GPU is visible");
     return torch::Device(torch::kCUDA);
@@ -55,7 +56,8 @@ class Run {
         comm_(comm),
         rank_(comm.rank()),
         run_dir_(config.train.run_dir),
-        device_(pick_device(config.train.device)) {}
+        device_(pick_device(config.train.device)),
+        faults_(FaultPlan::from_environment()) {}
 
   TrainResult go(const std::string& resume);
 
@@ -66,7 +68,6 @@ class Run {
   nlohmann::json validate(int64_t step);
   void enter_head_phase();
   void train_step(int64_t step, double* loss_sum);
-  std::vector<GraphSample> sample_step(int64_t step, std::mt19937_64& rng);
   std::vector<int64_t> validation_graphs() const;
 
   // The steps since the last metrics line.
@@ -84,13 +85,13 @@ class Run {
   int rank_;
   fs::path run_dir_;
   torch::Device device_;
+  FaultPlan faults_;
   std::shared_ptr<SegmentStore> store_;
   CostModel model_{nullptr};
   std::unique_ptr<torch::optim::Adam> optimizer_, head_optimizer_;
   std::unique_ptr<HistoryTable> table_;
   std::unique_ptr<GstStep> step_;
-  std::unique_ptr<GraphSampler> sampler_;               // train.sampling: rank
-  std::unique_ptr<GlobalBatchSampler> global_sampler_;  // train.sampling: global
+  std::unique_ptr<BatchSource> batches_;
   std::unique_ptr<Evaluator> evaluator_;
   // All parameters in the main phase; replaced by a head-only one (without overlap hooks) by
   // enter_head_phase().
@@ -127,33 +128,16 @@ void Run::build() {
   sync_options_ = config_.dist.gradient_sync();
   sync_ = std::make_unique<GradientSync>(comm_, model_->parameters(), sync_options_);
 
-  if (config_.gst.mode == "gst")
+  if (config_.gst.mode == GstMode::Gst)
     table_ = std::make_unique<DistributedHistoryTable>(comm_, model_->embedding_dim(),
                                                        config_.dist.history());
   step_ = std::make_unique<GstStep>(model_, *store_, table_.get(), config_.gst,
                                     RankingLoss{t.loss, t.margin}, device_,
                                     config_.eval.max_batch_nodes);
 
-  std::vector<OwnedGraph> train_graphs;
-  for (int64_t g : store_->split(config_.data.train_split)) {
-    const GraphEntry& e = store_->graphs()[g];
-    train_graphs.push_back({g, e.shard, e.work()});
-  }
-  if (train_graphs.empty())
-    input_error("{}: the store has no graphs in split '{}'", config_.data.store,
-                config_.data.train_split);
-  auto owned = assign_graphs_to_ranks(train_graphs, comm_.size());
-  if (t.sampling == "global") {
-    std::vector<int64_t> all;
-    for (const auto& g : train_graphs) all.push_back(g.graph);
-    global_sampler_ = std::make_unique<GlobalBatchSampler>(
-        all, t.batch_graphs, static_cast<uint64_t>(t.seed), rank_, comm_.size());
-  } else {
-    sampler_ = std::make_unique<GraphSampler>(owned[rank_], t.batch_graphs,
-                                              static_cast<uint64_t>(t.seed), rank_);
-  }
+  batches_ = std::make_unique<BatchSource>(*store_, config_, rank_, comm_.size());
   evaluator_ =
-      std::make_unique<Evaluator>(model_, *store_, config_.gst.mode == "full_graph", device_,
+      std::make_unique<Evaluator>(model_, *store_, config_.gst.mode == GstMode::FullGraph, device_,
                                   config_.eval.config_batch, config_.eval.max_batch_nodes);
 
   schedule_.kind = t.schedule;
@@ -167,8 +151,8 @@ void Run::build() {
   int64_t params = 0;
   for (const auto& p : model_->parameters()) params += p.numel();
   spdlog::info("train: {} ({} train graphs, {} on rank 0), {} ranks, model {} parameters, mode {}",
-               manifest.collection, train_graphs.size(), owned[0].size(), comm_.size(), params,
-               config_.gst.mode);
+               manifest.collection, batches_->train_graphs(), batches_->rank0_graphs(),
+               comm_.size(), params, to_string(config_.gst.mode));
 }
 
 int64_t Run::restore(const std::string& resume) {
@@ -211,20 +195,17 @@ void Run::save(int64_t step) {
   try {
     if (table_) table_->save(staging / checkpoint_schema::history_file_name(rank_));
     // Every random choice of a step derives from (seed, rank, step), so this is the whole state.
-    nlohmann::json rng = {
-        {"seed", config_.train.seed},
-        {"rank", rank_},
-        {"next_step", step},
-        {"scheme", global_sampler_ ? "global batch; per-sample generators seeded from "
-                                     "(seed, step, position in the global batch)"
-                                   : "per-step generators seeded from (seed, rank, step)"}};
+    nlohmann::json rng = {{"seed", config_.train.seed},
+                          {"rank", rank_},
+                          {"next_step", step},
+                          {"scheme", batches_->scheme()}};
     write_checkpoint_file(staging / checkpoint_schema::rng_file_name(rank_), rng.dump(2) + "\n");
     if (rank_ == 0) {
       save_torch_file(model_, staging / checkpoint_schema::kModelFile);
       save_torch_file(*optimizer_, staging / checkpoint_schema::kOptimizerFile);
       save_torch_file(*head_optimizer_, staging / checkpoint_schema::kHeadOptimizerFile);
       nlohmann::json sched = {{"step", step},
-                              {"kind", schedule_.kind},
+                              {"kind", to_string(schedule_.kind)},
                               {"lr", schedule_.lr(std::min(step, config_.train.steps))}};
       write_checkpoint_file(staging / checkpoint_schema::kSchedulerFile, sched.dump(2) + "\n");
       // Absolute, so eval finds the store from any directory; the run itself keeps the path as
@@ -278,23 +259,6 @@ nlohmann::json Run::validate(int64_t step) {
   return j;
 }
 
-// With global sampling each graph's configs, segments and SED masks come from a generator seeded
-// by its position in the global batch, not from the rank's step generator.
-std::vector<GraphSample> Run::sample_step(int64_t step, std::mt19937_64& rng) {
-  if (!global_sampler_) return step_->sample(sampler_->batch(step), rng);
-  const BatchSlice slice = global_sampler_->batch(step);
-  std::vector<GraphSample> samples;
-  for (size_t i = 0; i < slice.graphs.size(); ++i) {
-    const uint64_t seed = global_sample_seed(static_cast<uint64_t>(config_.train.seed), step,
-                                             slice.first + static_cast<int64_t>(i));
-    auto own = seeded_rng({seed});
-    GraphSample s = step_->sample({slice.graphs[i]}, own).front();
-    s.sed_seed = seed;
-    samples.push_back(std::move(s));
-  }
-  return samples;
-}
-
 // Head fine-tuning trains the head only: gradients of the head parameters, synchronized after the
 // last backward (no overlap hooks on the backbone).
 void Run::enter_head_phase() {
@@ -306,14 +270,12 @@ void Run::enter_head_phase() {
 
 void Run::train_step(int64_t step, double* loss_sum) {
   const TrainConfig& t = config_.train;
-  if (rank_ == t.fault_rank && step == t.fault_step)
-    fail("injected fault on rank {} at step {} (train.fault_rank / train.fault_step)", rank_, step);
+  faults_.hit("train.step", rank_, step);
   const bool head_phase = step >= t.steps;
   torch::manual_seed(mix_seed({static_cast<uint64_t>(t.seed), static_cast<uint64_t>(rank_),
                                static_cast<uint64_t>(step), 0x70}));
-  auto rng = seeded_rng({static_cast<uint64_t>(t.seed), static_cast<uint64_t>(rank_),
-                         static_cast<uint64_t>(step), 0x71});
-  auto samples = sample_step(step, rng);
+  StepBatch batch = batches_->batch(step, *step_);
+  const std::vector<GraphSample>& samples = batch.samples;
   torch::optim::Adam& opt = head_phase ? *head_optimizer_ : *optimizer_;
   const std::vector<torch::Tensor> params =
       head_phase ? model_->head_parameters() : model_->parameters();
@@ -323,7 +285,7 @@ void Run::train_step(int64_t step, double* loss_sum) {
   // gradient is the mean over the global batch, and each graph's part of it is the same on every
   // world size. GradientSync sums the graphs' gradients in float64 across passes and ranks.
   const double scale = 1.0 / static_cast<double>(t.batch_graphs * comm_.size());
-  if (!head_phase) step_->prepare(samples, step, rng);
+  if (!head_phase) step_->prepare(samples, step, batch.rng);
   for (size_t i = 0; i < samples.size(); ++i) {
     torch::Tensor loss =
         (head_phase ? step_->head_graph_loss(samples[i]) : step_->graph_loss(i)) * scale;

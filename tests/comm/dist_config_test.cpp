@@ -20,7 +20,7 @@ TEST(DistConfig, DefaultsAndOverrides) {
   testing::ScratchDir dir("dist-config");
   std::ofstream(dir / "empty.yaml") << "dist: {}\n";
   auto defaults = load_config<RunConfig>(dir / "empty.yaml", {});
-  EXPECT_EQ(defaults.dist.backend, "auto");
+  EXPECT_EQ(defaults.dist.backend, Backend::Auto);
   EXPECT_EQ(defaults.dist.gradient_sync().bucket_bytes, size_t{25} << 20);
   EXPECT_TRUE(defaults.dist.gradient_sync().overlap);
   EXPECT_EQ(defaults.dist.history().max_staleness, -1);
@@ -28,7 +28,7 @@ TEST(DistConfig, DefaultsAndOverrides) {
   std::ofstream(dir / "run.yaml") << "dist:\n  backend: mpi\n  bucket_mb: 0.5\n  overlap: false\n";
   auto config = load_config<RunConfig>(dir / "run.yaml",
                                        {"dist.table_max_entries=1000", "dist.check_every=10"});
-  EXPECT_EQ(config.dist.backend, "mpi");
+  EXPECT_EQ(config.dist.backend, Backend::Mpi);
   EXPECT_EQ(config.dist.gradient_sync().bucket_bytes, size_t{1} << 19);
   EXPECT_FALSE(config.dist.gradient_sync().overlap);
   EXPECT_EQ(config.dist.history().max_entries, 1000);
@@ -45,7 +45,7 @@ TEST(DistConfig, RejectsUnknownBackendAndNegativeCap) {
   expect_input_error([] { load_config<RunConfig>("", {"dist.bucket=3"}); },
                      {"unknown key 'bucket'", "bucket_mb"});
   const auto valid = load_config<RunConfig>("", {"dist.backend=nccl", "dist.table_max_entries=0"});
-  EXPECT_EQ(valid.dist.backend, "nccl");
+  EXPECT_EQ(valid.dist.backend, Backend::Nccl);
   EXPECT_EQ(valid.dist.table_max_entries, 0);
 }
 

@@ -24,16 +24,16 @@ TEST(DistFault, CommCheckPassesOnTwoRanks) {
 TEST(DistFault, ThrowingRankAbortsTheJobPromptly) {
   for (auto [ranks, failing] : {std::pair{2, 1}, std::pair{3, 2}}) {
     const auto start = std::chrono::steady_clock::now();
-    auto result =
-        run_command(mpirun(ranks, "comm-check --fail-on-rank " + std::to_string(failing)));
+    auto result = run_command(testing::with_faults(
+        "fail:comm-check.start,rank=" + std::to_string(failing), mpirun(ranks, "comm-check")));
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EXPECT_NE(result.exit_code, 0) << result.output;
     EXPECT_NE(result.exit_code, 124) << "the job hung until timeout killed it:\n" << result.output;
     EXPECT_LT(seconds, 30) << result.output;
     const std::string expected = "rank " + std::to_string(failing) + " of " +
-                                 std::to_string(ranks) + " failed: injected failure on rank " +
-                                 std::to_string(failing);
+                                 std::to_string(ranks) + " failed: injected fault on rank " +
+                                 std::to_string(failing) + " at comm-check.start";
     EXPECT_NE(result.output.find(expected), std::string::npos) << result.output;
   }
 }

@@ -2,20 +2,27 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <fstream>
+#include <utility>
 
 #include "test_support.h"
 
 namespace {
 
+enum class Layer { Sage, Gin };
+constexpr auto enum_names(Layer) {
+  return std::array{std::pair{Layer::Sage, "sage"}, std::pair{Layer::Gin, "gin"}};
+}
+
 struct Inner {
   int hidden = 256;
   double dropout = 0.1;
-  std::string layer = "sage";
+  Layer layer = Layer::Sage;
   void visit(gst::ConfigSection& s) {
     s.field("hidden", hidden, 1, 8192);
     s.field("dropout", dropout, 0.0, 1.0);
-    s.choice("layer", layer, {"sage", "gin"});
+    s.choice("layer", layer);
   }
 };
 
@@ -53,13 +60,13 @@ TEST_F(ConfigTest, ReadsValuesAndKeepsDefaults) {
   EXPECT_EQ(c.steps, 5);
   EXPECT_EQ(c.model.hidden, 64);
   EXPECT_DOUBLE_EQ(c.model.dropout, 0.1);
-  EXPECT_EQ(c.model.layer, "sage");
+  EXPECT_EQ(c.model.layer, Layer::Sage);
 }
 
 TEST_F(ConfigTest, MissingSectionAndEmptyFileKeepDefaults) {
   auto c = gst::load_config<Outer>(write("steps: 5\n"), {});
   EXPECT_EQ(c.model.hidden, 256);
-  EXPECT_EQ(c.model.layer, "sage");
+  EXPECT_EQ(c.model.layer, Layer::Sage);
   auto d = gst::load_config<Outer>(write(""), {});
   EXPECT_EQ(d.steps, 100);
   EXPECT_EQ(d.model.dropout, 0.1);
@@ -101,7 +108,21 @@ TEST_F(ConfigTest, DumpRoundTrips) {
   auto c = gst::load_config<Outer>(write("steps: 9\nmodel:\n  layer: gin\n"), {});
   auto again = gst::load_config<Outer>(write(gst::dump_config(c)), {});
   EXPECT_EQ(again.steps, 9);
-  EXPECT_EQ(again.model.layer, "gin");
+  EXPECT_EQ(again.model.layer, Layer::Gin);
+  // Enums are written as their words, as configs spell them.
+  EXPECT_NE(gst::dump_config(c).find("layer: gin"), std::string::npos) << gst::dump_config(c);
+}
+
+TEST(EnumNames, ParseAndPrintFromOneList) {
+  EXPECT_EQ(gst::to_string(Layer::Gin), "gin");
+  EXPECT_EQ(gst::parse_enum<Layer>("sage", "model.layer"), Layer::Sage);
+  EXPECT_EQ(gst::enum_words<Layer>(), (std::vector<std::string>{"sage", "gin"}));
+  try {
+    gst::parse_enum<Layer>("gat", "--layer");
+    FAIL() << "no error";
+  } catch (const gst::InputError& e) {
+    EXPECT_STREQ(e.what(), "--layer: expected one of sage, gin, got 'gat'");
+  }
 }
 
 }  // namespace

@@ -125,7 +125,7 @@ TEST_F(GstStepTest, MissingDropComputesNothing) {
   CostModel model = model_for(*layout_);
   GstConfig cfg;
   cfg.configs_per_graph = 4;
-  cfg.missing = "drop";
+  cfg.missing = MissingEntries::Drop;
   DistributedHistoryTable table(gst::testing::world(), model->embedding_dim());
   GstStep step(model, *layout_, &table, cfg, RankingLoss{}, torch::kCPU, 100000);
   auto rng = seeded_rng({3});
@@ -143,7 +143,7 @@ std::vector<torch::Tensor> last_graph_result(CostModel model, const SegmentStore
                                              const GstConfig& cfg,
                                              const std::vector<GraphSample>& part, bool head) {
   DistributedHistoryTable table(gst::testing::world(), model->embedding_dim());
-  GstStep step(model, store, cfg.mode == "full_graph" ? nullptr : &table, cfg, RankingLoss{},
+  GstStep step(model, store, cfg.mode == GstMode::FullGraph ? nullptr : &table, cfg, RankingLoss{},
                torch::kCPU, 100000);
   auto step_rng = seeded_rng({6});
   torch::Tensor loss;
@@ -174,19 +174,24 @@ bool bitwise_equal(const std::vector<torch::Tensor>& a, const std::vector<torch:
 // prepared alone or after other graphs (as on a rank with a smaller slice of the batch) gives
 // bitwise the same loss and gradients, in every mode and in the head stage.
 TEST_F(GstStepTest, GraphLossDoesNotDependOnTheOtherGraphs) {
-  for (std::string mode : {"gst", "segment_only", "full_graph", "head"}) {
-    SCOPED_TRACE(mode);
+  struct Case {
+    GstMode mode;
+    bool head;
+  };
+  for (Case c : {Case{GstMode::Gst, false}, Case{GstMode::SegmentOnly, false},
+                 Case{GstMode::FullGraph, false}, Case{GstMode::Gst, true}}) {
+    SCOPED_TRACE(c.head ? "head" : to_string(c.mode));
     CostModel model = model_for(*layout_);
     GstConfig cfg;
-    cfg.mode = mode == "head" ? "gst" : mode;
+    cfg.mode = c.mode;
     cfg.configs_per_graph = 4;
     cfg.sed_p = 0.5;
     std::vector<GraphSample> samples = sample_train(model, cfg);
     ASSERT_GT(samples.size(), 1u);
     for (size_t i = 0; i < samples.size(); ++i) samples[i].sed_seed = 100 + i;
     const std::vector<GraphSample> alone = {samples.back()};
-    EXPECT_TRUE(bitwise_equal(last_graph_result(model, *layout_, cfg, alone, mode == "head"),
-                              last_graph_result(model, *layout_, cfg, samples, mode == "head")));
+    EXPECT_TRUE(bitwise_equal(last_graph_result(model, *layout_, cfg, alone, c.head),
+                              last_graph_result(model, *layout_, cfg, samples, c.head)));
   }
 }
 
@@ -215,17 +220,18 @@ TEST_F(GstStepTest, GraphLossDependsOnTheOtherGraphsWithoutItsOwnSeed) {
 // Gradients reach the backbone through the trained segments only in gst mode, and the whole
 // graph runs with gradients in full_graph mode; both give finite losses.
 TEST_F(GstStepTest, ModesProduceGradients) {
-  for (std::string mode : {"gst", "segment_only", "full_graph"}) {
+  for (GstMode mode : {GstMode::Gst, GstMode::SegmentOnly, GstMode::FullGraph}) {
+    SCOPED_TRACE(to_string(mode));
     CostModel model = model_for(*layout_);
     GstConfig cfg;
     cfg.mode = mode;
     cfg.configs_per_graph = 4;
     DistributedHistoryTable table(gst::testing::world(), model->embedding_dim());
-    GstStep step(model, *layout_, mode == "gst" ? &table : nullptr, cfg, RankingLoss{"listmle"},
-                 torch::kCPU, 100000);
+    GstStep step(model, *layout_, mode == GstMode::Gst ? &table : nullptr, cfg,
+                 RankingLoss{LossKind::ListMle}, torch::kCPU, 100000);
     auto rng = seeded_rng({4});
     auto samples = step.sample(all_train(*layout_), rng);
-    if (mode == "full_graph") {
+    if (mode == GstMode::FullGraph) {
       for (const auto& s : samples) EXPECT_TRUE(s.train_segments.empty());
     }
     auto loss = step.loss(samples, 0, rng);
@@ -233,8 +239,8 @@ TEST_F(GstStepTest, ModesProduceGradients) {
     double grad_norm = 0;
     for (const auto& p : model->backbone_parameters())
       if (p.grad().defined()) grad_norm += p.grad().norm().item<double>();
-    EXPECT_GT(grad_norm, 0) << mode;
-    EXPECT_TRUE(std::isfinite(loss.item<double>())) << mode;
+    EXPECT_GT(grad_norm, 0);
+    EXPECT_TRUE(std::isfinite(loss.item<double>()));
   }
 }
 

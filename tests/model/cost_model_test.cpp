@@ -18,13 +18,13 @@ struct EqualityCase {
   double share;
   int layers;
   bool message_passing;
-  std::string norm;
+  Norm norm;
   int projection;  // == hidden gives a residual in layer 0 too
 };
 
 std::ostream& operator<<(std::ostream& os, const EqualityCase& c) {
   return os << "share=" << c.share << " layers=" << c.layers << " mp=" << c.message_passing
-            << " norm=" << c.norm << " projection=" << c.projection;
+            << " norm=" << to_string(c.norm) << " projection=" << c.projection;
 }
 
 CostModel make_model(const ModelConfig& config, Task task) {
@@ -130,15 +130,15 @@ TEST_P(SharedEqualsReplicated, OutputsAndGradientsMatchInDouble) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Layout, SharedEqualsReplicated,
-                         ::testing::Values(EqualityCase{0.1, 3, true, "layer", 8},
-                                           EqualityCase{0.05, 2, true, "layer", 16},
-                                           EqualityCase{0.3, 3, true, "layer", 16},
-                                           EqualityCase{1.0, 2, true, "none", 8},
-                                           EqualityCase{0.0, 3, true, "layer", 8},
-                                           EqualityCase{0.2, 1, true, "none", 16},
-                                           EqualityCase{0.2, 0, true, "layer", 8},
-                                           EqualityCase{0.2, 5, true, "layer", 16},
-                                           EqualityCase{0.2, 3, false, "layer", 8}));
+                         ::testing::Values(EqualityCase{0.1, 3, true, Norm::Layer, 8},
+                                           EqualityCase{0.05, 2, true, Norm::Layer, 16},
+                                           EqualityCase{0.3, 3, true, Norm::Layer, 16},
+                                           EqualityCase{1.0, 2, true, Norm::None, 8},
+                                           EqualityCase{0.0, 3, true, Norm::Layer, 8},
+                                           EqualityCase{0.2, 1, true, Norm::None, 16},
+                                           EqualityCase{0.2, 0, true, Norm::Layer, 8},
+                                           EqualityCase{0.2, 5, true, Norm::Layer, 16},
+                                           EqualityCase{0.2, 3, false, Norm::Layer, 8}));
 
 TEST(CostModel, SharedEqualsReplicatedInFloat) {
   torch::manual_seed(3);

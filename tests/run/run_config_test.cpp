@@ -22,7 +22,7 @@ TEST(RunConfig, ShippedConfigsParse) {
   }
   EXPECT_GE(count, 8);
   auto fg = gst::load_run_config(gst::testing::source_dir() / "configs/full_graph.yaml", {});
-  EXPECT_EQ(fg.gst.mode, "full_graph");
+  EXPECT_EQ(fg.gst.mode, gst::GstMode::FullGraph);
   auto ref =
       gst::load_run_config(gst::testing::source_dir() / "configs/layout_xla_random.yaml", {});
   EXPECT_EQ(ref.model.hidden, 256);
@@ -36,7 +36,7 @@ TEST(RunConfig, OverridesAndErrors) {
   const auto file = dir / "run.yaml";
   std::ofstream(file) << "data:\n  store: s\ngst:\n  sed_p: 0.3\n";
   auto c = gst::load_run_config(file, {"gst.mode=segment_only", "train.steps=5"});
-  EXPECT_EQ(c.gst.mode, "segment_only");
+  EXPECT_EQ(c.gst.mode, gst::GstMode::SegmentOnly);
   EXPECT_EQ(c.train.steps, 5);
   EXPECT_DOUBLE_EQ(c.gst.sed_p, 0.3);
   try {
@@ -51,9 +51,38 @@ TEST(RunConfig, OverridesAndErrors) {
   const auto saved = dir / "saved.yaml";
   std::ofstream(saved) << gst::dump_config(c);
   auto back = gst::read_saved_config(saved);
-  EXPECT_EQ(back.gst.mode, "segment_only");
+  EXPECT_EQ(back.gst.mode, gst::GstMode::SegmentOnly);
   EXPECT_EQ(back.train.steps, 5);
   EXPECT_EQ(back.data.store, "s");
+}
+
+// train.fault_rank / fault_step gave way to GST_FAULT: configs saved by earlier versions (both at
+// -1) still load, a value that asks for a fault is an error pointing to GST_FAULT.
+TEST(RunConfig, RetiredFaultKeys) {
+  gst::testing::ScratchDir dir("runconfig_retired");
+  const auto saved = dir / "config.yaml";
+  std::ofstream(saved) << "data:\n  store: s\ntrain:\n  fault_rank: -1\n  fault_step: -1\n";
+  gst::RunConfig old = gst::read_saved_config(saved);
+  EXPECT_EQ(old.data.store, "s");
+  EXPECT_EQ(gst::dump_config(old).find("fault_"), std::string::npos);
+  try {
+    gst::load_run_config(saved, {"train.fault_rank=1"});
+    FAIL() << "no error";
+  } catch (const gst::InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("--set train.fault_rank=1: 'train.fault_rank' is no longer a config key"),
+              std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("GST_FAULT"), std::string::npos) << msg;
+  }  // Nor are they offered among the valid keys.
+  try {
+    gst::load_run_config(saved, {"train.stpes=3"});
+    FAIL() << "no error";
+  } catch (const gst::InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("valid keys: steps"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("fault_"), std::string::npos) << msg;
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <random>
 
+#include "common/enum_names.h"
 #include "common/errors.h"
 #include "sharding/feature_stats.h"
 #include "sharding/segmented_graph.h"
@@ -86,8 +87,9 @@ TEST(Partition, DegenerateGraphs) {
   // Smaller than one segment: one segment whatever the partitioner.
   Graph g = random_graph(Task::Tile, "t", 30, 4, 1);
   EXPECT_EQ(partition_graph(g, Partitioner::Metis, 1000).num_segments(), 1);
-  EXPECT_THROW(parse_partitioner("spectral"), InputError);
-  EXPECT_EQ(parse_partitioner("metis"), Partitioner::Metis);
+  EXPECT_THROW(parse_enum<Partitioner>("spectral", "--partitioner"), InputError);
+  EXPECT_EQ(parse_enum<Partitioner>("metis", "--partitioner"), Partitioner::Metis);
+  EXPECT_EQ(to_string(Partitioner::Contiguous), "contiguous");
 }
 
 TEST(SegmentedGraph, LocalAndCutEdgesAddUpAndConfigNodesSplit) {

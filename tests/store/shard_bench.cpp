@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "common/enum_names.h"
 #include "data/synth.h"
 #include "sharding/shard_collection.h"
 #include "sharding/verify.h"
@@ -26,7 +27,7 @@ int main(int argc, char** argv) {
   for (Partitioner partitioner : {Partitioner::Contiguous, Partitioner::Metis}) {
     CollectionSource source(input, "", {"train", "valid", "test"});
     ShardOptions o;
-    o.out = dir / (std::string("store-") + partitioner_name(partitioner));
+    o.out = dir / (std::string("store-") + std::string(to_string(partitioner)));
     o.collection = "layout:xla:random";
     o.shards = 4;
     o.segment_size = K;
@@ -42,9 +43,9 @@ int main(int argc, char** argv) {
     std::printf(
         "%-10s K=%lld workers=%d: %.1f graphs/s, %.1f input MB/s (%.2f s); input .npz %.1f MB "
         "-> store %.1f MB (%.2fx); edge-cut fraction %.4f (%lld of %lld edges)\n",
-        partitioner_name(partitioner), static_cast<long long>(K), workers, s.graphs / s.seconds,
-        s.input_bytes / 1e6 / s.seconds, s.seconds, s.input_bytes / 1e6, s.store_bytes / 1e6,
-        static_cast<double>(s.store_bytes) / s.input_bytes,
+        std::string(to_string(partitioner)).c_str(), static_cast<long long>(K), workers,
+        s.graphs / s.seconds, s.input_bytes / 1e6 / s.seconds, s.seconds, s.input_bytes / 1e6,
+        s.store_bytes / 1e6, static_cast<double>(s.store_bytes) / s.input_bytes,
         static_cast<double>(s.cut_edges) / s.total_edges, static_cast<long long>(s.cut_edges),
         static_cast<long long>(s.total_edges));
   }

@@ -16,6 +16,7 @@ using testing::gst_binary;
 using testing::random_graph;
 using testing::run_command;
 using testing::ScratchDir;
+using testing::with_faults;
 
 // Writes a small collection in the real directory layout; returns the collection directory.
 fs::path write_collection(const fs::path& root, Task task, int count) {
@@ -137,7 +138,7 @@ TEST(ShardCommand, KilledWriterLeavesNoCompleteStoreAndVerifySaysSo) {
   fs::path coll = write_collection(dir.path(), Task::Layout, 6);
   std::string cmd = gst_binary() + " shard --input " + coll.string() + " --shards 3 --out " +
                     (dir / "store").string();
-  auto r = run_command("GST_SHARD_FAULT=abort-after-shards:2 " + cmd);
+  auto r = run_command(with_faults("kill:shard.file-written,at=2", cmd));
   EXPECT_EQ(r.exit_code, 128 + 9) << r.output;  // SIGKILL
   EXPECT_FALSE(fs::exists(dir / "store" / "manifest.json"));
   auto v = run_command(gst_binary() + " shard --verify " + (dir / "store").string());

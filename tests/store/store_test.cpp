@@ -306,11 +306,11 @@ std::vector<std::string> listing(const fs::path& dir) {
 TEST(ShardFailures, InjectedFailureLeavesNoStoreAndNoTemporaryFiles) {
   ScratchDir dir("store_fail");
   fs::path out = dir / "store";
-  setenv("GST_SHARD_FAULT", "fail-after-shards:2", 1);
+  setenv("GST_FAULT", "fail:shard.file-written,at=2", 1);
   EXPECT_THROW(
       shard(out, Task::Layout, mixed_graphs(Task::Layout, 6, 1), Partitioner::Contiguous, 500, 3),
       Error);
-  unsetenv("GST_SHARD_FAULT");
+  unsetenv("GST_FAULT");
   EXPECT_TRUE(listing(out).empty()) << "left: " << ::testing::PrintToString(listing(out));
   EXPECT_THROW(SegmentStore::open(out), InputError);
 }
@@ -322,7 +322,7 @@ TEST(ShardFailures, KilledWriterLeavesNoCompleteLookingStore) {
   pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    setenv("GST_SHARD_FAULT", "abort-after-shards:1", 1);
+    setenv("GST_FAULT", "kill:shard.file-written,at=1", 1);
     try {
       shard(out, Task::Layout, graphs, Partitioner::Contiguous, 500, 3, 1);
     } catch (...) {

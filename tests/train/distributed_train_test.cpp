@@ -14,6 +14,7 @@ namespace fs = std::filesystem;
 using gst::testing::mpirun_gst;
 using gst::testing::run_command;
 using gst::testing::train_losses;
+using gst::testing::with_faults;
 
 class DistributedTrainTest : public ::testing::Test {
  protected:
@@ -41,8 +42,9 @@ TEST_F(DistributedTrainTest, ResumeOnAnotherWorldSize) {
   const std::string common =
       " --set train.steps=40 --set train.log_every=4"
       " --set train.checkpoint_every=20 --set train.lr=0.002";
-  auto r = run_command(mpirun_gst(2, "train --config " + config("resize", run) + common +
-                                         " --set train.fault_rank=1 --set train.fault_step=21"));
+  auto r =
+      run_command(with_faults("fail:train.step,rank=1,at=21",
+                              mpirun_gst(2, "train --config " + config("resize", run) + common)));
   ASSERT_NE(r.exit_code, 0) << r.output;
   ASSERT_EQ(gst::list_checkpoints(run).front().step, 20) << r.output;
   const auto before = train_losses(run);
@@ -69,14 +71,14 @@ TEST_F(DistributedTrainTest, ResumeOnAnotherWorldSize) {
 TEST_F(DistributedTrainTest, FailingRankEndsTheJobPromptly) {
   const fs::path run = dir_->path() / "fault";
   const auto start = std::chrono::steady_clock::now();
-  auto r = run_command(mpirun_gst(2, "train --config " + config("fault", run) +
-                                         " --set train.fault_rank=1 --set train.fault_step=3"));
+  auto r = run_command(with_faults("fail:train.step,rank=1,at=3",
+                                   mpirun_gst(2, "train --config " + config("fault", run))));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.exit_code, 124) << "hung until the timeout:\n" << r.output;
   EXPECT_LT(seconds, 60);
-  EXPECT_NE(r.output.find("rank 1 of 2 failed: injected fault on rank 1 at step 3"),
+  EXPECT_NE(r.output.find("rank 1 of 2 failed: injected fault on rank 1 at train.step 3"),
             std::string::npos)
       << r.output;
 }

@@ -6,7 +6,7 @@ namespace {
 
 TEST(LrSchedule, WarmupThenCosine) {
   gst::LrSchedule s;
-  s.kind = "cosine";
+  s.kind = gst::LrScheduleKind::Cosine;
   s.base_lr = 1.0;
   s.warmup_steps = 4;
   s.total_steps = 104;
@@ -21,7 +21,7 @@ TEST(LrSchedule, WarmupThenCosine) {
 
 TEST(LrSchedule, StepAndConstant) {
   gst::LrSchedule s;
-  s.kind = "step";
+  s.kind = gst::LrScheduleKind::Step;
   s.base_lr = 0.8;
   s.step_size = 10;
   s.gamma = 0.5;
@@ -29,7 +29,7 @@ TEST(LrSchedule, StepAndConstant) {
   EXPECT_DOUBLE_EQ(s.lr(9), 0.8);
   EXPECT_DOUBLE_EQ(s.lr(10), 0.4);
   EXPECT_DOUBLE_EQ(s.lr(25), 0.2);
-  s.kind = "constant";
+  s.kind = gst::LrScheduleKind::Constant;
   EXPECT_DOUBLE_EQ(s.lr(1000), 0.8);
 }
 

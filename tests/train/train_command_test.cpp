@@ -29,8 +29,11 @@ class TrainCommandTest : public ::testing::Test {
     return gst::testing::write_text(dir_->path() / (name + ".yaml"),
                                     gst::testing::tiny_run_yaml(store(), run_dir));
   }
-  static gst::testing::CommandResult gst_cmd(const std::string& args) {
-    return run_command(gst::testing::gst_binary() + " " + args + " 2>&1");
+  // `gst <args>`, with the fault plan `faults` when given.
+  static gst::testing::CommandResult gst_cmd(const std::string& args,
+                                             const std::string& faults = "") {
+    const std::string command = gst::testing::gst_binary() + " " + args + " 2>&1";
+    return run_command(faults.empty() ? command : gst::testing::with_faults(faults, command));
   }
   static gst::testing::ScratchDir* dir_;
 };
@@ -62,10 +65,11 @@ TEST_F(TrainCommandTest, FaultThenResumeReproducesLosses) {
   const std::string every = " --set train.checkpoint_every=4 --set train.keep_checkpoints=2";
   auto r = gst_cmd("train --config " + config("full", full).string() + every);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  auto f = gst_cmd("train --config " + config("cut", cut).string() + every +
-                   " --set train.fault_rank=0 --set train.fault_step=9");
+  auto f = gst_cmd("train --config " + config("cut", cut).string() + every, "fail:train.step,at=9");
   EXPECT_EQ(f.exit_code, 1) << f.output;
-  EXPECT_NE(f.output.find("injected fault on rank 0 at step 9"), std::string::npos) << f.output;
+  EXPECT_NE(f.output.find("injected fault on rank 0 at train.step 9 (GST_FAULT)"),
+            std::string::npos)
+      << f.output;
   ASSERT_EQ(gst::list_checkpoints(cut).front().step, 8);
 
   // Without --resume a run directory holding checkpoints is refused.

@@ -61,10 +61,11 @@ int child(const std::string& store_dir, const std::string& mode, int steps) {
   CostModel model(mc, Task::Layout, store->manifest().node_columns,
                   store->manifest().config_columns);
   GstConfig cfg;
-  cfg.mode = mode;
+  cfg.mode = parse_enum<GstMode>(mode, "--mode");
   cfg.configs_per_graph = 32;
   DistributedHistoryTable table(gst::testing::world(), model->embedding_dim());
-  GstStep step(model, *store, mode == "gst" ? &table : nullptr, cfg, RankingLoss{}, torch::kCPU,
+  GstStep step(model, *store, cfg.mode == GstMode::Gst ? &table : nullptr, cfg, RankingLoss{},
+               torch::kCPU,
                /*max_batch_nodes=*/32000);
   torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(1e-4));
   for (int s = 0; s < steps; ++s) {

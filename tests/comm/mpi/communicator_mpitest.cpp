@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "comm/mpi_communicator.h"
+#include "common/enum_names.h"
 #include "common/errors.h"
 #include "test_support.h"
 
@@ -120,13 +121,13 @@ TEST(MpiCommunicator, FirstRanksFormASmallerWorld) {
 }
 
 TEST(MakeCommunicator, PicksMpiHereAndRejectsUnknownBackends) {
-  auto comm = make_communicator("mpi");
+  auto comm = make_communicator(Backend::Mpi);
   EXPECT_EQ(comm->backend(), "mpi");
   EXPECT_EQ(comm->size(), world().size());
-  EXPECT_THROW(make_communicator("gloo"), InputError);
+  EXPECT_THROW(parse_enum<Backend>("gloo", "--backend"), InputError);
 #ifndef GST_WITH_NCCL
   try {
-    make_communicator("nccl");
+    make_communicator(Backend::Nccl);
     ADD_FAILURE() << "nccl without NCCL support must fail";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("without NCCL"), std::string::npos) << e.what();

@@ -88,12 +88,12 @@ TEST(NcclCommunicator, CollectivesOnDeviceBuffers) {
 TEST(NcclCommunicator, RequestingNcclWithoutAGpuIsAClearError) {
   if (nccl_gpu_visible()) GTEST_SKIP() << "a GPU is visible";
   try {
-    make_communicator("nccl");
+    make_communicator(Backend::Nccl);
     ADD_FAILURE() << "the NCCL backend started without a GPU";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("sees no GPU"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(make_communicator("auto")->backend(), "mpi");
+  EXPECT_EQ(make_communicator(Backend::Auto)->backend(), "mpi");
 }
 
 TEST(NcclCommunicator, MoreRanksThanGpusPicksMpiForAutoAndIsAClearErrorForNccl) {
@@ -101,9 +101,9 @@ TEST(NcclCommunicator, MoreRanksThanGpusPicksMpiForAutoAndIsAClearErrorForNccl) 
   if (reason.find("one GPU per rank") == std::string::npos)
     GTEST_SKIP() << "needs more ranks than GPUs on this host ("
                  << (reason.empty() ? "every rank has a GPU" : reason) << ")";
-  EXPECT_EQ(make_communicator("auto")->backend(), "mpi");
+  EXPECT_EQ(make_communicator(Backend::Auto)->backend(), "mpi");
   try {
-    make_communicator("nccl");
+    make_communicator(Backend::Nccl);
     ADD_FAILURE() << "two ranks started NCCL on one GPU";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("would share GPU"), std::string::npos) << e.what();

@@ -38,6 +38,9 @@ CheckpointInfo read_manifest(const fs::path& dir, nlohmann::json* files) {
       input_error("{}: checkpoint format version {}, this gst reads version {}", path.string(),
                   version, schema::kFormatVersion);
     CheckpointInfo info{j.at("step").get<int64_t>(), j.at("world_size").get<int>(), dir};
+    if (info.step < 0 || info.world_size < 1)
+      input_error("{}: step {} and world_size {}: expected a step >= 0 and at least one rank",
+                  path.string(), info.step, info.world_size);
     if (files) *files = j.at("files");
     return info;
   } catch (const nlohmann::json::exception& e) {
@@ -148,6 +151,11 @@ CheckpointInfo verify_files(const fs::path& dir) {
   nlohmann::json files;
   CheckpointInfo info = read_manifest(dir, &files);
   for (const auto& [name, meta] : files.items()) {
+    // Only names of files in the checkpoint directory: "../x" or "/dev/zero" would make verify
+    // read files elsewhere, or forever.
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+      input_error("{}: the manifest lists '{}', which is not a file name in the checkpoint",
+                  (dir / schema::kManifestFile).string(), name);
     const fs::path p = dir / name;
     if (!fs::exists(p)) input_error("{}: checkpoint file {} is missing", dir.string(), name);
     std::string want;

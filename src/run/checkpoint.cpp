@@ -10,6 +10,7 @@
 #include <regex>
 
 #include "common/errors.h"
+#include "common/json_fits.h"
 #include "run/checkpoint_schema.h"
 #include "store/checksum.h"
 
@@ -33,6 +34,10 @@ CheckpointInfo read_manifest(const fs::path& dir, nlohmann::json* files) {
     j = nlohmann::json::parse(in);
     if (j.at("format").get<std::string>() != schema::kFormat)
       input_error("{}: not a gst checkpoint manifest", path.string());
+    if (!json_fits<int>(j.at("version")) || !json_fits<int64_t>(j.at("step")) ||
+        !json_fits<int>(j.at("world_size")))
+      input_error("{}: 'version', 'step' and 'world_size' must be whole numbers in range",
+                  path.string());
     const int version = j.at("version").get<int>();
     if (version != schema::kFormatVersion)
       input_error("{}: checkpoint format version {}, this gst reads version {}", path.string(),

@@ -130,6 +130,10 @@ void ConfigSection::finish() {
   if (writing_ || !node_ || node_.IsNull()) return;
   if (!node_.IsMap()) input_error("{}: '{}' must be a map", source_->where(path_, node_), path_);
   for (const auto& item : node_) {
+    // YAML allows lists and maps as keys (`? [a, b]: 1`); a config key is always a name.
+    if (!item.first.IsScalar())
+      input_error("{}: a key in {} is a list or map, expected a setting name",
+                  source_->where(path_, item.first), path_.empty() ? "the top level" : path_);
     auto key = item.first.as<std::string>();
     if (std::find(known_.begin(), known_.end(), key) == known_.end() &&
         std::find(retired_.begin(), retired_.end(), key) == retired_.end()) {

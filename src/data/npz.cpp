@@ -5,6 +5,7 @@
 #include <zip.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -130,10 +131,12 @@ class HeaderParser {
     while (true) {
       skip_space();
       if (peek() == ')') break;
-      size_t start = pos_;
-      while (std::isdigit(static_cast<unsigned char>(peek()))) ++pos_;
-      if (pos_ == start) bad("expected a dimension");
-      dims.push_back(std::stoll(s_.substr(start, pos_ - start)));
+      int64_t dim = 0;
+      auto [end, error] = std::from_chars(s_.data() + pos_, s_.data() + s_.size(), dim);
+      if (end == s_.data() + pos_ || dim < 0) bad("expected a dimension");
+      if (error == std::errc::result_out_of_range) bad("a dimension is too large");
+      pos_ = end - s_.data();
+      dims.push_back(dim);
       skip_space();
       if (peek() == ',') ++pos_;
     }
@@ -145,6 +148,14 @@ class HeaderParser {
   const std::string& what_;
   size_t pos_ = 0;
 };
+
+// The bytes an array of `shape` and `dtype` takes, or -1 when that does not fit in an int64.
+int64_t checked_data_bytes(const std::vector<int64_t>& shape, DType dtype) {
+  int64_t n = static_cast<int64_t>(dtype_size(dtype));
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n)) return -1;
+  return n;
+}
 
 int64_t element_count(const std::vector<int64_t>& shape) {
   int64_t n = 1;
@@ -369,6 +380,13 @@ NpzReader::Entry NpzReader::open_entry(const std::string& key) {
   zip_stat_t st;
   GST_ZIP_CHECK(zip_stat(za, name.c_str(), 0, &st) == 0, "zip_stat", zip_get_error(za), entry.what,
                 true);
+  // A damaged zip directory can claim any size: refuse one its stored bytes cannot hold before
+  // allocating for it (deflate expands at most about 1032:1).
+  const uint64_t kMaxDeflateRatio = 1032;
+  if ((st.valid & ZIP_STAT_SIZE) && (st.valid & ZIP_STAT_COMP_SIZE) &&
+      st.size / kMaxDeflateRatio > st.comp_size + 1)
+    input_error("{}: the zip directory claims {} bytes from {} stored bytes: the file is corrupt",
+                entry.what, st.size, st.comp_size);
   entry.file = zip_fopen(za, name.c_str(), 0);
   GST_ZIP_CHECK(entry.file, "zip_fopen", zip_get_error(za), entry.what, true);
 
@@ -389,9 +407,11 @@ NpzReader::Entry NpzReader::open_entry(const std::string& key) {
   std::string text(header_len, '\0');
   read_data(entry, text.data(), header_len);
   entry.header = HeaderParser(text, entry.what).parse();
-  for (int64_t d : entry.header.shape)
-    if (d < 0) input_error("{}: negative dimension in .npy header", entry.what);
-  entry.data_bytes = element_count(entry.header.shape) * dtype_size(entry.header.dtype);
+  const int64_t data_bytes = checked_data_bytes(entry.header.shape, entry.header.dtype);
+  if (data_bytes < 0)
+    input_error("{}: shape {} in the .npy header is too large", entry.what,
+                shape_text(entry.header.shape));
+  entry.data_bytes = static_cast<size_t>(data_bytes);
   if (st.size - header_end != entry.data_bytes)
     input_error("{}: data size {} bytes does not match shape {} of {} ({} bytes)", entry.what,
                 st.size - header_end, shape_text(entry.header.shape),

@@ -10,6 +10,7 @@
 #include <regex>
 
 #include "common/errors.h"
+#include "common/json_fits.h"
 #include "run/checkpoint_schema.h"
 #include "store/checksum.h"
 
@@ -33,11 +34,18 @@ CheckpointInfo read_manifest(const fs::path& dir, nlohmann::json* files) {
     j = nlohmann::json::parse(in);
     if (j.at("format").get<std::string>() != schema::kFormat)
       input_error("{}: not a gst checkpoint manifest", path.string());
+    if (!json_fits<int>(j.at("version")) || !json_fits<int64_t>(j.at("step")) ||
+        !json_fits<int>(j.at("world_size")))
+      input_error("{}: 'version', 'step' and 'world_size' must be whole numbers in range",
+                  path.string());
     const int version = j.at("version").get<int>();
     if (version != schema::kFormatVersion)
       input_error("{}: checkpoint format version {}, this gst reads version {}", path.string(),
                   version, schema::kFormatVersion);
     CheckpointInfo info{j.at("step").get<int64_t>(), j.at("world_size").get<int>(), dir};
+    if (info.step < 0 || info.world_size < 1)
+      input_error("{}: step {} and world_size {}: expected a step >= 0 and at least one rank",
+                  path.string(), info.step, info.world_size);
     if (files) *files = j.at("files");
     return info;
   } catch (const nlohmann::json::exception& e) {
@@ -148,6 +156,11 @@ CheckpointInfo verify_files(const fs::path& dir) {
   nlohmann::json files;
   CheckpointInfo info = read_manifest(dir, &files);
   for (const auto& [name, meta] : files.items()) {
+    // Only names of files in the checkpoint directory: "../x" or "/dev/zero" would make verify
+    // read files elsewhere, or forever.
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+      input_error("{}: the manifest lists '{}', which is not a file name in the checkpoint",
+                  (dir / schema::kManifestFile).string(), name);
     const fs::path p = dir / name;
     if (!fs::exists(p)) input_error("{}: checkpoint file {} is missing", dir.string(), name);
     std::string want;

@@ -9,6 +9,7 @@
 
 #include "common/enum_names.h"
 #include "common/errors.h"
+#include "common/json_fits.h"
 #include "store/schema.h"
 
 namespace gst {
@@ -46,6 +47,9 @@ class Reader {
   T get(const json& object, const std::string& key, const std::string& where) const {
     if (!object.is_object() || !object.contains(key))
       damaged(fmt::format("missing key '{}{}'", where, key));
+    if (!json_fits<T>(object.at(key)))
+      damaged(
+          fmt::format("key '{}{}' holds a number out of range or not a whole number", where, key));
     try {
       return object.at(key).get<T>();
     } catch (const json::exception& e) {

@@ -51,10 +51,11 @@ class Hdf5SegmentStore : public SegmentStore {
     out.first_node = g.segment_offsets[segment];
     out.num_nodes = g.segment_offsets[segment + 1] - out.first_node;
     read_node_data(group, out.num_nodes, &out);
-    out.edges = read_direct<int32_t>(group, schema::kEdges);
-    out.cross_edges = read_direct<int64_t>(group, schema::kCrossEdges);
+    out.edges = read_pairs<int32_t>(group, schema::kEdges, 0, out.num_nodes);
+    out.cross_edges = read_pairs<int64_t>(group, schema::kCrossEdges, 0, g.num_nodes);
     if (manifest_.task == Task::Layout) {
       out.config_nodes = read_direct<int32_t>(group, schema::kConfigNodes);
+      check_ids(schema::kConfigNodes, out.config_nodes, 0, out.num_nodes);
       out.config_feat = read_config_rows(group, g, configs, out.config_nodes.size());
     }
     return out;
@@ -97,8 +98,8 @@ class Hdf5SegmentStore : public SegmentStore {
       int64_t base = 0;
       for (const auto& part : config_parts) {
         int64_t m = k > 0 ? static_cast<int64_t>(part.size() / (k * row)) : 0;
-        for (int64_t c = 0; c < k; ++c)
-          std::memcpy(&out.config_feat[(c * M + base) * row], &part[c * m * row],
+        for (int64_t c = 0; c < k && m > 0; ++c)
+          std::memcpy(out.config_feat.data() + (c * M + base) * row, part.data() + c * m * row,
                       m * row * sizeof(float));
         base += m;
       }
@@ -137,6 +138,13 @@ class Hdf5SegmentStore : public SegmentStore {
     GraphConfigs configs = load_configs(graph);
     std::vector<int64_t> original = load_original_node_ids(graph);
     h5::Handle group = reading_graph(g, [&] { return open_graph_group(g); });
+    reading_graph(g, [&] {
+      check_permutation(schema::kOriginalNodeId, original);
+      if (static_cast<int64_t>(whole.config_nodes.size()) != g.num_config_nodes)
+        throw h5::Failure(
+            fmt::format("the segments hold {} configurable nodes, the manifest says {}",
+                        whole.config_nodes.size(), g.num_config_nodes));
+    });
 
     Graph out;
     out.id = g.id;
@@ -156,7 +164,9 @@ class Hdf5SegmentStore : public SegmentStore {
     if (manifest_.task == Task::Layout) {
       const int64_t M = g.num_config_nodes, C = g.num_configs;
       std::vector<int64_t> order = reading_graph(g, [&] {
-        return read_checked<int64_t>(group, schema::kConfigNodeOrder, {g.num_config_nodes});
+        auto values = read_checked<int64_t>(group, schema::kConfigNodeOrder, {g.num_config_nodes});
+        check_permutation(schema::kConfigNodeOrder, values);
+        return values;
       });
       out.config_node_ids.resize(M);
       out.config_feat.resize(whole.config_feat.size());
@@ -259,6 +269,39 @@ class Hdf5SegmentStore : public SegmentStore {
     if (shape != expected)
       throw h5::Failure(fmt::format("dataset '{}' has shape [{}], the manifest says [{}]", name,
                                     fmt::join(shape, ", "), fmt::join(expected, ", ")));
+    return values;
+  }
+
+  // Ids the reader indexes with must lie in [lo, hi): a damaged shard must not make it read or
+  // write outside its arrays.
+  template <typename T>
+  static void check_ids(const char* name, const std::vector<T>& ids, int64_t lo, int64_t hi) {
+    for (T id : ids)
+      if (id < lo || id >= hi)
+        throw h5::Failure(fmt::format("dataset '{}' holds id {}, outside [{}, {})", name,
+                                      static_cast<int64_t>(id), lo, hi));
+  }
+
+  // Every id of [0, ids.size()) exactly once.
+  static void check_permutation(const char* name, const std::vector<int64_t>& ids) {
+    const int64_t n = static_cast<int64_t>(ids.size());
+    check_ids(name, ids, 0, n);
+    std::vector<bool> seen(n);
+    for (int64_t id : ids) {
+      if (seen[id]) throw h5::Failure(fmt::format("dataset '{}' lists id {} twice", name, id));
+      seen[id] = true;
+    }
+  }
+
+  // An [x, 2] dataset of node ids in [lo, hi).
+  template <typename T>
+  std::vector<T> read_pairs(hid_t group, const char* name, int64_t lo, int64_t hi) const {
+    std::vector<int64_t> shape;
+    std::vector<T> values = read_direct<T>(group, name, &shape);
+    if (!(shape.size() == 2 && shape[1] == 2) && !values.empty())
+      throw h5::Failure(fmt::format("dataset '{}' has shape [{}], expected [x, 2]", name,
+                                    fmt::join(shape, ", ")));
+    check_ids(name, values, lo, hi);
     return values;
   }
 

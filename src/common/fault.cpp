@@ -103,6 +103,8 @@ const std::vector<std::pair<std::string, std::string>>& fault_points() {
       {"train.step", "before each training step, on every rank; count: the step (0-based)"},
       {"shard.file-written", "gst shard, after each complete shard file; count: files written"},
       {"comm-check.start", "gst comm-check, before the first collective; count: 0"},
+      {"store.read",
+       "gst train, before each segment read of a training step; count: this rank's reads so far"},
   };
   return points;
 }
@@ -132,6 +134,11 @@ void FaultPlan::hit(std::string_view point, int rank, int64_t count) const {
       case FaultKind::Kill:
         spdlog::default_logger()->flush();
         std::raise(SIGKILL);
+        break;
+      case FaultKind::Exit:
+        spdlog::warn("{}: rank {} exits with code 0 at {} {}", kVariable, rank, point, count);
+        spdlog::default_logger()->flush();
+        std::exit(0);
     }
   }
 }

@@ -21,11 +21,13 @@
 namespace gst {
 
 // fail: throw gst::Error (the rank's ordinary error path, which ends the job); kill: SIGKILL, as a
-// crashed or OOM-killed process (no cleanup); stall: sleep, as a rank stuck in I/O or a collective.
-enum class FaultKind { Fail, Kill, Stall };
+// crashed or OOM-killed process (no cleanup); stall: sleep, as a rank stuck in I/O or a collective;
+// exit: exit code 0 at once (MPI finalized on the way out), as a rank whose command returned early
+// by mistake while the others go on.
+enum class FaultKind { Fail, Kill, Stall, Exit };
 constexpr auto enum_names(FaultKind) {
   return std::array{std::pair{FaultKind::Fail, "fail"}, std::pair{FaultKind::Kill, "kill"},
-                    std::pair{FaultKind::Stall, "stall"}};
+                    std::pair{FaultKind::Stall, "stall"}, std::pair{FaultKind::Exit, "exit"}};
 }
 
 struct FaultRule {

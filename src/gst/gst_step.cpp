@@ -150,9 +150,16 @@ void GstStep::prepare(const std::vector<GraphSample>& samples, int64_t step, std
   }
 }
 
+Segment GstStep::load_for_training(int64_t graph, int64_t segment,
+                                   const std::vector<int64_t>& configs) {
+  faults_.hit("store.read", rank_, reads_++);
+  return segment < 0 ? store_.load_graph(graph, configs)
+                     : store_.load_segment(graph, segment, configs);
+}
+
 torch::Tensor GstStep::full_graph_embedding(const GraphSample& sample) {
   const int64_t k = static_cast<int64_t>(sample.configs.size());
-  const Segment graph = store_.load_graph(sample.graph, sample.configs);
+  const Segment graph = load_for_training(sample.graph, -1, sample.configs);
   auto emb = model_->segment_embeddings(make_segment_batch({&graph}, model_->task(), k, device_));
   counts_.trained_segments += 1;
   return emb.expand({1, k, emb.size(2)});  // [1, K, D]
@@ -165,7 +172,7 @@ torch::Tensor GstStep::segment_embedding(size_t i) {
   // The graph's trained segments in one batch.
   std::vector<Segment> trained;
   for (int64_t seg : s.train_segments)
-    trained.push_back(store_.load_segment(s.graph, seg, s.configs));
+    trained.push_back(load_for_training(s.graph, seg, s.configs));
   std::vector<const Segment*> ptrs;
   for (const auto& t : trained) ptrs.push_back(&t);
   torch::Tensor fresh =

@@ -23,8 +23,10 @@
 #include <optional>
 #include <random>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "common/fault.h"
 #include "gst/gst_config.h"
 #include "gst/history_table.h"
 #include "gst/segment_embedder.h"
@@ -91,8 +93,16 @@ class GstStep {
   torch::Tensor head_loss(const std::vector<GraphSample>& samples);
 
   const StepCounts& counts() const { return counts_; }
+  // Fault injection at the point store.read (before each segment read of a training step; count:
+  // the reads of this rank so far), for the watchdog's tests and drills.
+  void set_faults(FaultPlan faults, int rank) {
+    faults_ = std::move(faults);
+    rank_ = rank;
+  }
 
  private:
+  // Reads the segments a step trains on (or the whole graph: segment -1).
+  Segment load_for_training(int64_t graph, int64_t segment, const std::vector<int64_t>& configs);
   const GraphConfigs& configs_of(int64_t graph);
   // scores [1, K] -> the loss of one graph against its sample's runtimes.
   torch::Tensor rank_loss(const torch::Tensor& scores, const GraphSample& sample);
@@ -112,6 +122,9 @@ class GstStep {
   SegmentEmbedder embedder_;
   std::unordered_map<int64_t, GraphConfigs> configs_cache_;
   StepCounts counts_;
+  FaultPlan faults_;
+  int rank_ = 0;
+  int64_t reads_ = 0;
   // The prepared step: its samples and per graph the SED-weighted sum of the stale embeddings
   // [K', D] on the device (undefined when nothing is stale).
   std::vector<GraphSample> samples_;

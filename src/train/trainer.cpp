@@ -134,6 +134,7 @@ void Run::build() {
   step_ = std::make_unique<GstStep>(model_, *store_, table_.get(), config_.gst,
                                     RankingLoss{t.loss, t.margin}, device_,
                                     config_.eval.max_batch_nodes);
+  step_->set_faults(faults_, rank_);
 
   batches_ = std::make_unique<BatchSource>(*store_, config_, rank_, comm_.size());
   evaluator_ =

@@ -105,6 +105,7 @@ TEST_F(GstStepTest, SecondStepUsesTheTable) {
   CostModel model = model_for(*layout_);
   GstConfig cfg;
   cfg.configs_per_graph = 6;
+  cfg.sed_p = 0.5;
   DistributedHistoryTable table(gst::testing::world(), model->embedding_dim());
   GstStep step(model, *layout_, &table, cfg, RankingLoss{}, torch::kCPU, 100000);
   auto rng = seeded_rng({2});

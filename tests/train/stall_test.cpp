@@ -1,8 +1,10 @@
 // The collective watchdog under mpirun (dist.timeout_s): a stopped rank ends the job within
 // timeout + 10 s with exit code 4 and a stall report naming it, on 2 and 4 ranks, and --resume
-// auto continues; a rank paused for less than the timeout (slow but alive) does not trip it.
+// auto continues; so does a rank stuck in a store read, and a rank that exits early with code 0;
+// a rank paused for less than the timeout (slow but alive) does not trip it.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <iostream>
 
 #include "comm/communicator.h"
@@ -78,6 +80,24 @@ TEST_F(StallTest, StoppedRankIsNamedAndTheJobEndsWithinTheTimeout) {
     EXPECT_NE(resumed.output.find("resumed from " + kept.front().dir.string()), std::string::npos)
         << resumed.output;
     EXPECT_EQ(gst::list_checkpoints(run).front().step, until);
+  }
+}
+
+// GST_FAULT makes rank 1 misbehave at its 20th store read or its 10th step; the job must end well
+// before the fault would have (a 120 s stall, or never), naming rank 1.
+TEST_F(StallTest, RankStuckInAReadOrGoneEarlyIsNamed) {
+  for (const std::string plan :
+       {"stall:store.read,rank=1,at=20,seconds=120", "exit:train.step,rank=1,at=10"}) {
+    const fs::path run = dir_->path() / ("fault" + std::to_string(plan.size()));
+    const auto start = std::chrono::steady_clock::now();
+    auto r = run_command(
+        gst::testing::with_faults(plan, job(2, run, " --set train.steps=100000") + " 2>&1"));
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cout << plan << ": job ended after " << seconds << " s, exit code " << r.exit_code << "\n";
+    EXPECT_EQ(r.exit_code, gst::kStalledExitCode) << r.output;
+    EXPECT_LT(seconds, 60) << r.output;
+    EXPECT_NE(r.output.find("not arrived: rank 1 "), std::string::npos) << r.output;
   }
 }
 

@@ -24,12 +24,7 @@ class StallTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new gst::testing::ScratchDir("stall");
-    gst::testing::TinyStore s;
-    s.train = 8;
-    s.valid = 2;
-    s.test = 1;
-    s.max_nodes = 600;
-    gst::testing::make_store(dir_->path() / "store", s);
+    gst::testing::make_fault_store(dir_->path() / "store");
   }
   static void TearDownTestSuite() { delete dir_; }
 

@@ -50,6 +50,17 @@ inline std::filesystem::path make_store(const std::filesystem::path& dir, const 
   return dir;
 }
 
+// The store of the multi-rank fault tests: 8 / 2 / 1 layout graphs of at most 600 nodes, so a
+// tiny-model step under mpirun costs milliseconds.
+inline std::filesystem::path make_fault_store(const std::filesystem::path& dir) {
+  TinyStore s;
+  s.train = 8;
+  s.valid = 2;
+  s.test = 1;
+  s.max_nodes = 600;
+  return make_store(dir, s);
+}
+
 // A small, fast run config over `store` (YAML text; tests add --set overrides).
 inline std::string tiny_run_yaml(const std::filesystem::path& store,
                                  const std::filesystem::path& run_dir) {

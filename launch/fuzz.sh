@@ -13,17 +13,8 @@ TARGETS=("$@")
 
 PACKAGES=(clang libclang-rt-14-dev cmake pkg-config libhdf5-dev libyaml-cpp-dev libzip-dev zlib1g-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev)
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "fuzz: installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+source launch/debian_packages.sh
+install_missing_packages fuzz "${PACKAGES[@]}"
 
 if [ ! -f build-fuzz/CMakeCache.txt ]; then
   cmake -S . -B build-fuzz -DGST_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \

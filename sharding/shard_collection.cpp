@@ -242,179 +242,260 @@ std::vector<GraphInput> selected_inputs(const GraphSource& source, const ShardOp
   return out;
 }
 
-}  // namespace
+// ---- scan: read and validate every graph before anything is written ----
 
-ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) {
-  check_options(o);
-  auto start = std::chrono::steady_clock::now();
-  const FaultPlan faults = FaultPlan::from_environment();
-  const Task task = source.task();
-  StoreDir store(o.out, o.overwrite);
-  std::vector<GraphInput> inputs = selected_inputs(source, o);
-  ShardSummary summary;
-  summary.skipped_bad = o.skipped_before;
-  const size_t window = 2 * static_cast<size_t>(o.workers);
+// The graphs the scan found and the train statistics it gathered.
+struct ScanResult {
+  std::vector<Scanned> graphs;  // one per input
+  TrainStats train;
+  explicit ScanResult(Task task) : train(task) {}
+};
 
-  // Pass 1: read and validate every graph before writing anything; counts and train statistics.
-  std::vector<Scanned> scanned(inputs.size());
-  TrainStats train_stats(task);
-  int64_t cached_bytes = 0;
-  {
-    Progress progress("checking graphs", static_cast<int64_t>(inputs.size()));
-    ordered_parallel<Scanned>(
-        inputs.size(), o.workers, window,
-        [&](size_t i) {
-          Scanned s;
-          Graph g;
-          try {
-            g = source.load(inputs[i]);
-            if (g.task != task) input_error("{}: graph of the other task", inputs[i].source);
-            check_graph_arrays(g, inputs[i].source);
-          } catch (const InputError& e) {
-            if (!o.skip_bad) throw;
-            s.bad = true;
-            s.reason = e.what();
-            return s;
-          }
-          s.nodes = g.num_nodes;
-          s.edges = g.num_edges();
-          s.configs = g.num_configs();
-          s.config_nodes = g.num_config_nodes();
-          s.has_runtime = g.has_runtime;
-          if (inputs[i].split == "train") {
-            s.stats = std::make_unique<TrainStats>(task);
-            s.stats->add(g);
-          }
-          s.graph = std::make_unique<Graph>(std::move(g));
-          return s;
-        },
-        [&](size_t i, Scanned s) {
-          if (s.bad) spdlog::warn("skipping bad input {}: {}", inputs[i].source, s.reason);
-          if (s.stats) train_stats.merge(*s.stats);
-          s.stats.reset();
-          // Graphs that fit the cache are not read a second time by the write pass.
-          if (s.graph && cached_bytes + graph_bytes(*s.graph) <= o.cache_bytes)
-            cached_bytes += graph_bytes(*s.graph);
-          else
-            s.graph.reset();
-          scanned[i] = std::move(s);
-          progress.advance(1, static_cast<double>(inputs[i].bytes));
-        });
-    progress.finish();
+// Reads and checks one input; a bad one is returned marked when --skip-bad allows it.
+Scanned scan_graph(const GraphSource& source, const GraphInput& input, Task task, bool skip_bad) {
+  Scanned s;
+  Graph g;
+  try {
+    g = source.load(input);
+    if (g.task != task) input_error("{}: graph of the other task", input.source);
+    check_graph_arrays(g, input.source);
+  } catch (const InputError& e) {
+    if (!skip_bad) throw;
+    s.bad = true;
+    s.reason = e.what();
+    return s;
   }
+  s.nodes = g.num_nodes;
+  s.edges = g.num_edges();
+  s.configs = g.num_configs();
+  s.config_nodes = g.num_config_nodes();
+  s.has_runtime = g.has_runtime;
+  if (input.split == "train") {
+    s.stats = std::make_unique<TrainStats>(task);
+    s.stats->add(g);
+  }
+  s.graph = std::make_unique<Graph>(std::move(g));
+  return s;
+}
 
-  // The manifest's graph list and the balanced shard assignment.
-  Manifest m;
+// Pass 1 over all inputs on the workers; graphs that fit o.cache_bytes stay for the write pass.
+ScanResult scan_inputs(const GraphSource& source, const std::vector<GraphInput>& inputs,
+                       const ShardOptions& o) {
+  const Task task = source.task();
+  ScanResult out(task);
+  out.graphs.resize(inputs.size());
+  int64_t cached_bytes = 0;
+  Progress progress("checking graphs", static_cast<int64_t>(inputs.size()));
+  ordered_parallel<Scanned>(
+      inputs.size(), o.workers, 2 * static_cast<size_t>(o.workers),
+      [&](size_t i) { return scan_graph(source, inputs[i], task, o.skip_bad); },
+      [&](size_t i, Scanned s) {
+        if (s.bad) spdlog::warn("skipping bad input {}: {}", inputs[i].source, s.reason);
+        if (s.stats) out.train.merge(*s.stats);
+        s.stats.reset();
+        if (s.graph && cached_bytes + graph_bytes(*s.graph) <= o.cache_bytes)
+          cached_bytes += graph_bytes(*s.graph);
+        else
+          s.graph.reset();
+        out.graphs[i] = std::move(s);
+        progress.advance(1, static_cast<double>(inputs[i].bytes));
+      });
+  progress.finish();
+  return out;
+}
+
+// ---- plan: the manifest's graph list, the shard of every graph, the writing order ----
+
+struct StorePlan {
+  Manifest manifest;
+  std::vector<size_t> input_of;  // manifest graph -> input
+  std::vector<int64_t> order;    // manifest graphs in writing order: shard by shard
+};
+
+// The manifest's header fields and its graph list (good inputs, in input order).
+void list_graphs(const std::vector<GraphInput>& inputs, const ScanResult& scan,
+                 const ShardOptions& o, int64_t skipped_bad, StorePlan* plan) {
+  Manifest& m = plan->manifest;
   m.collection = o.collection;
-  m.task = task;
   m.partitioner = to_string(o.partitioner);
   m.segment_size = o.segment_size;
   m.options = {o.input, o.splits, o.compression_level, o.workers, 0};
-  std::vector<size_t> input_of;  // manifest graph -> input
   for (size_t i = 0; i < inputs.size(); ++i) {
-    if (scanned[i].bad) {
-      ++summary.skipped_bad;
+    const Scanned& s = scan.graphs[i];
+    if (s.bad) {
+      ++skipped_bad;
       continue;
     }
     GraphEntry e;
     e.index = static_cast<int64_t>(m.graphs.size());
     e.id = inputs[i].id;
     e.split = inputs[i].split;
-    e.num_nodes = scanned[i].nodes;
-    e.num_edges = scanned[i].edges;
-    e.num_configs = scanned[i].configs;
-    e.num_config_nodes = scanned[i].config_nodes;
-    e.has_runtime = scanned[i].has_runtime;
+    e.num_nodes = s.nodes;
+    e.num_edges = s.edges;
+    e.num_configs = s.configs;
+    e.num_config_nodes = s.config_nodes;
+    e.has_runtime = s.has_runtime;
     m.graphs.push_back(e);
-    input_of.push_back(i);
+    plan->input_of.push_back(i);
   }
-  m.options.skipped_bad = summary.skipped_bad;
+  m.options.skipped_bad = skipped_bad;
   if (m.graphs.empty())
     input_error("no graphs to shard in splits {} of {}", fmt::join(o.splits, ","), o.input);
   for (const auto& split : o.splits) m.split_counts[split] = 0;
   for (const auto& g : m.graphs) ++m.split_counts[g.split];
-  m.node_columns = train_stats.node.summary();
-  m.config_columns = train_stats.config.summary();
+  m.node_columns = scan.train.node.summary();
+  m.config_columns = scan.train.config.summary();
+}
+
+// Graphs to shards balanced by work; the writing order goes shard by shard.
+void assign_graphs(int shards, StorePlan* plan) {
+  Manifest& m = plan->manifest;
   std::vector<int64_t> work;
   for (const auto& g : m.graphs) work.push_back(g.work());
-  std::vector<int> shard_of = assign_shards(work, o.shards);
-  std::vector<int64_t> totals = shard_work(work, shard_of, o.shards);
-  m.shards.resize(o.shards);
-  std::vector<int64_t> order;  // graphs in writing order: shard by shard
-  for (int s = 0; s < o.shards; ++s) {
+  std::vector<int> shard_of = assign_shards(work, shards);
+  std::vector<int64_t> totals = shard_work(work, shard_of, shards);
+  m.shards.resize(shards);
+  for (int s = 0; s < shards; ++s) {
     m.shards[s].file = schema::shard_file_name(s);
     m.shards[s].work = totals[s];
     for (size_t g = 0; g < m.graphs.size(); ++g)
       if (shard_of[g] == s) {
         m.graphs[g].shard = s;
         m.shards[s].graphs.push_back(static_cast<int64_t>(g));
-        order.push_back(static_cast<int64_t>(g));
+        plan->order.push_back(static_cast<int64_t>(g));
       }
   }
+}
 
-  // Pass 2: partition and encode on the workers, write shard by shard on this thread.
-  std::vector<std::pair<fs::path, std::string>> written;  // (temporary, final name)
-  std::unique_ptr<ShardFileWriter> writer;
-  int current = -1;
-  auto finish_shard = [&] {
-    writer->close();
-    writer.reset();
-    const fs::path& tmp = written.back().first;
-    m.shards[current].bytes = static_cast<int64_t>(fs::file_size(tmp));
-    m.shards[current].checksum = file_checksum(tmp);
-    summary.store_bytes += m.shards[current].bytes;
-    faults.hit("shard.file-written", /*rank=*/0, current + 1);
-  };
-  auto open_shards_through = [&](int shard) {
-    while (current < shard) {
-      if (writer) finish_shard();
-      ++current;
-      std::string name = schema::shard_file_name(current);
-      written.emplace_back(store.temporary(name), name);
-      writer = std::make_unique<ShardFileWriter>(written.back().first, task, current);
+StorePlan plan_store(Task task, const std::vector<GraphInput>& inputs, const ScanResult& scan,
+                     const ShardOptions& o) {
+  StorePlan plan;
+  plan.manifest.task = task;
+  list_graphs(inputs, scan, o, o.skipped_before, &plan);
+  assign_graphs(o.shards, &plan);
+  return plan;
+}
+
+// ---- write: partition and encode on the workers, write shard by shard on this thread ----
+
+// The shard files of a store in the making, opened in order under temporary names.
+class ShardFiles {
+ public:
+  ShardFiles(StoreDir* store, Manifest* manifest, Task task, const FaultPlan* faults)
+      : store_(store), manifest_(manifest), task_(task), faults_(faults) {}
+
+  // The writer of `shard`, finishing the shards before it (empty ones still get a file).
+  ShardFileWriter& open_through(int shard) {
+    while (current_ < shard) {
+      if (writer_) finish();
+      ++current_;
+      std::string name = schema::shard_file_name(current_);
+      written_.emplace_back(store_->temporary(name), name);
+      writer_ = std::make_unique<ShardFileWriter>(written_.back().first, task_, current_);
     }
-  };
-  {
-    Progress progress("writing graphs", static_cast<int64_t>(order.size()));
-    ordered_parallel<EncodedGraph>(
-        order.size(), o.workers, window,
-        [&](size_t k) {
-          GraphEntry& e = m.graphs[order[k]];
-          const GraphInput& in = inputs[input_of[order[k]]];
-          std::unique_ptr<Graph> cached = std::move(scanned[input_of[order[k]]].graph);
-          Graph g = cached ? std::move(*cached) : source.load(in);
-          if (g.num_nodes != e.num_nodes || g.num_configs() != e.num_configs)
-            input_error("{} changed while gst shard was reading it", in.source);
-          Partition p = partition_graph(g, o.partitioner, o.segment_size);
-          SegmentedGraph sg = segment_graph(g, e.split, p);
-          // Each worker writes only its own graph's entry.
-          e.segment_offsets = sg.offsets;
-          e.cut_edges = sg.cut_edges;
-          return encode_graph(sg, e.index, o.compression_level);
-        },
-        [&](size_t k, EncodedGraph encoded) {
-          open_shards_through(m.graphs[order[k]].shard);
-          writer->add(encoded);
-          progress.advance(1, static_cast<double>(inputs[input_of[order[k]]].bytes));
-        });
-    open_shards_through(o.shards - 1);  // empty trailing shards still get a file
-    finish_shard();
-    progress.finish();
+    return *writer_;
   }
 
-  for (const auto& g : m.graphs) {
-    m.total_edges += g.num_edges;
-    m.cut_edges += g.cut_edges;
+  // Closes the last shard; returns (temporary, final name) of every shard, in order.
+  std::vector<std::pair<fs::path, std::string>> close_all(int shards) {
+    open_through(shards - 1);
+    finish();
+    return written_;
+  }
+
+ private:
+  // Closes the current shard and records its size and checksum.
+  void finish() {
+    writer_->close();
+    writer_.reset();
+    const fs::path& tmp = written_.back().first;
+    ShardInfo& entry = manifest_->shards[current_];
+    entry.bytes = static_cast<int64_t>(fs::file_size(tmp));
+    entry.checksum = file_checksum(tmp);
+    faults_->hit("shard.file-written", /*rank=*/0, current_ + 1);
+  }
+
+  StoreDir* store_;
+  Manifest* manifest_;
+  Task task_;
+  const FaultPlan* faults_;
+  int current_ = -1;
+  std::unique_ptr<ShardFileWriter> writer_;
+  std::vector<std::pair<fs::path, std::string>> written_;
+};
+
+// Partitions and encodes one graph (the scan's cached copy, or read again); records its segment
+// offsets and cut edges in its manifest entry.
+EncodedGraph encode_entry(const GraphSource& source, const GraphInput& input, Scanned* scanned,
+                          GraphEntry* entry, const ShardOptions& o) {
+  std::unique_ptr<Graph> cached = std::move(scanned->graph);
+  Graph g = cached ? std::move(*cached) : source.load(input);
+  if (g.num_nodes != entry->num_nodes || g.num_configs() != entry->num_configs)
+    input_error("{} changed while gst shard was reading it", input.source);
+  Partition p = partition_graph(g, o.partitioner, o.segment_size);
+  SegmentedGraph sg = segment_graph(g, entry->split, p);
+  entry->segment_offsets = sg.offsets;
+  entry->cut_edges = sg.cut_edges;
+  return encode_graph(sg, entry->index, o.compression_level);
+}
+
+// Pass 2: every planned graph into its shard file; returns the temporary shard files.
+std::vector<std::pair<fs::path, std::string>> write_shards(const GraphSource& source,
+                                                           const std::vector<GraphInput>& inputs,
+                                                           ScanResult* scan, StorePlan* plan,
+                                                           const ShardOptions& o, StoreDir* store,
+                                                           const FaultPlan& faults) {
+  Manifest& m = plan->manifest;
+  ShardFiles files(store, &m, source.task(), &faults);
+  Progress progress("writing graphs", static_cast<int64_t>(plan->order.size()));
+  ordered_parallel<EncodedGraph>(
+      plan->order.size(), o.workers, 2 * static_cast<size_t>(o.workers),
+      [&](size_t k) {
+        size_t i = plan->input_of[plan->order[k]];
+        // Each worker writes only its own graph's entry.
+        return encode_entry(source, inputs[i], &scan->graphs[i], &m.graphs[plan->order[k]], o);
+      },
+      [&](size_t k, EncodedGraph encoded) {
+        files.open_through(m.graphs[plan->order[k]].shard).add(encoded);
+        progress.advance(1, static_cast<double>(inputs[plan->input_of[plan->order[k]]].bytes));
+      });
+  auto written = files.close_all(o.shards);
+  progress.finish();
+  return written;
+}
+
+// Store-wide edge totals in the manifest, and the summary's counts.
+ShardSummary summarize(Manifest* m, const std::vector<GraphInput>& inputs) {
+  ShardSummary summary;
+  for (const auto& g : m->graphs) {
+    m->total_edges += g.num_edges;
+    m->cut_edges += g.cut_edges;
     summary.segments += g.num_segments();
     summary.nodes += g.num_nodes;
   }
-  store.commit(written, m);
+  for (const auto& s : m->shards) summary.store_bytes += s.bytes;
+  for (const auto& in : inputs) summary.input_bytes += in.bytes;
+  summary.graphs = static_cast<int64_t>(m->graphs.size());
+  summary.skipped_bad = m->options.skipped_bad;
+  summary.total_edges = m->total_edges;
+  summary.cut_edges = m->cut_edges;
+  return summary;
+}
 
+}  // namespace
+
+ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) {
+  check_options(o);
+  auto start = std::chrono::steady_clock::now();
+  const FaultPlan faults = FaultPlan::from_environment();
+  StoreDir store(o.out, o.overwrite);
+  std::vector<GraphInput> inputs = selected_inputs(source, o);
+  ScanResult scan = scan_inputs(source, inputs, o);
+  StorePlan plan = plan_store(source.task(), inputs, scan, o);
+  auto written = write_shards(source, inputs, &scan, &plan, o, &store, faults);
+  ShardSummary summary = summarize(&plan.manifest, inputs);
+  store.commit(written, plan.manifest);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  summary.graphs = static_cast<int64_t>(m.graphs.size());
-  summary.total_edges = m.total_edges;
-  summary.cut_edges = m.cut_edges;
-  for (size_t i = 0; i < inputs.size(); ++i) summary.input_bytes += inputs[i].bytes;
   return summary;
 }
 

@@ -159,10 +159,14 @@ std::vector<GraphFile> Collection::files(const std::vector<std::string>& splits)
   return out;
 }
 
-Graph Collection::load(const GraphFile& file) const {
+GraphReadOptions Collection::read_options(const GraphFile& file) const {
   GraphReadOptions options;
   options.runtime_optional = file.split == "test";
-  return read_graph(file.path, name_.task, options);
+  return options;
+}
+
+Graph Collection::load(const GraphFile& file) const {
+  return read_graph(file.path, name_.task, read_options(file));
 }
 
 std::optional<Graph> Collection::load(const GraphFile& file, bool skip_bad,

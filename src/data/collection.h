@@ -65,6 +65,8 @@ class Collection {
 
   // Reads one file (runtimes optional in the test split). Throws InputError naming the path.
   Graph load(const GraphFile& file) const;
+  // The options load uses for `file`.
+  GraphReadOptions read_options(const GraphFile& file) const;
   // As load, but with skip_bad a bad file is appended to *skipped (path and reason) and nullopt
   // returned instead of throwing.
   std::optional<Graph> load(const GraphFile& file, bool skip_bad,

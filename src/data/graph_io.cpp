@@ -1,5 +1,6 @@
 #include "data/graph_io.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/errors.h"
@@ -30,6 +31,13 @@ class ArraySource {
     std::vector<int64_t> shape = read_any(key, values);
     check_shape(key, shape, widths);
     return shape;
+  }
+
+  // Only the shape of `key`, from its .npy header (values left unread).
+  std::vector<int64_t> shape_of(const std::string& key) {
+    if (!has(key)) input_error("{}: missing key '{}'", where_, key);
+    if (reader_) return reader_->stream(key).shape();
+    return arrays_->at(key).shape;
   }
 
   // Reads `key` in whatever shape it has.
@@ -103,10 +111,16 @@ Graph read_arrays(ArraySource& src, Task task, const std::string& id,
   src.read("edge_index", g.edges, {-1, 2});
 
   int64_t configs = 0;
+  bool streamed = false;
   if (task == Task::Layout) {
     src.read("node_config_ids", g.config_node_ids, {-1});
     int64_t m = static_cast<int64_t>(g.config_node_ids.size());
-    configs = src.read("node_config_feat", g.config_feat, {-1, m, kLayoutConfigDim})[0];
+    std::vector<int64_t> shape = src.shape_of("node_config_feat");
+    src.check_shape("node_config_feat", shape, {-1, m, kLayoutConfigDim});
+    configs = shape[0];
+    int64_t bytes = configs * m * kLayoutConfigDim * static_cast<int64_t>(sizeof(float));
+    streamed = options.stream_config_feat_above >= 0 && bytes > options.stream_config_feat_above;
+    if (!streamed) src.read("node_config_feat", g.config_feat, {-1, m, kLayoutConfigDim});
   } else {
     configs = src.read("config_feat", g.config_feat, {-1, kTileConfigDim})[0];
   }
@@ -131,7 +145,7 @@ Graph read_arrays(ArraySource& src, Task task, const std::string& id,
                   shape_text(split_shape));
     g.node_splits = std::move(splits);
   }
-  validate_graph(g, src.where());
+  validate_graph(g, src.where(), streamed);
   return g;
 }
 
@@ -144,7 +158,12 @@ void check_runtimes(const std::vector<double>& values, const char* key, const st
 
 }  // namespace
 
-void validate_graph(const Graph& g, const std::string& where) {
+bool config_feat_streamed(const Graph& g) {
+  return g.task == Task::Layout && g.config_feat.empty() && g.num_configs() > 0 &&
+         g.num_config_nodes() > 0;
+}
+
+void validate_graph(const Graph& g, const std::string& where, bool allow_streamed) {
   const int64_t n = g.num_nodes;
   if (n <= 0) input_error("{}: the graph has 0 nodes (N = 0)", where);
   if (static_cast<int64_t>(g.node_feat.size()) != n * kNodeFeatureDim)
@@ -170,7 +189,9 @@ void validate_graph(const Graph& g, const std::string& where) {
       if (g.config_node_ids[i] < 0 || g.config_node_ids[i] >= n)
         input_error("{}: key 'node_config_ids' entry {} is node id {} outside 0..{}", where, i,
                     g.config_node_ids[i], n - 1);
-    if (static_cast<int64_t>(g.config_feat.size()) != c * g.num_config_nodes() * kLayoutConfigDim)
+    bool streamed = allow_streamed && config_feat_streamed(g);
+    if (!streamed &&
+        static_cast<int64_t>(g.config_feat.size()) != c * g.num_config_nodes() * kLayoutConfigDim)
       input_error("{}: key 'node_config_feat' holds {} values, expected C x M x {} = {}", where,
                   g.config_feat.size(), kLayoutConfigDim,
                   c * g.num_config_nodes() * kLayoutConfigDim);
@@ -203,6 +224,38 @@ Graph graph_from_npz(const NpzArrays& arrays, Task task, const std::string& id,
                      const std::string& where, const GraphReadOptions& options) {
   ArraySource src(nullptr, &arrays, where);
   return read_arrays(src, task, id, options);
+}
+
+ConfigFeatStream::ConfigFeatStream(const std::filesystem::path& npz, int64_t configs,
+                                   int64_t config_nodes)
+    : reader_(npz),
+      stream_(reader_.stream("node_config_feat")),
+      configs_(configs),
+      config_nodes_(config_nodes) {
+  const std::vector<int64_t> want = {configs, config_nodes, kLayoutConfigDim};
+  if (stream_.shape() != want)
+    input_error("{}: key 'node_config_feat' has shape {}, expected {}", npz.string(),
+                shape_text(stream_.shape()), shape_text(want));
+}
+
+void ConfigFeatStream::read(int64_t count, float* dest) {
+  GST_CHECK(count >= 0 && count <= configs_left(), "{}: {} configs asked, {} left", stream_.what(),
+            count, configs_left());
+  const int64_t values = count * config_nodes_ * kLayoutConfigDim;
+  if (stream_.dtype() == DType::F32) {
+    stream_.read(dest, values * sizeof(float));
+  } else {
+    raw_.resize(values * dtype_size(stream_.dtype()));
+    stream_.read(raw_.data(), raw_.size());
+    NpyArray view;  // converts through the same path as whole arrays
+    view.dtype = stream_.dtype();
+    view.shape = {values};
+    view.bytes.swap(raw_);
+    std::vector<float> converted = view.to_float(stream_.what());
+    std::copy(converted.begin(), converted.end(), dest);
+    view.bytes.swap(raw_);
+  }
+  done_ += count;
 }
 
 NpzArrays graph_to_npz(const Graph& g) {

@@ -16,9 +16,10 @@
 namespace gst {
 namespace {
 
-// The one checked-call helper for libzip: names the call, where it was made (source file name and
-// line, no directories) and libzip's message.
-// Reading failures are the input's fault (InputError); writing failures are system errors.
+// The one checked-call helper for libzip: names the call, where it was made
+// (source file name and line, no directories) and libzip's message. Reading
+// failures are the input's fault (InputError); writing failures are system
+// errors.
 [[noreturn]] void zip_failure(const char* call, zip_error_t* error, const std::string& context,
                               bool input, const char* file, int line) {
   std::string message = fmt::format("{}: {} failed: {} ({}:{})", context, call,
@@ -50,8 +51,9 @@ DType parse_descr(const std::string& descr, const std::string& what) {
   input_error("{}: unsupported dtype '{}' (gst reads |b1 |u1 <i4 <i8 <f4 <f8)", what, descr);
 }
 
-// A minimal reader of the .npy header dict: {'descr': '<f4', 'fortran_order': False,
-// 'shape': (3, 4), }. Structured dtypes (descr lists) are rejected as unsupported.
+// A minimal reader of the .npy header dict: {'descr': '<f4', 'fortran_order':
+// False, 'shape': (3, 4), }. Structured dtypes (descr lists) are rejected as
+// unsupported.
 struct NpyHeader {
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
@@ -149,7 +151,8 @@ class HeaderParser {
   size_t pos_ = 0;
 };
 
-// The bytes an array of `shape` and `dtype` takes, or -1 when that does not fit in an int64.
+// The bytes an array of `shape` and `dtype` takes, or -1 when that does not fit
+// in an int64.
 int64_t checked_data_bytes(const std::vector<int64_t>& shape, DType dtype) {
   int64_t n = static_cast<int64_t>(dtype_size(dtype));
   for (int64_t d : shape)
@@ -172,8 +175,8 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return out + ")";
 }
 
-// The .npy header numpy would write: version 1.0 (2.0 when longer than 64 KiB), padded so the
-// data starts at a multiple of 64 bytes.
+// The .npy header numpy would write: version 1.0 (2.0 when longer than 64 KiB),
+// padded so the data starts at a multiple of 64 bytes.
 std::string npy_header(const NpyArray& array) {
   std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
                                  dtype_descr(array.dtype), shape_text(array.shape));
@@ -225,8 +228,9 @@ void convert(DType dtype, const uint8_t* src, int64_t n, T* out) {
 
 bool is_integer_dtype(DType d) { return d != DType::F32 && d != DType::F64; }
 
-// Sizes `v` to n elements. A large fresh buffer is advised to use transparent huge pages before
-// its first touch (numpy does the same): a 100 MB array then takes ~50 page faults, not ~25000.
+// Sizes `v` to n elements. A large fresh buffer is advised to use transparent
+// huge pages before its first touch (numpy does the same): a 100 MB array then
+// takes ~50 page faults, not ~25000.
 template <typename T>
 void size_buffer(std::vector<T>& v, size_t n) {
   constexpr size_t kHuge = size_t(4) << 20;
@@ -380,13 +384,16 @@ NpzReader::Entry NpzReader::open_entry(const std::string& key) {
   zip_stat_t st;
   GST_ZIP_CHECK(zip_stat(za, name.c_str(), 0, &st) == 0, "zip_stat", zip_get_error(za), entry.what,
                 true);
-  // A damaged zip directory can claim any size: refuse one its stored bytes cannot hold before
-  // allocating for it (deflate expands at most about 1032:1).
+  // A damaged zip directory can claim any size: refuse one its stored bytes
+  // cannot hold before allocating for it (deflate expands at most about
+  // 1032:1).
   const uint64_t kMaxDeflateRatio = 1032;
   if ((st.valid & ZIP_STAT_SIZE) && (st.valid & ZIP_STAT_COMP_SIZE) &&
       st.size / kMaxDeflateRatio > st.comp_size + 1)
-    input_error("{}: the zip directory claims {} bytes from {} stored bytes: the file is corrupt",
-                entry.what, st.size, st.comp_size);
+    input_error(
+        "{}: the zip directory claims {} bytes from {} stored bytes: "
+        "the file is corrupt",
+        entry.what, st.size, st.comp_size);
   entry.file = zip_fopen(za, name.c_str(), 0);
   GST_ZIP_CHECK(entry.file, "zip_fopen", zip_get_error(za), entry.what, true);
 
@@ -420,7 +427,8 @@ NpzReader::Entry NpzReader::open_entry(const std::string& key) {
 }
 
 void NpzReader::read_data(Entry& entry, void* dest, size_t bytes) {
-  // Reads in pieces that fit in cache, so libzip's CRC check runs over data still in cache.
+  // Reads in pieces that fit in cache, so libzip's CRC check runs over data
+  // still in cache.
   constexpr size_t kPiece = size_t(1) << 20;
   auto* out = static_cast<uint8_t*>(dest);
   size_t done = 0;
@@ -432,6 +440,19 @@ void NpzReader::read_data(Entry& entry, void* dest, size_t bytes) {
   }
 }
 
+namespace {
+
+// After the last data byte: libzip checks an entry's CRC-32 (and its size) only when a read
+// reaches the end of the entry, so ask for one byte more and expect none.
+void check_entry_end(NpzReader::Entry& entry) {
+  char extra = 0;
+  zip_int64_t n = zip_fread(entry.file, &extra, 1);
+  GST_ZIP_CHECK(n >= 0, "zip_fread", zip_file_get_error(entry.file), entry.what, true);
+  if (n != 0) input_error("{}: the entry holds more bytes than its .npy header says", entry.what);
+}
+
+}  // namespace
+
 NpyArray NpzReader::read(const std::string& key) {
   Entry entry = open_entry(key);
   NpyArray array;
@@ -439,6 +460,7 @@ NpyArray NpzReader::read(const std::string& key) {
   array.shape = entry.header.shape;
   size_buffer(array.bytes, entry.data_bytes);
   read_data(entry, array.bytes.data(), entry.data_bytes);
+  check_entry_end(entry);
   return array;
 }
 
@@ -454,11 +476,42 @@ void NpzReader::read_as(const std::string& key, std::vector<T>& values,
   size_buffer(values, n);
   if (stored == dtype_of<T>()) {
     read_data(entry, values.data(), entry.data_bytes);
+    check_entry_end(entry);
     return;
   }
   std::vector<uint8_t> raw(entry.data_bytes);
   read_data(entry, raw.data(), raw.size());
+  check_entry_end(entry);
   convert(stored, raw.data(), n, values.data());
+}
+
+NpzReader::Stream::Stream(NpzReader* reader, std::unique_ptr<Entry> entry)
+    : reader_(reader), entry_(std::move(entry)) {}
+
+NpzReader::Stream::Stream(Stream&& other) noexcept
+    : reader_(other.reader_), entry_(std::move(other.entry_)), done_(other.done_) {}
+
+NpzReader::Stream::~Stream() = default;
+
+DType NpzReader::Stream::dtype() const { return entry_->header.dtype; }
+
+const std::vector<int64_t>& NpzReader::Stream::shape() const { return entry_->header.shape; }
+
+int64_t NpzReader::Stream::data_bytes() const { return static_cast<int64_t>(entry_->data_bytes); }
+
+const std::string& NpzReader::Stream::what() const { return entry_->what; }
+
+void NpzReader::Stream::read(void* dest, size_t bytes) {
+  if (static_cast<int64_t>(bytes) > remaining())
+    input_error("{}: read of {} bytes past the end of its {} data bytes", entry_->what, bytes,
+                entry_->data_bytes);
+  reader_->read_data(*entry_, dest, bytes);
+  done_ += static_cast<int64_t>(bytes);
+  if (remaining() == 0) check_entry_end(*entry_);
+}
+
+NpzReader::Stream NpzReader::stream(const std::string& key) {
+  return Stream(this, std::make_unique<Entry>(open_entry(key)));
 }
 
 template void NpzReader::read_as(const std::string&, std::vector<uint8_t>&, std::vector<int64_t>&);
@@ -477,14 +530,25 @@ NpzArrays read_npz(const std::filesystem::path& path) {
 
 namespace {
 
-// A libzip source streaming one array's .npy header and then its bytes, without copying them.
+// A libzip source streaming one array's .npy header and then its bytes, without
+// copying them (from an array in memory, or produced by a generator as libzip
+// asks for them).
 struct NpySource {
   std::string header;
   const NpyArray* array = nullptr;
+  const NpyGenerator* generator = nullptr;
+  uint64_t data_bytes = 0;
   uint64_t pos = 0;
   zip_error_t error;
 
-  uint64_t total() const { return header.size() + array->bytes.size(); }
+  uint64_t total() const { return header.size() + data_bytes; }
+
+  void data(uint64_t offset, uint8_t* dest, uint64_t n) const {
+    if (generator)
+      generator->fill(offset, dest, n);
+    else
+      std::memcpy(dest, array->bytes.data() + offset, n);
+  }
 
   static zip_int64_t callback(void* state, void* data, zip_uint64_t len, zip_source_cmd_t cmd) {
     auto* self = static_cast<NpySource*>(state);
@@ -503,7 +567,12 @@ struct NpySource {
             done += k;
           } else {
             uint64_t k = n - done;
-            std::memcpy(out + done, self->array->bytes.data() + (at - self->header.size()), k);
+            try {
+              self->data(at - self->header.size(), out + done, k);
+            } catch (...) {
+              zip_error_set(&self->error, ZIP_ER_READ, 0);
+              return -1;
+            }
             done += k;
           }
         }
@@ -538,6 +607,11 @@ struct NpySource {
 }  // namespace
 
 void write_npz(const std::filesystem::path& path, const NpzArrays& arrays, bool compress) {
+  write_npz(path, arrays, compress, {});
+}
+
+void write_npz(const std::filesystem::path& path, const NpzArrays& arrays, bool compress,
+               const std::map<std::string, NpyGenerator>& generated) {
   std::filesystem::path tmp = path;
   tmp += ".tmp-" + std::to_string(getpid());
   const std::string where = path.string();
@@ -552,6 +626,8 @@ void write_npz(const std::filesystem::path& path, const NpzArrays& arrays, bool 
   }
   // Sources stream from `arrays` until zip_close, so they must outlive it.
   std::vector<std::unique_ptr<NpySource>> sources;
+  // Entries in key order, as from one map.
+  std::map<std::string, std::unique_ptr<NpySource>> entries;
   try {
     for (const auto& [key, array] : arrays) {
       GST_CHECK(static_cast<size_t>(array.size()) * dtype_size(array.dtype) == array.bytes.size(),
@@ -560,6 +636,25 @@ void write_npz(const std::filesystem::path& path, const NpzArrays& arrays, bool 
       auto source = std::make_unique<NpySource>();
       source->header = npy_header(array);
       source->array = &array;
+      source->data_bytes = array.bytes.size();
+      entries[key] = std::move(source);
+    }
+    for (const auto& [key, gen] : generated) {
+      GST_CHECK(!entries.count(key), "{}: array '{}' given twice", where, key);
+      NpyArray shape_only;
+      shape_only.dtype = gen.dtype;
+      shape_only.shape = gen.shape;
+      const int64_t bytes = checked_data_bytes(gen.shape, gen.dtype);
+      GST_CHECK(bytes >= 0 && gen.fill, "{}: generated array '{}' has no size or no fill", where,
+                key);
+      auto source = std::make_unique<NpySource>();
+      source->header = npy_header(shape_only);
+      source->generator = &gen;
+      source->data_bytes = static_cast<uint64_t>(bytes);
+      entries[key] = std::move(source);
+    }
+    for (auto& [key, entry] : entries) {
+      auto source = std::move(entry);
       zip_error_init(&source->error);
       zip_source_t* zs = zip_source_function(za, &NpySource::callback, source.get());
       GST_ZIP_CHECK(zs, "zip_source_function", zip_get_error(za), where, false);
@@ -568,7 +663,8 @@ void write_npz(const std::filesystem::path& path, const NpzArrays& arrays, bool 
       zip_int64_t index = zip_file_add(za, name.c_str(), zs, ZIP_FL_ENC_UTF_8);
       if (index < 0) zip_source_free(zs);
       GST_ZIP_CHECK(index >= 0, "zip_file_add", zip_get_error(za), where, false);
-      // Level 1: inflate speed does not depend on the level, and writing stays fast.
+      // Level 1: inflate speed does not depend on the level, and writing stays
+      // fast.
       GST_ZIP_CHECK(zip_set_file_compression(za, index, compress ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
                                              compress ? 1 : 0) == 0,
                     "zip_set_file_compression", zip_get_error(za), where, false);

@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,8 +56,37 @@ class NpzReader {
   template <typename T>
   void read_as(const std::string& key, std::vector<T>& values, std::vector<int64_t>& shape);
 
- private:
   struct Entry;
+  // One array's data read front to back in pieces of any size, so a huge array (a big graph's
+  // node_config_feat) is never held whole. Its reader must outlive it.
+  class Stream {
+   public:
+    ~Stream();
+    Stream(Stream&& other) noexcept;
+    Stream(const Stream&) = delete;
+    Stream& operator=(const Stream&) = delete;
+    Stream& operator=(Stream&&) = delete;
+    DType dtype() const;
+    const std::vector<int64_t>& shape() const;
+    int64_t data_bytes() const;
+    int64_t remaining() const { return data_bytes() - done_; }
+    const std::string& what() const;  // "file.npz: key"
+    // The next `bytes` bytes of the data. Throws InputError naming the file and the array when
+    // it ends early or is corrupt (a damaged deflate stream, a CRC mismatch at its end).
+    void read(void* dest, size_t bytes);
+
+   private:
+    friend class NpzReader;
+    Stream(NpzReader* reader, std::unique_ptr<Entry> entry);
+    NpzReader* reader_;
+    std::unique_ptr<Entry> entry_;
+    int64_t done_ = 0;
+  };
+  // Opens `key` for streaming: its .npy header is read and checked (dtype, shape against the
+  // member's size), its data is not.
+  Stream stream(const std::string& key);
+
+ private:
   Entry open_entry(const std::string& key);
   void read_data(Entry& entry, void* dest, size_t bytes);
 
@@ -71,5 +102,17 @@ NpzArrays read_npz(const std::filesystem::path& path);
 // Writes an .npz readable by np.load; compress=true is savez_compressed. Written to a temporary
 // name and renamed, so the file is complete or absent.
 void write_npz(const std::filesystem::path& path, const NpzArrays& arrays, bool compress);
+
+// An array produced piece by piece while it is written, never held whole (arrays of several GB
+// for benchmarks and tests): fill(offset, dest, bytes) writes data bytes [offset, offset + bytes).
+struct NpyGenerator {
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  std::function<void(uint64_t offset, uint8_t* dest, size_t bytes)> fill;
+};
+
+// write_npz plus generated arrays; an entry's key must not be in both maps.
+void write_npz(const std::filesystem::path& path, const NpzArrays& arrays, bool compress,
+               const std::map<std::string, NpyGenerator>& generated);
 
 }  // namespace gst

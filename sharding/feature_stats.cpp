@@ -19,8 +19,11 @@ FeatureStats::FeatureStats(int columns)
 void FeatureStats::add(const std::vector<float>& rows) {
   GST_CHECK(rows.size() % columns_ == 0, "{} feature values are not rows of {}", rows.size(),
             columns_);
-  int64_t n = static_cast<int64_t>(rows.size() / columns_);
-  if (n == 0) return;
+  add(rows.data(), static_cast<int64_t>(rows.size() / columns_));
+}
+
+void FeatureStats::add(const float* rows, int64_t n) {
+  if (n <= 0) return;
   // Two passes over this block, then one merge: stable for any magnitude.
   FeatureStats block(columns_);
   block.count_ = n;
@@ -57,6 +60,33 @@ void FeatureStats::merge(const FeatureStats& other) {
     max_[c] = std::max(max_[c], other.max_[c]);
     integer_[c] &= other.integer_[c];
   }
+}
+
+void BlockedFeatureStats::add(const float* rows, int64_t n) {
+  while (n > 0) {
+    int64_t have = static_cast<int64_t>(pending_.size()) / columns_;
+    if (have == 0 && n >= kBlockRows) {  // a whole block straight from the caller's rows
+      stats_.add(rows, kBlockRows);
+      rows += kBlockRows * columns_;
+      n -= kBlockRows;
+      continue;
+    }
+    int64_t take = std::min(n, kBlockRows - have);
+    pending_.insert(pending_.end(), rows, rows + take * columns_);
+    rows += take * columns_;
+    n -= take;
+    if (have + take == kBlockRows) {
+      stats_.add(pending_.data(), kBlockRows);
+      pending_.clear();
+    }
+  }
+}
+
+FeatureStats BlockedFeatureStats::finish() {
+  stats_.add(pending_.data(), static_cast<int64_t>(pending_.size()) / columns_);
+  pending_.clear();
+  pending_.shrink_to_fit();
+  return stats_;
 }
 
 std::vector<float> FeatureStats::mean() const { return {mean_.begin(), mean_.end()}; }

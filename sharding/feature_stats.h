@@ -16,6 +16,7 @@ class FeatureStats {
   explicit FeatureStats(int columns);
   // rows: [n, columns]
   void add(const std::vector<float>& rows);
+  void add(const float* rows, int64_t n);
   void merge(const FeatureStats& other);
   int64_t count() const { return count_; }
   std::vector<float> mean() const;
@@ -28,6 +29,22 @@ class FeatureStats {
   std::vector<double> mean_, m2_;
   std::vector<float> min_, max_;
   std::vector<uint8_t> integer_;
+};
+
+// Rows fed in pieces of any size give the same statistics as the same rows fed in one piece:
+// they are added in fixed blocks of kBlockRows rows (a streamed graph's config features arrive
+// a block of configs at a time; the in-memory path feeds them whole).
+class BlockedFeatureStats {
+ public:
+  static constexpr int64_t kBlockRows = 16384;
+  explicit BlockedFeatureStats(int columns) : stats_(columns), columns_(columns) {}
+  void add(const float* rows, int64_t n);  // rows: [n, columns]
+  FeatureStats finish();
+
+ private:
+  FeatureStats stats_;
+  int columns_;
+  std::vector<float> pending_;  // < kBlockRows rows
 };
 
 }  // namespace gst

@@ -12,8 +12,8 @@
 
 namespace gst {
 
-void check_graph_arrays(const Graph& g, const std::string& where) {
-  validate_graph(g, where);
+void check_graph_arrays(const Graph& g, const std::string& where, bool allow_streamed) {
+  validate_graph(g, where, allow_streamed);
   // The id names an HDF5 group: one path component.
   if (g.id.empty() || g.id.find('/') != std::string::npos || g.id == "." || g.id == "..")
     input_error("{}: the id must be a non-empty file name", where);
@@ -103,6 +103,7 @@ void split_configs(const Graph& g, const Partition& p, const std::vector<int64_t
       ++j;
     }
     int64_t m = j - begin;
+    if (config_feat_streamed(g)) continue;  // written block by block later
     seg.config_feat.resize(C * m * kLayoutConfigDim);
     for (int64_t c = 0; c < C; ++c)
       for (int64_t k = 0; k < m; ++k)
@@ -115,7 +116,7 @@ void split_configs(const Graph& g, const Partition& p, const std::vector<int64_t
 }  // namespace
 
 SegmentedGraph segment_graph(const Graph& g, const std::string& split, const Partition& p) {
-  check_graph_arrays(g, fmt::format("graph '{}'", g.id));
+  check_graph_arrays(g, fmt::format("graph '{}'", g.id), /*allow_streamed=*/true);
   GST_CHECK(static_cast<int64_t>(p.original_id.size()) == g.num_nodes,
             "partition of graph '{}' has {} nodes, the graph {}", g.id, p.original_id.size(),
             g.num_nodes);

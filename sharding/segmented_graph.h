@@ -36,8 +36,11 @@ struct SegmentedGraph {
 };
 
 // validate_graph plus what the store needs of an id; throws InputError prefixed with `where`.
-void check_graph_arrays(const Graph& graph, const std::string& where);
+// allow_streamed: a layout graph may come without its config_feat values (config_feat_streamed).
+void check_graph_arrays(const Graph& graph, const std::string& where, bool allow_streamed = false);
 
+// For a graph without its config_feat values (config_feat_streamed) the segments get their
+// config_nodes but no config_feat; StreamedConfigWriter writes those.
 SegmentedGraph segment_graph(const Graph& graph, const std::string& split,
                              const Partition& partition);
 

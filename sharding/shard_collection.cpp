@@ -10,7 +10,9 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "common/enum_names.h"
@@ -18,9 +20,11 @@
 #include "common/fault.h"
 #include "common/ordered_parallel.h"
 #include "common/progress.h"
+#include "data/graph_io.h"
 #include "sharding/feature_stats.h"
 #include "sharding/shard_assign.h"
 #include "sharding/shard_writer.h"
+#include "sharding/streamed_config.h"
 #include "store/checksum.h"
 #include "store/manifest.h"
 #include "store/schema.h"
@@ -39,6 +43,64 @@ int64_t graph_bytes(const Graph& g) {
                               g.runtime.size() * 8 + g.runtime_normalizer.size() * 8);
 }
 
+// The bytes of a layout graph's node_config_feat as float32: what streaming saves.
+int64_t config_feat_bytes(int64_t configs, int64_t config_nodes) {
+  return configs * config_nodes * kLayoutConfigDim * static_cast<int64_t>(sizeof(float));
+}
+
+bool streams(const Graph& g, int64_t stream_above) {
+  return g.task == Task::Layout && stream_above >= 0 &&
+         config_feat_bytes(g.num_configs(), g.num_config_nodes()) > stream_above;
+}
+
+// Every array of a graph but config_feat.
+Graph without_config_feat(const Graph& g) {
+  Graph out;
+  out.id = g.id;
+  out.task = g.task;
+  out.num_nodes = g.num_nodes;
+  out.node_feat = g.node_feat;
+  out.node_opcode = g.node_opcode;
+  out.edges = g.edges;
+  out.config_node_ids = g.config_node_ids;
+  out.runtime = g.runtime;
+  out.runtime_normalizer = g.runtime_normalizer;
+  out.node_splits = g.node_splits;
+  out.has_runtime = g.has_runtime;
+  return out;
+}
+
+// A block-by-block view of config_feat held in memory.
+class MemoryConfigRows : public ConfigRows {
+ public:
+  MemoryConfigRows(const Graph& g, int64_t configs, int64_t config_nodes)
+      : graph_(g), row_values_(config_nodes * kLayoutConfigDim) {
+    GST_CHECK(static_cast<int64_t>(g.config_feat.size()) == configs * row_values_,
+              "graph {}: config_feat is not [{}, {}, 18]", g.id, configs, config_nodes);
+  }
+  void read(int64_t count, float* dest) override {
+    GST_CHECK((next_ + count) * row_values_ <= static_cast<int64_t>(graph_.config_feat.size()),
+              "graph {}: configs read past the end", graph_.id);
+    std::copy_n(graph_.config_feat.data() + next_ * row_values_, count * row_values_, dest);
+    next_ += count;
+  }
+
+ private:
+  const Graph& graph_;
+  int64_t row_values_, next_ = 0;
+};
+
+// node_config_feat streamed from its .npz member.
+class NpzConfigRows : public ConfigRows {
+ public:
+  NpzConfigRows(const fs::path& npz, int64_t configs, int64_t config_nodes)
+      : stream_(npz, configs, config_nodes) {}
+  void read(int64_t count, float* dest) override { stream_.read(count, dest); }
+
+ private:
+  ConfigFeatStream stream_;
+};
+
 }  // namespace
 
 MemoryGraphSource::MemoryGraphSource(Task task,
@@ -50,9 +112,16 @@ MemoryGraphSource::MemoryGraphSource(Task task,
   }
 }
 
-Graph MemoryGraphSource::load(const GraphInput& input) const {
+Graph MemoryGraphSource::load(const GraphInput& input, int64_t stream_above) const {
   GST_CHECK(input.key < graphs_.size(), "no graph {} in memory", input.key);
-  return graphs_[input.key];
+  const Graph& g = graphs_[input.key];
+  return streams(g, stream_above) ? without_config_feat(g) : g;
+}
+
+std::unique_ptr<ConfigRows> MemoryGraphSource::config_rows(const GraphInput& input, int64_t configs,
+                                                           int64_t config_nodes) const {
+  GST_CHECK(input.key < graphs_.size(), "no graph {} in memory", input.key);
+  return std::make_unique<MemoryConfigRows>(graphs_[input.key], configs, config_nodes);
 }
 
 CollectionSource::CollectionSource(const fs::path& input, const std::string& name,
@@ -66,38 +135,50 @@ CollectionSource::CollectionSource(const fs::path& input, const std::string& nam
   }
 }
 
-Graph CollectionSource::load(const GraphInput& input) const {
+Graph CollectionSource::load(const GraphInput& input, int64_t stream_above) const {
   GST_CHECK(input.key < files_.size(), "no file {} in collection {}", input.key,
             collection_.dir().string());
-  return collection_.load(files_[input.key]);
+  const GraphFile& file = files_[input.key];
+  GraphReadOptions options = collection_.read_options(file);
+  options.stream_config_feat_above = stream_above;
+  return read_graph(file.path, collection_.name().task, options);
+}
+
+std::unique_ptr<ConfigRows> CollectionSource::config_rows(const GraphInput& input, int64_t configs,
+                                                          int64_t config_nodes) const {
+  GST_CHECK(input.key < files_.size(), "no file {} in collection {}", input.key,
+            collection_.dir().string());
+  return std::make_unique<NpzConfigRows>(files_[input.key].path, configs, config_nodes);
+}
+
+MemoryPlan memory_plan(const ShardOptions& o) {
+  // A quarter for the scan cache; a quarter for the graphs in flight (2 x workers, each held
+  // about three times over: read, split into segments, encoded); a quarter for a streamed
+  // graph's blocks (two decoded blocks, one being read, and one block's encoded chunks); the
+  // rest for everything else (node arrays, HDF5 and zlib state, the program itself).
+  const int64_t budget = o.memory_bytes;
+  const int64_t in_flight = 2 * static_cast<int64_t>(std::max(o.workers, 1));
+  MemoryPlan plan;
+  plan.cache_bytes = std::min(o.cache_bytes, budget / 4);
+  plan.stream_above = o.stream_above_bytes >= 0 ? o.stream_above_bytes : budget / (12 * in_flight);
+  plan.block_bytes = std::max<int64_t>(budget / 16, 1 << 20);
+  return plan;
 }
 
 std::string ShardSummary::line() const {
   double mb_in = input_bytes / 1e6, mb_out = store_bytes / 1e6;
   return fmt::format(
-      "{} graphs ({} bad skipped), {} segments, edge cut {:.2f}% ({} of {} edges), {:.1f} MB in "
+      "{} graphs ({} bad skipped{}), {} segments, edge cut {:.2f}% ({} of {} edges), {:.1f} MB in "
       "-> {:.1f} MB stored ({:.2f}x), {:.1f} s ({:.1f} graphs/s, {:.1f} MB/s)",
-      graphs, skipped_bad, segments, total_edges > 0 ? 100.0 * cut_edges / total_edges : 0.0,
-      cut_edges, total_edges, mb_in, mb_out, mb_in > 0 ? mb_out / mb_in : 0.0, seconds,
-      seconds > 0 ? graphs / seconds : 0.0, seconds > 0 ? mb_in / seconds : 0.0);
+      graphs, skipped_bad, streamed > 0 ? fmt::format(", {} streamed", streamed) : "", segments,
+      total_edges > 0 ? 100.0 * cut_edges / total_edges : 0.0, cut_edges, total_edges, mb_in,
+      mb_out, mb_in > 0 ? mb_out / mb_in : 0.0, seconds, seconds > 0 ? graphs / seconds : 0.0,
+      seconds > 0 ? mb_in / seconds : 0.0);
 }
 
 namespace {
 
-// Node and config column statistics of train graphs.
-struct TrainStats {
-  FeatureStats node{kNodeFeatureDim}, config;
-  explicit TrainStats(Task task)
-      : config(task == Task::Layout ? kLayoutConfigDim : kTileConfigDim) {}
-  void add(const Graph& g) {
-    node.add(g.node_feat);
-    config.add(g.config_feat);
-  }
-  void merge(const TrainStats& other) {
-    node.merge(other.node);
-    config.merge(other.config);
-  }
-};
+int config_dim(Task task) { return task == Task::Layout ? kLayoutConfigDim : kTileConfigDim; }
 
 // What the scan pass learns about one input graph.
 struct Scanned {
@@ -105,8 +186,10 @@ struct Scanned {
   std::string reason;
   int64_t nodes = 0, edges = 0, configs = 0, config_nodes = 0;
   bool has_runtime = true;
-  std::unique_ptr<TrainStats> stats;  // train graphs only
-  std::unique_ptr<Graph> graph;       // kept for the write pass while the cache has room
+  bool streamed = false;  // config_feat too big to hold: written block by block
+  // Train graphs only. Config statistics of a streamed graph come from its write pass.
+  std::unique_ptr<FeatureStats> node_stats, config_stats;
+  std::unique_ptr<Graph> graph;  // kept for the write pass while the cache has room
 };
 
 // Flushes a file (or directory) to the device, so a renamed store survives a crash.
@@ -216,6 +299,8 @@ void check_options(const ShardOptions& o) {
   if (o.compression_level < 0 || o.compression_level > 9)
     input_error("--compression must be 0..9, got {}", o.compression_level);
   if (o.splits.empty()) input_error("--splits names no split");
+  if (o.memory_bytes < (int64_t{64} << 20))
+    input_error("--memory-mb must be at least 64, got {}", o.memory_bytes >> 20);
   std::set<std::string> seen;
   for (const auto& s : o.splits) {
     if (s.empty() || s.find('/') != std::string::npos)
@@ -244,21 +329,22 @@ std::vector<GraphInput> selected_inputs(const GraphSource& source, const ShardOp
 
 // ---- scan: read and validate every graph before anything is written ----
 
-// The graphs the scan found and the train statistics it gathered.
+// The graphs the scan found and the node statistics of the train split.
 struct ScanResult {
   std::vector<Scanned> graphs;  // one per input
-  TrainStats train;
-  explicit ScanResult(Task task) : train(task) {}
+  FeatureStats node{kNodeFeatureDim};
 };
 
 // Reads and checks one input; a bad one is returned marked when --skip-bad allows it.
-Scanned scan_graph(const GraphSource& source, const GraphInput& input, Task task, bool skip_bad) {
+Scanned scan_graph(const GraphSource& source, const GraphInput& input, Task task, bool skip_bad,
+                   int64_t stream_above) {
   Scanned s;
   Graph g;
   try {
-    g = source.load(input);
+    g = source.load(input, stream_above);
     if (g.task != task) input_error("{}: graph of the other task", input.source);
-    check_graph_arrays(g, input.source);
+    s.streamed = streams(g, stream_above) && config_feat_streamed(g);
+    check_graph_arrays(g, input.source, s.streamed);
   } catch (const InputError& e) {
     if (!skip_bad) throw;
     s.bad = true;
@@ -271,8 +357,14 @@ Scanned scan_graph(const GraphSource& source, const GraphInput& input, Task task
   s.config_nodes = g.num_config_nodes();
   s.has_runtime = g.has_runtime;
   if (input.split == "train") {
-    s.stats = std::make_unique<TrainStats>(task);
-    s.stats->add(g);
+    s.node_stats = std::make_unique<FeatureStats>(kNodeFeatureDim);
+    s.node_stats->add(g.node_feat);
+    if (!s.streamed) {
+      BlockedFeatureStats config(config_dim(task));
+      config.add(g.config_feat.data(),
+                 static_cast<int64_t>(g.config_feat.size()) / config_dim(task));
+      s.config_stats = std::make_unique<FeatureStats>(config.finish());
+    }
   }
   s.graph = std::make_unique<Graph>(std::move(g));
   return s;
@@ -280,20 +372,22 @@ Scanned scan_graph(const GraphSource& source, const GraphInput& input, Task task
 
 // Pass 1 over all inputs on the workers; graphs that fit o.cache_bytes stay for the write pass.
 ScanResult scan_inputs(const GraphSource& source, const std::vector<GraphInput>& inputs,
-                       const ShardOptions& o) {
+                       const ShardOptions& o, const MemoryPlan& memory) {
   const Task task = source.task();
-  ScanResult out(task);
+  ScanResult out;
   out.graphs.resize(inputs.size());
   int64_t cached_bytes = 0;
   Progress progress("checking graphs", static_cast<int64_t>(inputs.size()));
   ordered_parallel<Scanned>(
       inputs.size(), o.workers, 2 * static_cast<size_t>(o.workers),
-      [&](size_t i) { return scan_graph(source, inputs[i], task, o.skip_bad); },
+      [&](size_t i) {
+        return scan_graph(source, inputs[i], task, o.skip_bad, memory.stream_above);
+      },
       [&](size_t i, Scanned s) {
         if (s.bad) spdlog::warn("skipping bad input {}: {}", inputs[i].source, s.reason);
-        if (s.stats) out.train.merge(*s.stats);
-        s.stats.reset();
-        if (s.graph && cached_bytes + graph_bytes(*s.graph) <= o.cache_bytes)
+        if (s.node_stats) out.node.merge(*s.node_stats);
+        s.node_stats.reset();
+        if (s.graph && cached_bytes + graph_bytes(*s.graph) <= memory.cache_bytes)
           cached_bytes += graph_bytes(*s.graph);
         else
           s.graph.reset();
@@ -343,8 +437,7 @@ void list_graphs(const std::vector<GraphInput>& inputs, const ScanResult& scan,
     input_error("no graphs to shard in splits {} of {}", fmt::join(o.splits, ","), o.input);
   for (const auto& split : o.splits) m.split_counts[split] = 0;
   for (const auto& g : m.graphs) ++m.split_counts[g.split];
-  m.node_columns = scan.train.node.summary();
-  m.config_columns = scan.train.config.summary();
+  m.node_columns = scan.node.summary();
 }
 
 // Graphs to shards balanced by work; the writing order goes shard by shard.
@@ -424,48 +517,119 @@ class ShardFiles {
   std::vector<std::pair<fs::path, std::string>> written_;
 };
 
+// One graph ready for its shard; a streamed graph's config_feat follows from its source.
+struct EncodedEntry {
+  EncodedGraph encoded;
+  std::unique_ptr<StreamedLayout> streamed;
+};
+
 // Partitions and encodes one graph (the scan's cached copy, or read again); records its segment
 // offsets and cut edges in its manifest entry.
-EncodedGraph encode_entry(const GraphSource& source, const GraphInput& input, Scanned* scanned,
-                          GraphEntry* entry, const ShardOptions& o) {
+EncodedEntry encode_entry(const GraphSource& source, const GraphInput& input, Scanned* scanned,
+                          GraphEntry* entry, const ShardOptions& o, const MemoryPlan& memory) {
   std::unique_ptr<Graph> cached = std::move(scanned->graph);
-  Graph g = cached ? std::move(*cached) : source.load(input);
-  if (g.num_nodes != entry->num_nodes || g.num_configs() != entry->num_configs)
+  Graph g = cached ? std::move(*cached) : source.load(input, memory.stream_above);
+  if (g.num_nodes != entry->num_nodes || g.num_configs() != entry->num_configs ||
+      config_feat_streamed(g) != scanned->streamed)
     input_error("{} changed while gst shard was reading it", input.source);
   Partition p = partition_graph(g, o.partitioner, o.segment_size);
   SegmentedGraph sg = segment_graph(g, entry->split, p);
   entry->segment_offsets = sg.offsets;
   entry->cut_edges = sg.cut_edges;
-  return encode_graph(sg, entry->index, o.compression_level);
+  EncodedEntry out;
+  out.encoded = encode_graph(sg, entry->index, o.compression_level, scanned->streamed);
+  if (scanned->streamed) out.streamed = std::make_unique<StreamedLayout>(StreamedLayout::of(sg));
+  return out;
+}
+
+// Reads a streamed graph's node_config_feat a block at a time (the next block is read while this
+// one is encoded) into the config_feat datasets its entry created; train graphs also get their
+// config statistics here.
+void stream_config_feat(const GraphSource& source, const GraphInput& input,
+                        const StreamedLayout& layout, ShardFileWriter& writer,
+                        const ShardOptions& o, const MemoryPlan& memory, Scanned* scanned) {
+  const int64_t C = layout.num_configs, M = layout.num_config_nodes;
+  const int64_t row_values = M * kLayoutConfigDim;
+  const int64_t block = std::clamp<int64_t>(
+      memory.block_bytes / (row_values * static_cast<int64_t>(sizeof(float))), 1, C);
+  spdlog::info("{}: streaming node_config_feat [{}, {}, {}] ({:.0f} MB) in blocks of {} configs",
+               input.source, C, M, kLayoutConfigDim, config_feat_bytes(C, M) / 1e6, block);
+  std::unique_ptr<ConfigRows> rows = source.config_rows(input, C, M);
+  StreamedConfigWriter out(writer.file(), layout, o.compression_level, o.workers);
+  std::optional<BlockedFeatureStats> stats;
+  if (input.split == "train") stats.emplace(kLayoutConfigDim);
+  std::vector<float> current(block * row_values), next(block * row_values);
+  auto read_block = [&](int64_t first, std::vector<float>* dest) {
+    int64_t n = std::min(block, C - first);
+    return std::async(std::launch::async, [&rows, n, dest] { rows->read(n, dest->data()); });
+  };
+  Progress progress(fmt::format("configs of {}", input.id), C);
+  std::future<void> pending = read_block(0, &next);
+  for (int64_t first = 0; first < C; first += block) {
+    pending.get();
+    current.swap(next);
+    if (first + block < C) pending = read_block(first + block, &next);
+    int64_t n = std::min(block, C - first);
+    if (stats) stats->add(current.data(), n * M);
+    try {
+      out.add(current.data(), n);
+    } catch (const h5::Failure& e) {
+      if (pending.valid()) pending.wait();
+      fail("{}: writing config_feat of graph {} ({}): {}", writer.path().string(), input.id,
+           input.source, e.what());
+    } catch (...) {
+      if (pending.valid()) pending.wait();
+      throw;
+    }
+    progress.advance(n, static_cast<double>(n * row_values * sizeof(float)));
+  }
+  out.finish();
+  progress.finish();
+  if (stats) scanned->config_stats = std::make_unique<FeatureStats>(stats->finish());
 }
 
 // Pass 2: every planned graph into its shard file; returns the temporary shard files.
-std::vector<std::pair<fs::path, std::string>> write_shards(const GraphSource& source,
-                                                           const std::vector<GraphInput>& inputs,
-                                                           ScanResult* scan, StorePlan* plan,
-                                                           const ShardOptions& o, StoreDir* store,
-                                                           const FaultPlan& faults) {
+std::vector<std::pair<fs::path, std::string>> write_shards(
+    const GraphSource& source, const std::vector<GraphInput>& inputs, ScanResult* scan,
+    StorePlan* plan, const ShardOptions& o, const MemoryPlan& memory, StoreDir* store,
+    const FaultPlan& faults) {
   Manifest& m = plan->manifest;
   ShardFiles files(store, &m, source.task(), &faults);
   Progress progress("writing graphs", static_cast<int64_t>(plan->order.size()));
-  ordered_parallel<EncodedGraph>(
+  ordered_parallel<EncodedEntry>(
       plan->order.size(), o.workers, 2 * static_cast<size_t>(o.workers),
       [&](size_t k) {
         size_t i = plan->input_of[plan->order[k]];
         // Each worker writes only its own graph's entry.
-        return encode_entry(source, inputs[i], &scan->graphs[i], &m.graphs[plan->order[k]], o);
+        return encode_entry(source, inputs[i], &scan->graphs[i], &m.graphs[plan->order[k]], o,
+                            memory);
       },
-      [&](size_t k, EncodedGraph encoded) {
-        files.open_through(m.graphs[plan->order[k]].shard).add(encoded);
-        progress.advance(1, static_cast<double>(inputs[plan->input_of[plan->order[k]]].bytes));
+      [&](size_t k, EncodedEntry entry) {
+        size_t i = plan->input_of[plan->order[k]];
+        ShardFileWriter& writer = files.open_through(m.graphs[plan->order[k]].shard);
+        writer.add(entry.encoded);
+        entry.encoded = {};
+        if (entry.streamed)
+          stream_config_feat(source, inputs[i], *entry.streamed, writer, o, memory,
+                             &scan->graphs[i]);
+        progress.advance(1, static_cast<double>(inputs[i].bytes));
       });
   auto written = files.close_all(o.shards);
   progress.finish();
   return written;
 }
 
+// Config column statistics of the train graphs, merged in input order (streamed graphs get theirs
+// in the write pass).
+ColumnStats config_columns(Task task, const ScanResult& scan) {
+  FeatureStats config(config_dim(task));
+  for (const auto& s : scan.graphs)
+    if (s.config_stats) config.merge(*s.config_stats);
+  return config.summary();
+}
+
 // Store-wide edge totals in the manifest, and the summary's counts.
-ShardSummary summarize(Manifest* m, const std::vector<GraphInput>& inputs) {
+ShardSummary summarize(Manifest* m, const std::vector<GraphInput>& inputs, const ScanResult& scan) {
   ShardSummary summary;
   for (const auto& g : m->graphs) {
     m->total_edges += g.num_edges;
@@ -479,6 +643,7 @@ ShardSummary summarize(Manifest* m, const std::vector<GraphInput>& inputs) {
   summary.skipped_bad = m->options.skipped_bad;
   summary.total_edges = m->total_edges;
   summary.cut_edges = m->cut_edges;
+  for (const auto& s : scan.graphs) summary.streamed += s.streamed ? 1 : 0;
   return summary;
 }
 
@@ -490,10 +655,12 @@ ShardSummary shard_collection(const GraphSource& source, const ShardOptions& o) 
   const FaultPlan faults = FaultPlan::from_environment();
   StoreDir store(o.out, o.overwrite);
   std::vector<GraphInput> inputs = selected_inputs(source, o);
-  ScanResult scan = scan_inputs(source, inputs, o);
+  const MemoryPlan memory = memory_plan(o);
+  ScanResult scan = scan_inputs(source, inputs, o, memory);
   StorePlan plan = plan_store(source.task(), inputs, scan, o);
-  auto written = write_shards(source, inputs, &scan, &plan, o, &store, faults);
-  ShardSummary summary = summarize(&plan.manifest, inputs);
+  auto written = write_shards(source, inputs, &scan, &plan, o, memory, &store, faults);
+  plan.manifest.config_columns = config_columns(source.task(), scan);
+  ShardSummary summary = summarize(&plan.manifest, inputs, scan);
   store.commit(written, plan.manifest);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;

@@ -22,6 +22,15 @@ struct GraphInput {
   size_t key = 0;      // the source's own handle for it
 };
 
+// node_config_feat [C, M, 18] of one layout graph, read front to back a block of configs at a time.
+class ConfigRows {
+ public:
+  virtual ~ConfigRows() = default;
+  // The next `count` configs into dest: [count, M, 18]. Throws InputError naming the file and
+  // the array when its data is truncated or corrupt.
+  virtual void read(int64_t count, float* dest) = 0;
+};
+
 // Where graphs come from: a collection directory of .npz files, or graphs already in memory.
 class GraphSource {
  public:
@@ -29,8 +38,13 @@ class GraphSource {
   virtual Task task() const = 0;
   virtual const std::vector<GraphInput>& inputs() const = 0;
   // Reads and validates one graph; throws InputError naming the file and the reason when bad.
+  // A layout graph whose node_config_feat holds more than stream_above bytes (when >= 0) comes
+  // without its values (config_feat_streamed, data/graph_io.h): config_rows reads them.
   // Called from several threads at once.
-  virtual Graph load(const GraphInput& input) const = 0;
+  virtual Graph load(const GraphInput& input, int64_t stream_above) const = 0;
+  // The node_config_feat values of a graph `load` left in the source.
+  virtual std::unique_ptr<ConfigRows> config_rows(const GraphInput& input, int64_t configs,
+                                                  int64_t config_nodes) const = 0;
 };
 
 // Graphs held in memory (tests, benchmarks, synthetic data generated on the fly).
@@ -39,7 +53,9 @@ class MemoryGraphSource : public GraphSource {
   MemoryGraphSource(Task task, std::vector<std::pair<std::string, Graph>> split_graphs);
   Task task() const override { return task_; }
   const std::vector<GraphInput>& inputs() const override { return inputs_; }
-  Graph load(const GraphInput& input) const override;
+  Graph load(const GraphInput& input, int64_t stream_above) const override;
+  std::unique_ptr<ConfigRows> config_rows(const GraphInput& input, int64_t configs,
+                                          int64_t config_nodes) const override;
 
  private:
   Task task_;
@@ -55,7 +71,9 @@ class CollectionSource : public GraphSource {
                    const std::vector<std::string>& splits);
   Task task() const override { return collection_.name().task; }
   const std::vector<GraphInput>& inputs() const override { return inputs_; }
-  Graph load(const GraphInput& input) const override;
+  Graph load(const GraphInput& input, int64_t stream_above) const override;
+  std::unique_ptr<ConfigRows> config_rows(const GraphInput& input, int64_t configs,
+                                          int64_t config_nodes) const override;
   const Collection& collection() const { return collection_; }
 
  private:
@@ -74,16 +92,32 @@ struct ShardOptions {
   std::vector<std::string> splits = {"train", "valid", "test"};
   int workers = 1;
   int compression_level = 4;  // deflate level, 0 = none
-  // Graphs read by the checking pass are kept for the write pass up to this many bytes;
-  // the rest are read again.
+  // What the whole run may hold in memory, workers included (see memory_plan). Layout graphs
+  // whose node_config_feat exceeds a share of it are streamed: read, split into segments and
+  // written a block of configs at a time, never held whole.
+  int64_t memory_bytes = int64_t{1} << 30;
+  // Graphs read by the checking pass are kept for the write pass up to this many bytes (at most
+  // a quarter of memory_bytes); the rest are read again.
   int64_t cache_bytes = int64_t{1} << 30;
+  // Streams every layout graph whose node_config_feat holds more than this many bytes; < 0:
+  // derived from memory_bytes (tests set it to force either path).
+  int64_t stream_above_bytes = -1;
   bool skip_bad = false;
   bool overwrite = false;
   int64_t skipped_before = 0;  // bad files the source itself already skipped
 };
 
+// How a run divides memory_bytes among the scan cache, the graphs in flight on the workers and
+// the blocks of a streamed graph.
+struct MemoryPlan {
+  int64_t cache_bytes = 0;   // graphs kept from the scan for the write pass
+  int64_t stream_above = 0;  // node_config_feat bytes above which a graph is streamed
+  int64_t block_bytes = 0;   // decoded configs per block of a streamed graph
+};
+MemoryPlan memory_plan(const ShardOptions& options);
+
 struct ShardSummary {
-  int64_t graphs = 0, skipped_bad = 0, segments = 0, nodes = 0;
+  int64_t graphs = 0, skipped_bad = 0, segments = 0, nodes = 0, streamed = 0;
   int64_t total_edges = 0, cut_edges = 0;
   int64_t input_bytes = 0, store_bytes = 0;
   double seconds = 0;

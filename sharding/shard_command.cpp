@@ -19,7 +19,7 @@ namespace {
 struct ShardArgs {
   std::string input, out, verify, collection, partitioner = "metis";
   std::vector<std::string> splits = {"train", "valid", "test"};
-  int64_t cache_mb = 1024;
+  int64_t memory_mb = 1024;
   ShardOptions options;
 };
 
@@ -39,7 +39,7 @@ void run_shard(ShardArgs& args) {
   o.out = args.out;
   o.input = args.input;
   o.splits = args.splits;
-  o.cache_bytes = args.cache_mb << 20;
+  o.memory_bytes = args.memory_mb << 20;
   o.partitioner = parse_enum<Partitioner>(args.partitioner, "--partitioner");
   CollectionSource source(args.input, args.collection, args.splits);
   o.collection = source.collection().name().str();
@@ -89,11 +89,17 @@ void add_shard_command(CLI::App& app) {
                                       "deflate level of the shard arrays (0 = none)")
                           ->capture_default_str()
                           ->check(CLI::Range(0, 9));
+  auto* memory = cmd->add_option("--memory-mb", args->memory_mb,
+                                 "memory the run may use, workers included (MiB); graphs whose "
+                                 "node_config_feat exceeds a share of it are streamed a block of "
+                                 "configs at a time")
+                     ->capture_default_str()
+                     ->check(CLI::Range(int64_t{64}, int64_t{1} << 40));
   auto* skip_bad =
       cmd->add_flag("--skip-bad", o.skip_bad, "skip and count unreadable or invalid input files");
   auto* overwrite = cmd->add_flag("--overwrite", o.overwrite, "replace an existing store at --out");
   for (auto* option : {input, out, collection, shards, segment, partitioner, splits, workers,
-                       compression, skip_bad, overwrite})
+                       compression, memory, skip_bad, overwrite})
     verify->excludes(option);
   cmd->callback([args] {
     if (!args->verify.empty())

@@ -7,12 +7,13 @@
 #include "store/schema.h"
 
 namespace gst {
-namespace {
 
 int64_t config_chunk_rows(int64_t config_nodes) {
   int64_t row_bytes = std::max<int64_t>(config_nodes, 1) * kLayoutConfigDim * sizeof(float);
   return std::max<int64_t>(1, kConfigChunkBytes / row_bytes);
 }
+
+namespace {
 
 void add_dataset(EncodedGroup* group, EncodedDataset dataset) {
   group->datasets.push_back(std::move(dataset));
@@ -20,7 +21,8 @@ void add_dataset(EncodedGroup* group, EncodedDataset dataset) {
 
 }  // namespace
 
-EncodedGraph encode_graph(const SegmentedGraph& g, int64_t index, int level) {
+EncodedGraph encode_graph(const SegmentedGraph& g, int64_t index, int level,
+                          bool config_feat_streamed) {
   namespace s = schema;
   EncodedGraph out;
   EncodedGroup graph;
@@ -68,8 +70,12 @@ EncodedGraph encode_graph(const SegmentedGraph& g, int64_t index, int level) {
     if (g.task == Task::Layout) {
       int64_t m = static_cast<int64_t>(a.config_nodes.size());
       add_dataset(&seg, encode_dataset(s::kConfigNodes, a.config_nodes, {m}, 0, level));
-      add_dataset(&seg, encode_dataset(s::kConfigFeat, a.config_feat, {C, m, kLayoutConfigDim},
-                                       config_chunk_rows(m), level));
+      if (config_feat_streamed && m > 0)
+        add_dataset(&seg, chunked_dataset<float>(s::kConfigFeat, {C, m, kLayoutConfigDim},
+                                                 config_chunk_rows(m), level));
+      else
+        add_dataset(&seg, encode_dataset(s::kConfigFeat, a.config_feat, {C, m, kLayoutConfigDim},
+                                         config_chunk_rows(m), level));
     }
     out.groups.push_back(std::move(seg));
   }

@@ -31,14 +31,22 @@ struct EncodedGraph {
   int64_t raw_bytes = 0, stored_bytes = 0;
 };
 
+// Rows of one config_feat chunk of a segment with m configurable nodes.
+int64_t config_chunk_rows(int64_t config_nodes);
+
 // index: the graph's position in the manifest; level: deflate level (0 = uncompressed).
-EncodedGraph encode_graph(const SegmentedGraph& graph, int64_t index, int level);
+// config_feat_streamed: the segments' config_feat datasets are created empty, their chunks
+// written later by StreamedConfigWriter (sharding/streamed_config.h).
+EncodedGraph encode_graph(const SegmentedGraph& graph, int64_t index, int level,
+                          bool config_feat_streamed = false);
 
 // One shard file being written. Not thread-safe; HDF5 calls take the global HDF5 lock.
 class ShardFileWriter {
  public:
   ShardFileWriter(const std::filesystem::path& path, Task task, int shard);
   void add(const EncodedGraph& graph);
+  hid_t file() const { return file_; }
+  const std::filesystem::path& path() const { return path_; }
   // Writes the root attributes and closes the file, reporting a failed flush (e.g. a full disk).
   void close();
 

@@ -62,6 +62,17 @@ hid_t type_of() {
 
 }  // namespace
 
+std::vector<uint8_t> encode_chunk(const uint8_t* data, size_t used, size_t chunk_bytes,
+                                  size_t element_size, int level) {
+  std::vector<uint8_t> chunk(chunk_bytes, 0);
+  std::memcpy(chunk.data(), data, used);
+  if (level > 0) {
+    if (element_size > 1) chunk = shuffle(chunk.data(), chunk.size(), element_size);
+    chunk = deflate_bytes(chunk, level);
+  }
+  return chunk;
+}
+
 template <typename T>
 EncodedDataset encode_dataset(std::string name, const std::vector<T>& values,
                               std::vector<int64_t> shape, int64_t chunk_rows, int level) {
@@ -84,18 +95,34 @@ EncodedDataset encode_dataset(std::string name, const std::vector<T>& values,
   const auto* data = reinterpret_cast<const uint8_t*>(values.data());
   for (int64_t r = 0; r < rows; r += out.chunk_rows) {
     // Edge chunks are stored full size, zero padded, as HDF5 does.
-    std::vector<uint8_t> chunk(chunk_bytes, 0);
     size_t used = std::min<int64_t>(out.chunk_rows, rows - r) * row_elements * sizeof(T);
-    std::memcpy(chunk.data(), data + r * row_elements * sizeof(T), used);
-    if (level > 0) {
-      if (sizeof(T) > 1) chunk = shuffle(chunk.data(), chunk.size(), sizeof(T));
-      chunk = deflate_bytes(chunk, level);
-    }
+    std::vector<uint8_t> chunk =
+        encode_chunk(data + r * row_elements * sizeof(T), used, chunk_bytes, sizeof(T), level);
     out.stored_bytes += static_cast<int64_t>(chunk.size());
     out.chunks.push_back(std::move(chunk));
   }
   return out;
 }
+
+template <typename T>
+EncodedDataset chunked_dataset(std::string name, std::vector<int64_t> shape, int64_t chunk_rows,
+                               int level) {
+  EncodedDataset out;
+  out.name = std::move(name);
+  out.type = &type_of<T>;
+  out.element_size = sizeof(T);
+  out.level = level;
+  int64_t rows = shape.empty() ? 1 : shape[0];
+  out.raw_bytes = static_cast<int64_t>(sizeof(T));
+  for (int64_t d : shape) out.raw_bytes *= d;
+  out.shape = std::move(shape);
+  out.chunk_rows =
+      std::clamp<int64_t>(chunk_rows <= 0 ? rows : chunk_rows, 1, std::max<int64_t>(rows, 1));
+  out.chunks_follow = true;
+  return out;
+}
+
+template EncodedDataset chunked_dataset<float>(std::string, std::vector<int64_t>, int64_t, int);
 
 template EncodedDataset encode_dataset<uint8_t>(std::string, const std::vector<uint8_t>&,
                                                 std::vector<int64_t>, int64_t, int);
@@ -114,7 +141,7 @@ void write_encoded(hid_t parent, const EncodedDataset& dataset) {
   h5::Handle space(GST_H5(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr)));
   h5::Handle dcpl(GST_H5(H5Pcreate(H5P_DATASET_CREATE)));
   GST_H5(H5Pset_obj_track_times(dcpl, 0));  // no timestamps: same input, same bytes
-  bool empty = dataset.chunks.empty();
+  bool empty = dataset.chunks.empty() && !dataset.chunks_follow;
   if (!empty) {
     std::vector<hsize_t> chunk = dims;
     chunk[0] = dataset.chunk_rows;
@@ -128,12 +155,16 @@ void write_encoded(hid_t parent, const EncodedDataset& dataset) {
   }
   h5::Handle handle(GST_H5(H5Dcreate2(parent, dataset.name.c_str(), dataset.type(), space,
                                       H5P_DEFAULT, dcpl, H5P_DEFAULT)));
-  std::vector<hsize_t> offset(dims.size(), 0);
-  for (size_t i = 0; i < dataset.chunks.size(); ++i) {
-    offset[0] = i * dataset.chunk_rows;
-    const auto& bytes = dataset.chunks[i];
-    GST_H5(H5Dwrite_chunk(handle, H5P_DEFAULT, 0, offset.data(), bytes.size(), bytes.data()));
-  }
+  for (size_t i = 0; i < dataset.chunks.size(); ++i)
+    write_chunk(handle, static_cast<int>(dims.size()), dataset.chunk_rows, static_cast<int64_t>(i),
+                dataset.chunks[i]);
+}
+
+void write_chunk(hid_t dataset, int rank, int64_t chunk_rows, int64_t index,
+                 const std::vector<uint8_t>& bytes) {
+  std::vector<hsize_t> offset(rank, 0);
+  offset[0] = static_cast<hsize_t>(index * chunk_rows);
+  GST_H5(H5Dwrite_chunk(dataset, H5P_DEFAULT, 0, offset.data(), bytes.size(), bytes.data()));
 }
 
 std::vector<uint8_t> decode_chunk(const std::vector<uint8_t>& chunk, size_t element_size,

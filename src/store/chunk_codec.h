@@ -20,6 +20,9 @@ struct EncodedDataset {
   int64_t chunk_rows = 0;  // rows of dimension 0 per chunk
   int level = 0;           // deflate level; 0 stores chunks unfiltered
   std::vector<std::vector<uint8_t>> chunks;
+  // The dataset is created chunked and empty; its chunks are written later with write_chunk
+  // (config_feat of a graph streamed a block of configs at a time).
+  bool chunks_follow = false;
   int64_t raw_bytes = 0;
   int64_t stored_bytes = 0;
 };
@@ -29,8 +32,23 @@ template <typename T>
 EncodedDataset encode_dataset(std::string name, const std::vector<T>& values,
                               std::vector<int64_t> shape, int64_t chunk_rows, int level);
 
+// A dataset of `shape` created now and filled later, chunk by chunk (chunks_follow), with the
+// chunk rows and filters encode_dataset would give it.
+template <typename T>
+EncodedDataset chunked_dataset(std::string name, std::vector<int64_t> shape, int64_t chunk_rows,
+                               int level);
+
+// Encodes one chunk of `chunk_bytes` from `used` bytes at data (the rest zero padded, as HDF5
+// stores edge chunks): byte shuffle for elements wider than a byte, then deflate at `level`.
+std::vector<uint8_t> encode_chunk(const uint8_t* data, size_t used, size_t chunk_bytes,
+                                  size_t element_size, int level);
+
 // Creates the dataset under `parent` with matching chunk/filter properties and writes its chunks.
 void write_encoded(hid_t parent, const EncodedDataset& dataset);
+
+// Writes encoded chunk `index` (along dimension 0) of a chunked dataset of rank `rank`.
+void write_chunk(hid_t dataset, int rank, int64_t chunk_rows, int64_t index,
+                 const std::vector<uint8_t>& bytes);
 
 // Reads a whole dataset written by write_encoded: its stored chunks are fetched raw
 // (H5Dread_chunk) and decoded here, outside the HDF5 lock and without HDF5's selection

@@ -117,6 +117,33 @@ TEST(ShardCommand, H5pyReadsTheStoreAndItMatchesTheSourceNpz) {
   }
 }
 
+TEST(ShardCommand, StreamedGraphsWithinTheMemoryBudgetAreReadByH5py) {
+  ScratchDir dir("shard_streamed");
+  fs::path coll = dir / "npz/layout/xla/random";
+  const char* splits[] = {"train", "train", "valid", "test"};
+  for (int i = 0; i < 4; ++i) {
+    // node_config_feat of 0.1 to 4 MB; the 64 MiB budget streams those above ~1.4 MB.
+    Graph g = random_graph(Task::Layout, "g" + std::to_string(i), 700 + 900 * i, 60 + 120 * i, i);
+    fs::create_directories(coll / splits[i]);
+    write_graph(coll / splits[i] / (g.id + ".npz"), g, i % 2 == 1);
+  }
+  fs::path store = dir / "store";
+  auto r = run_command(gst_binary() + " shard --input " + coll.string() + " --out " +
+                       store.string() + " --shards 2 --workers 2 --memory-mb 64");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("streaming node_config_feat"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("4 graphs (0 bad skipped, 3 streamed)"), std::string::npos) << r.output;
+  auto py = testing::run_python(kH5pyCheck, store.string() + " " + coll.string());
+  EXPECT_EQ(py.exit_code, 0) << py.output;
+  EXPECT_NE(py.output.find("h5py checked 4 graphs"), std::string::npos) << py.output;
+  r = run_command(gst_binary() + " shard --verify " + store.string());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  r = run_command(gst_binary() + " shard --input " + coll.string() + " --out " +
+                  (dir / "x").string() + " --memory-mb 8");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--memory-mb"), std::string::npos) << r.output;
+}
+
 TEST(ShardCommand, CorruptNpzStopsTheRunWithItsPathOrIsSkipped) {
   ScratchDir dir("shard_corrupt");
   fs::path coll = write_collection(dir.path(), Task::Layout, 5);

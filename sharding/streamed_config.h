@@ -1,0 +1,59 @@
+// config_feat of a graph too big to hold: written a block of configs at a time, chunk by chunk.
+#pragma once
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sharding/segmented_graph.h"
+#include "store/hdf5.h"
+
+namespace gst {
+
+// What the writer needs of a segmented graph whose config_feat stayed in its source.
+struct StreamedLayout {
+  std::string id, split;
+  int64_t num_configs = 0, num_config_nodes = 0;
+  std::vector<int64_t> config_node_order;     // [M] store order -> column of node_config_feat
+  std::vector<int64_t> segment_config_nodes;  // [S] configurable nodes of each segment
+  static StreamedLayout of(const SegmentedGraph& graph);
+};
+
+// Fills the per-segment config_feat datasets that encode_graph created empty (chunks_follow):
+// each block of configs is gathered into every segment's configurable nodes, encoded into the
+// same chunks the in-memory path writes (shuffle + deflate) on `workers` threads, and written.
+// Holds one block's encoded chunks and less than one chunk per segment between blocks.
+class StreamedConfigWriter {
+ public:
+  StreamedConfigWriter(hid_t file, const StreamedLayout& layout, int level, int workers);
+  // The next `configs` configs in source order: block [configs, M, 18].
+  void add(const float* block, int64_t configs);
+  // Writes every segment's last, zero-padded chunk; checks that all C configs arrived.
+  void finish();
+
+ private:
+  struct Segment {
+    h5::Handle dataset;
+    int64_t m = 0, first = 0;  // its configurable nodes: config_node_order[first, first + m)
+    int64_t chunk_rows = 0, next_chunk = 0, pending_rows = 0;
+    std::vector<float> pending;  // [chunk_rows, m, 18], pending_rows filled
+  };
+  struct Chunk {
+    size_t segment;
+    int64_t index;
+    std::vector<uint8_t> bytes;
+  };
+  void gather(Segment& seg, size_t index, const float* block, int64_t configs,
+              std::vector<Chunk>* out) const;
+  void encode_pending(Segment& seg, size_t index, std::vector<Chunk>* out) const;
+  void write(std::vector<std::vector<Chunk>>& chunks);
+
+  const StreamedLayout& layout_;
+  int level_, workers_;
+  int64_t received_ = 0;
+  std::vector<Segment> segments_;  // segments with configurable nodes
+};
+
+}  // namespace gst

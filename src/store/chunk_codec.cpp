@@ -45,14 +45,71 @@ std::vector<uint8_t> unshuffle(const uint8_t* data, size_t bytes, size_t element
   return out;
 }
 
-// HDF5's deflate filter stores a zlib stream (compress2 output).
+// One zlib stream per thread, reset between chunks: compress2 and uncompress set up and tear
+// down a whole stream for every call (about 256 KiB allocated and cleared to deflate one 16 KiB
+// chunk). Same parameters and one call with Z_FINISH, as compress2 makes, so the same bytes.
+class ZlibStreams {
+ public:
+  ~ZlibStreams() {
+    if (deflate_level_ >= 0) deflateEnd(&deflater_);
+    if (inflating_) inflateEnd(&inflater_);
+  }
+
+  // HDF5's deflate filter stores a zlib stream (compress2 output).
+  std::vector<uint8_t> deflate_bytes(const std::vector<uint8_t>& in, int level) {
+    if (deflate_level_ != level) {
+      if (deflate_level_ >= 0) deflateEnd(&deflater_);
+      deflate_level_ = -1;
+      deflater_ = z_stream{};
+      int rc = deflateInit(&deflater_, level);
+      if (rc != Z_OK) fail("zlib deflateInit failed with code {} at level {}", rc, level);
+      deflate_level_ = level;
+    } else if (int rc = deflateReset(&deflater_); rc != Z_OK) {
+      fail("zlib deflateReset failed with code {}", rc);
+    }
+    std::vector<uint8_t> out(compressBound(in.size()));
+    deflater_.next_in = const_cast<Bytef*>(in.data());
+    deflater_.avail_in = static_cast<uInt>(in.size());
+    deflater_.next_out = out.data();
+    deflater_.avail_out = static_cast<uInt>(out.size());
+    int rc = deflate(&deflater_, Z_FINISH);
+    if (rc != Z_STREAM_END) fail("zlib deflate failed with code {} on {} bytes", rc, in.size());
+    out.resize(deflater_.total_out);
+    return out;
+  }
+
+  // Inflates `in` into exactly `size` bytes at out; the zlib code (Z_DATA_ERROR, ...) or, when
+  // the stream holds another number of bytes, Z_BUF_ERROR.
+  int inflate_bytes(const uint8_t* in, size_t in_size, uint8_t* out, size_t size) {
+    if (!inflating_) {
+      inflater_ = z_stream{};
+      if (int rc = inflateInit(&inflater_); rc != Z_OK) return rc;
+      inflating_ = true;
+    } else if (int rc = inflateReset(&inflater_); rc != Z_OK) {
+      return rc;
+    }
+    inflater_.next_in = const_cast<Bytef*>(in);
+    inflater_.avail_in = static_cast<uInt>(in_size);
+    inflater_.next_out = out;
+    inflater_.avail_out = static_cast<uInt>(size);
+    int rc = inflate(&inflater_, Z_FINISH);
+    if (rc == Z_STREAM_END) return inflater_.total_out == size ? Z_OK : Z_BUF_ERROR;
+    return rc == Z_OK ? Z_BUF_ERROR : rc;
+  }
+
+ private:
+  z_stream deflater_{}, inflater_{};
+  int deflate_level_ = -1;
+  bool inflating_ = false;
+};
+
+ZlibStreams& zlib_streams() {
+  thread_local ZlibStreams streams;
+  return streams;
+}
+
 std::vector<uint8_t> deflate_bytes(const std::vector<uint8_t>& in, int level) {
-  uLongf size = compressBound(in.size());
-  std::vector<uint8_t> out(size);
-  int rc = compress2(out.data(), &size, in.data(), in.size(), level);
-  if (rc != Z_OK) fail("zlib compress2 failed with code {} on {} bytes", rc, in.size());
-  out.resize(size);
-  return out;
+  return zlib_streams().deflate_bytes(in, level);
 }
 
 template <typename T>
@@ -171,9 +228,8 @@ std::vector<uint8_t> decode_chunk(const std::vector<uint8_t>& chunk, size_t elem
                                   size_t raw_size, int level) {
   if (level == 0) return chunk;
   std::vector<uint8_t> raw(raw_size);
-  uLongf size = raw_size;
-  int rc = uncompress(raw.data(), &size, chunk.data(), chunk.size());
-  if (rc != Z_OK || size != raw_size) fail("zlib uncompress failed with code {}", rc);
+  int rc = zlib_streams().inflate_bytes(chunk.data(), chunk.size(), raw.data(), raw_size);
+  if (rc != Z_OK) fail("zlib inflate failed with code {}", rc);
   return element_size > 1 ? unshuffle(raw.data(), raw.size(), element_size) : raw;
 }
 
@@ -231,10 +287,9 @@ void read_chunk(hid_t dataset, const ChunkLayout& layout, size_t element_size, i
   bool shuffled = layout.shuffle && !(mask & 1u) && element_size > 1;
   if (deflated) {
     decoded->resize(chunk_bytes);
-    uLongf size = chunk_bytes;
-    int rc = uncompress(decoded->data(), &size, raw->data(), raw->size());
-    if (rc != Z_OK || size != chunk_bytes)
-      throw h5::Failure(fmt::format("chunk {} is corrupt: zlib uncompress returned {}", index, rc));
+    int rc = zlib_streams().inflate_bytes(raw->data(), raw->size(), decoded->data(), chunk_bytes);
+    if (rc != Z_OK)
+      throw h5::Failure(fmt::format("chunk {} is corrupt: zlib inflate returned {}", index, rc));
   } else {
     if (raw->size() != chunk_bytes)
       throw h5::Failure(

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Integration test: slurm/train.sbatch on a local single-node Slurm, preempted with SIGUSR1
-# mid-run, requeued by the batch script, and resumed from its checkpoint to the end.
-#   slurm_requeue_test.sh SOURCE_DIR BUILD_DIR
+# Integration test: slurm/train.sbatch on a local single-node Slurm.
+#   slurm_requeue_test.sh SOURCE_DIR BUILD_DIR [preempt|stall]
+# preempt (default): preempted with SIGUSR1 mid-run, requeued by the batch script, and resumed from
+#   its checkpoint to the end.
+# stall: rank 1 stalls at every step; the collective watchdog ends each attempt with code 4, the
+#   batch script requeues once (GST_STALL_RETRIES=1) and gives up after the second stall.
 # Fails (never skips) when Slurm cannot start, printing the daemons' logs.
 set -euo pipefail
 src=$(realpath "$1")
 build=$(realpath "$2")
+scenario=${3:-preempt}
 here=$(dirname "$(realpath "$0")")
 work=$(mktemp -d /tmp/gst-slurm-XXXXXX)
 cluster=$work/cluster
@@ -41,39 +45,72 @@ $gst shard --input "$work/data" --collection layout:xla:random --out "$work/stor
   --segment-size 300 --partitioner contiguous > /dev/null
 
 run=$work/run
-steps=300
-args="--set data.store=$work/store --set train.steps=$steps --set train.checkpoint_every=10"
-args+=" --set train.log_every=5 --set train.valid_every=100000 --set gst.head_steps=0"
-args+=" --set model.hidden=16 --set model.projection=8 --set model.head_hidden=16"
-job=$(GST_HOME=$src GST_CONFIG=configs/quickstart.yaml GST_RUN=$run GST_ARGS="$args" \
-  GST_BINARY=$gst sbatch --parsable --output "$work/job.out" --ntasks-per-node 2 \
-  "$src/slurm/train.sbatch") || die "sbatch failed"
-echo "slurm test: submitted job $job"
-
 has_checkpoint() { ls -d "$run"/step-* > /dev/null 2>&1; }
-wait_for 300 "the first checkpoint" has_checkpoint
-echo "slurm test: checkpoint written, sending USR1 to the batch script"
-scancel --signal=USR1 --batch "$job" || die "scancel --signal=USR1 failed"
-
 requeued() { [ "$(job_field Restarts)" = 1 ]; }
-wait_for 120 "the job to be requeued" requeued
-scontrol update JobId="$job" StartTime=now || die "could not release the requeued job"
 finished() { case "$(job_field JobState)" in COMPLETED | FAILED | CANCELLED | TIMEOUT) return 0 ;; esac; return 1; }
-wait_for 600 "the requeued job to finish" finished
-state=$(job_field JobState)
-[ "$state" = COMPLETED ] || die "job ended in state $state"
+submit() {  # submit GST_ARGS [VAR=VALUE ...]: train.sbatch on 2 ranks, the job id in $job
+  local args=$1
+  shift
+  job=$(env "$@" GST_HOME="$src" GST_CONFIG=configs/quickstart.yaml GST_RUN="$run" \
+    GST_ARGS="$args" GST_BINARY="$build/gst" sbatch --parsable --output "$work/job.out" \
+    --ntasks-per-node 2 "$src/slurm/train.sbatch") || die "sbatch failed"
+  echo "slurm test: submitted job $job"
+}
+small_model="--set data.store=$work/store --set train.log_every=5 --set train.valid_every=100000"
+small_model+=" --set gst.head_steps=0 --set model.hidden=16 --set model.projection=8"
+small_model+=" --set model.head_hidden=16"
 
-grep -q "requeueing job $job" "$work/job.out" || die "the batch script did not requeue after preemption"
-grep -q "attempt 1" "$work/job.out" || die "no second attempt in the job output"
-resumed=$(sed -n 's/.*train: resumed from .*(step \([0-9]*\),.*/\1/p' "$work/job.out" | head -1)
-[ -n "$resumed" ] && [ "$resumed" -gt 0 ] || die "the requeued run did not resume from a checkpoint"
-preempted=$(sed -n 's/.*preempted at step \([0-9]*\);.*/\1/p' "$work/job.out" | head -1)
-[ "$preempted" = "$resumed" ] || die "preempted at step '$preempted' but resumed from '$resumed'"
-/usr/bin/python3 - "$run/metrics.jsonl" "$steps" <<'PY' || die "metrics log check failed"
+preempt() {
+  local steps=300
+  submit "$small_model --set train.steps=$steps --set train.checkpoint_every=10"
+  wait_for 300 "the first checkpoint" has_checkpoint
+  echo "slurm test: checkpoint written, sending USR1 to the batch script"
+  scancel --signal=USR1 --batch "$job" || die "scancel --signal=USR1 failed"
+
+  wait_for 120 "the job to be requeued" requeued
+  scontrol update JobId="$job" StartTime=now || die "could not release the requeued job"
+  wait_for 600 "the requeued job to finish" finished
+  local state
+  state=$(job_field JobState)
+  [ "$state" = COMPLETED ] || die "job ended in state $state"
+
+  grep -q "requeueing job $job" "$work/job.out" || die "the batch script did not requeue after preemption"
+  grep -q "attempt 1" "$work/job.out" || die "no second attempt in the job output"
+  local resumed preempted
+  resumed=$(sed -n 's/.*train: resumed from .*(step \([0-9]*\),.*/\1/p' "$work/job.out" | head -1)
+  [ -n "$resumed" ] && [ "$resumed" -gt 0 ] || die "the requeued run did not resume from a checkpoint"
+  preempted=$(sed -n 's/.*preempted at step \([0-9]*\);.*/\1/p' "$work/job.out" | head -1)
+  [ "$preempted" = "$resumed" ] || die "preempted at step '$preempted' but resumed from '$resumed'"
+  /usr/bin/python3 - "$run/metrics.jsonl" "$steps" <<'PY' || die "metrics log check failed"
 import json, sys
 steps = [r["step"] for r in map(json.loads, open(sys.argv[1])) if r.get("kind") == "train"]
 assert steps == sorted(steps) and len(set(steps)) == len(steps), f"steps not continuing: {steps}"
 assert steps[-1] == int(sys.argv[2]), f"last logged step {steps[-1]}, expected {sys.argv[2]}"
 print(f"slurm test: {len(steps)} train records, steps {steps[0]}..{steps[-1]}")
 PY
-echo "slurm test: preempted at step $preempted, requeued, resumed at $resumed, finished $steps steps"
+  echo "slurm test: preempted at step $preempted, requeued, resumed at $resumed, finished $steps steps"
+}
+
+stall() {
+  submit "$small_model --set train.steps=50 --set dist.timeout_s=5" \
+    GST_FAULT='stall:train.step,rank=1,seconds=600' GST_STALL_RETRIES=1
+  wait_for 120 "the job to be requeued after the first stall" requeued
+  scontrol update JobId="$job" StartTime=now || die "could not release the requeued job"
+  wait_for 120 "the second attempt to end" finished
+  local state
+  state=$(job_field JobState)
+  [ "$state" = FAILED ] || die "job ended in state $state, expected FAILED after the second stall"
+  [ "$(job_field ExitCode)" = 4:0 ] || die "job exit code $(job_field ExitCode), expected 4:0"
+  grep -q "stall 1 of at most 1 retried" "$work/job.out" || die "no requeue after the first stall"
+  grep -q "stalled 2 times; not requeueing" "$work/job.out" || die "the retry limit was not applied"
+  [ "$(grep -c 'not arrived: rank 1' "$work/job.out")" -ge 2 ] ||
+    die "the stall reports do not name rank 1 on both attempts"
+  [ "$(cat "$run/.slurm-stalls")" = 2 ] || die "RUN/.slurm-stalls holds $(cat "$run/.slurm-stalls")"
+  echo "slurm test: stalled twice, requeued once, stopped at the retry limit with exit code 4"
+}
+
+case $scenario in
+  preempt) preempt ;;
+  stall) stall ;;
+  *) die "unknown scenario '$scenario' (preempt or stall)" ;;
+esac

@@ -3,15 +3,9 @@
 
 #include <torch/torch.h>
 
-#include <array>
-#include <utility>
+#include "model/loss_kind.h"
 
 namespace gst {
-
-enum class LossKind { Hinge, ListMle };  // the run's ranking loss (train.loss)
-constexpr auto enum_names(LossKind) {
-  return std::array{std::pair{LossKind::Hinge, "hinge"}, std::pair{LossKind::ListMle, "listmle"}};
-}
 
 // scores, runtimes: [G, K]; mask: optional [G, K] bool, false for padded configs. Higher score =
 // predicted slower. Both return a scalar averaged over graphs with at least one valid pair.

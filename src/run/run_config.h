@@ -12,7 +12,7 @@
 #include "comm/dist_config.h"
 #include "common/config.h"
 #include "gst/gst_config.h"
-#include "model/losses.h"
+#include "model/loss_kind.h"
 #include "model/model_config.h"
 
 namespace gst {

@@ -31,6 +31,7 @@ TrainedModel load_trained_model(const std::string& run_dir, const std::string& c
   load_torch_file(out.model, out.checkpoint.dir / checkpoint_schema::kModelFile, device);
   out.model->to(device);
   out.model->eval();
+  out.model->set_precision(usable_precision(out.config.eval.precision, device, "eval.precision"));
   spdlog::info("loaded {} (step {})", out.checkpoint.dir.string(), out.checkpoint.step);
   return out;
 }
@@ -43,11 +44,18 @@ void add_model_source_options(CLI::App& cmd, ModelSource& source) {
       ->capture_default_str();
   cmd.add_option("--store", source.store, "segment store (default: the one the run trained on)");
   cmd.add_option("--threads", source.threads, "torch threads (0: torch's default)");
+  cmd.add_option("--precision", source.precision,
+                 "matrix products: fp32 | bf16 (default: the run's eval.precision)");
 }
 
 TrainedModel load_trained_model(const ModelSource& source) {
   if (source.threads > 0) torch::set_num_threads(source.threads);
-  return load_trained_model(source.run, source.checkpoint, source.store, torch::kCPU);
+  TrainedModel out = load_trained_model(source.run, source.checkpoint, source.store, torch::kCPU);
+  if (!source.precision.empty()) {
+    out.model->set_precision(usable_precision(
+        parse_enum<Precision>(source.precision, "--precision"), torch::kCPU, "--precision"));
+  }
+  return out;
 }
 
 std::vector<int64_t> split_graphs(const TrainedModel& model, const std::string& split) {

@@ -35,9 +35,11 @@ TrainedModel load_trained_model(const std::string& run_dir, const std::string& c
 struct ModelSource {
   std::string run, checkpoint, split, store;
   int threads = 0;
+  std::string precision;  // fp32 | bf16; empty: the run config's eval.precision
 };
 
-// Adds --run, --checkpoint, --split (default source.split), --store and --threads to cmd.
+// Adds --run, --checkpoint, --split (default source.split), --store, --threads and --precision
+// to cmd.
 void add_model_source_options(CLI::App& cmd, ModelSource& source);
 
 // Sets torch's threads and loads the model named by source on the CPU.

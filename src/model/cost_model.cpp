@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "common/errors.h"
+#include "model/activation.h"
 
 namespace gst {
 
@@ -44,7 +45,7 @@ torch::Tensor to_device(std::vector<double> values, torch::Device device, torch:
 
 // PReLU with one slope per channel of the last dimension, for inputs of any rank.
 torch::Tensor prelu_last(const torch::Tensor& x, const torch::Tensor& weight) {
-  return torch::prelu(x.reshape({-1, x.size(-1)}), weight).view(x.sizes());
+  return prelu_channels(x, weight);  // model/activation.h: torch::prelu's backward is slow
 }
 
 // Lengths of consecutive ranges given by offsets [B + 1].
@@ -145,9 +146,10 @@ struct CostModelImpl::Plan {
   std::vector<torch::Tensor> nodes;  // [L + 1]: R_l as [n_l] ids
   // Layer l (1-based index l - 1 here) moves per-config rows of R_{l-1} into rows of R_l:
   std::vector<torch::Tensor> self_pos;  // [n_{l-1}] row in R_l of each row of R_{l-1}
-  std::vector<torch::Tensor> in_from, in_to, in_weight;     // edges u->v, u in R_{l-1}
-  std::vector<torch::Tensor> out_from, out_to, out_weight;  // edges u->v, v in R_{l-1}
-  torch::Tensor shared_mask;                                // [N, 1] bool: node in R_L
+  // As sparse matrices: the shared rows of R_l ([n_l, N]), the self moves and the in- and
+  // out-neighbour means over edges u->v with u (in) or v (out) in R_{l-1} ([n_l, n_{l-1}]).
+  std::vector<SparseRows> delta_shared, delta_self, delta_in, delta_out;
+  torch::Tensor shared_mask;          // [N, 1] bool: node in R_L
   std::vector<int64_t> last_offsets;  // [B + 1] range of each segment's rows in R_L
 
   Plan(const SegmentBatch& batch, int layers, bool message_passing)
@@ -165,6 +167,16 @@ struct CostModelImpl::Plan {
     edges.dst = batch.edges[1];
     edges.inv_deg_in = to_device(g.inv_deg_in, device_, dtype_).unsqueeze(1);
     edges.inv_deg_out = to_device(g.inv_deg_out, device_, dtype_).unsqueeze(1);
+    std::vector<int64_t> ids(g.nodes), from(g.from, g.from + g.count), to(g.to, g.to + g.count);
+    std::iota(ids.begin(), ids.end(), 0);
+    std::vector<double> w_in(g.count), w_out(g.count);
+    for (int64_t i = 0; i < g.count; ++i) {
+      w_in[i] = g.inv_deg_in[to[i]];
+      w_out[i] = g.inv_deg_out[from[i]];
+    }
+    edges.self = SparseRows::gather(g.nodes, ids, device_);
+    edges.in = SparseRows(g.nodes, g.nodes, to, from, w_in, device_);
+    edges.out = SparseRows(g.nodes, g.nodes, from, to, w_out, device_);
   }
 
   // R_0, and config_order: the configurable nodes by node id (each listed once).
@@ -196,8 +208,9 @@ struct CostModelImpl::Plan {
     const std::vector<int64_t> prev_pos = row_positions(prev, g.nodes);
     std::vector<int64_t> cur = next_reach(g, prev_pos, message_passing);
     const std::vector<int64_t> cur_pos = row_positions(cur, g.nodes);
-    std::vector<int64_t> self;
+    std::vector<int64_t> self, prev_rows(prev.size());
     for (int64_t v : prev) self.push_back(cur_pos[v]);
+    std::iota(prev_rows.begin(), prev_rows.end(), 0);
     std::vector<int64_t> i_from, i_to, o_from, o_to;
     std::vector<double> i_w, o_w;
     for (int64_t i = 0; message_passing && i < g.count; ++i) {
@@ -214,12 +227,12 @@ struct CostModelImpl::Plan {
       }
     }
     self_pos.push_back(to_device(self, device_));
-    in_from.push_back(to_device(i_from, device_));
-    in_to.push_back(to_device(i_to, device_));
-    in_weight.push_back(to_device(i_w, device_, dtype_).view({-1, 1, 1}));
-    out_from.push_back(to_device(o_from, device_));
-    out_to.push_back(to_device(o_to, device_));
-    out_weight.push_back(to_device(o_w, device_, dtype_).view({-1, 1, 1}));
+    const auto n_prev = static_cast<int64_t>(prev.size()), n_cur = static_cast<int64_t>(cur.size());
+    delta_shared.push_back(SparseRows::gather(g.nodes, cur, device_));
+    delta_self.push_back(
+        SparseRows(n_cur, n_prev, self, prev_rows, std::vector<double>(prev.size(), 1.0), device_));
+    delta_in.push_back(SparseRows(n_cur, n_prev, i_to, i_from, i_w, device_));
+    delta_out.push_back(SparseRows(n_cur, n_prev, o_to, o_from, o_w, device_));
     nodes.push_back(to_device(cur, device_));
     return cur;
   }
@@ -398,13 +411,32 @@ torch::Tensor CostModelImpl::layer_post(int layer, const torch::Tensor& z,
   return mask.defined() ? x * mask : x;
 }
 
+torch::Tensor CostModelImpl::linear_low(const torch::nn::Linear& m, const torch::Tensor& x,
+                                        bool bias) const {
+  const torch::ScalarType low = matmul_dtype(precision_, x.scalar_type());
+  torch::Tensor b = bias && m->bias.defined() ? m->bias.to(low) : torch::Tensor();
+  return torch::linear(x.to(low), m->weight.to(low), b);
+}
+
+torch::Tensor CostModelImpl::linear_as(const torch::nn::Linear& m, const torch::Tensor& x) const {
+  if (precision_ == Precision::Fp32) return torch::linear(x, m->weight, m->bias);
+  return linear_low(m, x, true).to(x.scalar_type());
+}
+
 torch::Tensor CostModelImpl::layer_pre(int layer, const torch::Tensor& h, const Edges& edges) {
-  torch::Tensor z = layer_self_[layer](h);  // [R, H], bias included
+  if (config_.message_passing && edges.in.defined()) {  // one fused pass: self + in + out
+    torch::Tensor x = h.to(matmul_dtype(precision_, h.scalar_type()));
+    return aggregate({{&edges.self, linear_low(layer_self_[layer], x, true)},
+                      {&edges.in, linear_low(layer_in_[layer], x, false)},
+                      {&edges.out, linear_low(layer_out_[layer], x, false)}},
+                     h.scalar_type());  // [R, H]
+  }
+  torch::Tensor z = linear_as(layer_self_[layer], h);  // [R, H], bias included
   if (!config_.message_passing) return z;
-  torch::Tensor in =
-      torch::zeros_like(z).index_add_(0, edges.dst, layer_in_[layer](h).index_select(0, edges.src));
+  torch::Tensor in = torch::zeros_like(z).index_add_(
+      0, edges.dst, linear_as(layer_in_[layer], h).index_select(0, edges.src));
   torch::Tensor out = torch::zeros_like(z).index_add_(
-      0, edges.src, layer_out_[layer](h).index_select(0, edges.dst));
+      0, edges.src, linear_as(layer_out_[layer], h).index_select(0, edges.dst));
   return torch::addcmul(torch::addcmul(z, in, edges.inv_deg_in), out, edges.inv_deg_out);
 }
 
@@ -425,8 +457,8 @@ torch::Tensor CostModelImpl::segment_embeddings(const SegmentBatch& batch) {
   const Plan plan(batch, config_.layers, config_.message_passing);
   const int64_t n = batch.segment_offsets.back();
   torch::Tensor x = node_inputs(batch);
-  torch::Tensor z = input_node_(x);        // [N, P]
-  torch::Tensor weight = pool_weights(x);  // [N] or undefined
+  torch::Tensor z = linear_as(input_node_, x);  // [N, P]
+  torch::Tensor weight = pool_weights(x);       // [N] or undefined
   torch::Tensor mask = dropout_mask(n, config_.projection, batch.node_feat.options());
   States states{input_post(z, mask), {}};  // s: [N, P]
   if (plan.nodes[0].numel() == 0) return unconfigured_embeddings(batch, plan, states.s, weight);
@@ -460,7 +492,7 @@ torch::Tensor CostModelImpl::input_delta(const SegmentBatch& batch, const Plan& 
   torch::Tensor config = config_inputs(batch.config_feat.index_select(1, plan.config_order),
                                        batch.node_feat.index_select(0, first))
                              .permute({1, 0, 2});  // [n_0, K, W]
-  torch::Tensor zp = z.index_select(0, first).unsqueeze(1) + input_config_(config);
+  torch::Tensor zp = z.index_select(0, first).unsqueeze(1) + linear_as(input_config_, config);
   return input_post(zp, rows_of(mask, first)) - s.index_select(0, first).unsqueeze(1);
 }
 
@@ -468,18 +500,15 @@ torch::Tensor CostModelImpl::input_delta(const SegmentBatch& batch, const Plan& 
 torch::Tensor CostModelImpl::delta_pre(int layer, const Plan& plan, const torch::Tensor& zs,
                                        const torch::Tensor& d, int64_t k) {
   const int l = layer;
-  torch::Tensor zp = zs.index_select(0, plan.nodes[l + 1]).unsqueeze(1).repeat({1, k, 1});
-  zp.index_add_(0, plan.self_pos[l], torch::linear(d, layer_self_[l]->weight));
-  if (!config_.message_passing) return zp;  // [n_l, K, H]
-  zp.index_add_(0, plan.in_to[l],
-                torch::linear(d, layer_in_[l]->weight)
-                    .index_select(0, plan.in_from[l])
-                    .mul_(plan.in_weight[l]));
-  zp.index_add_(0, plan.out_to[l],
-                torch::linear(d, layer_out_[l]->weight)
-                    .index_select(0, plan.out_from[l])
-                    .mul_(plan.out_weight[l]));
-  return zp;
+  GST_CHECK(d.size(1) == k, "delta_pre: {} configs in d, expected {}", d.size(1), k);
+  torch::Tensor x = d.to(matmul_dtype(precision_, d.scalar_type()));  // [n_{l-1}, K, H_in]
+  std::vector<AggregationTerm> terms = {{&plan.delta_self[l], linear_low(layer_self_[l], x, false)},
+                                        {&plan.delta_shared[l], zs}};
+  if (config_.message_passing) {
+    terms.push_back({&plan.delta_in[l], linear_low(layer_in_[l], x, false)});
+    terms.push_back({&plan.delta_out[l], linear_low(layer_out_[l], x, false)});
+  }
+  return aggregate(terms, zs.scalar_type());  // [n_l, K, H]
 }
 
 CostModelImpl::States CostModelImpl::layer_step(int layer, const Plan& plan, const States& in,

@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "data/graph.h"
+#include "model/aggregation.h"
 #include "model/column_encoding.h"
 #include "model/model_config.h"
+#include "model/precision.h"
 #include "model/segment_batch.h"
 
 namespace gst {
@@ -39,6 +41,10 @@ class CostModelImpl : public torch::nn::Module {
   std::vector<torch::Tensor> backbone_parameters();
   std::vector<torch::Tensor> head_parameters();
   const ModelConfig& config() const { return config_; }
+  // Precision of the backbone's matrix products (model/precision.h); fp32 by default. Outputs,
+  // parameters and gradients stay in the parameters' dtype either way.
+  void set_precision(Precision precision) { precision_ = precision; }
+  Precision precision() const { return precision_; }
   Task task() const { return task_; }
 
  private:
@@ -46,7 +52,15 @@ class CostModelImpl : public torch::nn::Module {
   struct Edges {
     torch::Tensor src, dst;                 // [E] node ids
     torch::Tensor inv_deg_in, inv_deg_out;  // [N, 1] 1 / max(1, degree)
+    // The same as sparse matrices (identity, in- and out-neighbour means); when set, a layer
+    // runs as one fused aggregation (model/aggregation.h) instead of index_select/index_add_.
+    SparseRows self, in, out;
   };
+
+  // m(x) with the matrix product in the compute precision: the result in matmul dtype (`low`) or
+  // in x's dtype.
+  torch::Tensor linear_low(const torch::nn::Linear& m, const torch::Tensor& x, bool bias) const;
+  torch::Tensor linear_as(const torch::nn::Linear& m, const torch::Tensor& x) const;
 
   // Opcode embedding, standardized and log features, one-hot coded columns and segment size:
   // [N, 140] -> [N, node input width].
@@ -96,6 +110,7 @@ class CostModelImpl : public torch::nn::Module {
 
   ModelConfig config_;
   Task task_;
+  Precision precision_ = Precision::Fp32;
   torch::Tensor kept_columns_;   // [F'] int64, CPU: the non-constant feature columns
   torch::Tensor feat_mean_;      // [F'] buffer
   torch::Tensor feat_inv_std_;   // [F'] buffer

@@ -14,6 +14,7 @@
 #include "gst/gst_config.h"
 #include "model/loss_kind.h"
 #include "model/model_config.h"
+#include "model/precision.h"
 
 namespace gst {
 
@@ -76,6 +77,9 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;  // 0: only at the end
   int keep_checkpoints = 3;
   Sampling sampling = Sampling::Rank;
+  // Matrix products in fp32 or bf16 (model/precision.h): master weights, optimizer state,
+  // gradient sums and the loss stay fp32/float64 either way; validation in training uses it too.
+  Precision precision = Precision::Fp32;
 
   void visit(ConfigSection& c) {
     c.field("steps", steps, 0);
@@ -103,15 +107,18 @@ struct TrainConfig {
     c.retired("fault_rank", "-1", kFaultKeysReplaced);
     c.retired("fault_step", "-1", kFaultKeysReplaced);
     c.choice("sampling", sampling);
+    c.choice("precision", precision);
   }
 };
 
 struct EvalConfig {
-  int config_batch = 256;           // configs scored together per segment batch
-  int64_t max_batch_nodes = 20000;  // node budget of one segment batch (x configs for layout)
+  int config_batch = 256;                 // configs scored together per segment batch
+  int64_t max_batch_nodes = 20000;        // node budget of one segment batch (x configs for layout)
+  Precision precision = Precision::Fp32;  // gst eval / gst predict matrix products: fp32 | bf16
   void visit(ConfigSection& c) {
     c.field("config_batch", config_batch, 1, 1000000);
     c.field("max_batch_nodes", max_batch_nodes, 1);
+    c.choice("precision", precision);
   }
 };
 

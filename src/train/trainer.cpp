@@ -120,6 +120,7 @@ void Run::build() {
   torch::manual_seed(static_cast<uint64_t>(t.seed));
   model_ = CostModel(config_.model, manifest.task, manifest.node_columns, manifest.config_columns);
   model_->to(device_);
+  model_->set_precision(usable_precision(t.precision, device_, "train.precision"));
   optimizer_ = std::make_unique<torch::optim::Adam>(
       model_->parameters(), torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
   head_optimizer_ = std::make_unique<torch::optim::Adam>(

@@ -1,22 +1,37 @@
 // Training- and eval-step throughput of the cost model on synthetic segments shaped like the
 // quickstart config: the config-shared path against the replicated path (each segment run once per
-// config), with torch threads 1 and 2. Fails when the two paths disagree on the first step.
-// --dump-npz writes the batch and initial weights for the PyTorch version (gst_step_bench.py).
+// config), with torch threads 1 and 2, in fp32 and bf16. Fails when the two paths disagree on the
+// first step. Per precision, a roofline: the model's matrix-product FLOPs counted from its shapes,
+// the achieved GFLOP/s, the same products timed as plain matrix multiplies in this run (the peak
+// for these shapes), and the share of a GST step in matrix products, aggregation, the history
+// table and gradient sync (world size 1). --dump-npz writes the batch and initial weights for the
+// PyTorch version (gst_step_bench.py).
 #include <malloc.h>
 #include <sys/resource.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
+#include <map>
 #include <random>
+#include <set>
 
+#include "comm/distributed_history_table.h"
+#include "comm/gradient_sync.h"
+#include "comm/mpi_communicator.h"
+#include "common/enum_names.h"
 #include "data/npz.h"
 #include "data/synth.h"
 #include "model/cost_model.h"
 #include "model/losses.h"
 #include "model/segment_batch.h"
 #include "sharding/feature_stats.h"
+#include "test_support.h"
 
 using namespace gst;
 
@@ -27,7 +42,9 @@ struct Options {
   double share = 0.1;
   int hidden = 128, layers = 3, train_steps = 3, eval_steps = 3;
   std::vector<int> threads{1, 2};
+  std::vector<std::string> precisions{"fp32", "bf16"};
   bool skip_replicated = false;
+  int profile_top = 0;  // print the N ops taking the most time in the profiled step
   bool system_malloc = false;
   std::string dump_npz;  // where to write the benchmarked batch and model widths, if set
 };
@@ -194,6 +211,156 @@ std::pair<double, double> path_difference(CostModel& model, SegmentBatch batch,
   return {rel(emb[0], emb[1]), rel(grad[0], grad[1])};
 }
 
+// One matrix product of the model: [m, in] x [in, out], run forward (and with `dx` / `dw` its
+// backward products for the input and the weight), in `dtype`.
+struct Product {
+  const char* what;
+  int64_t m, in, out, count;  // count: how many such products (e.g. 3 weights of a SAGE layer)
+  torch::ScalarType dtype;
+  bool dx, dw;
+  double flops(bool train) const {
+    const double one = 2.0 * m * in * out * count;
+    return train ? one * (1 + dx + dw) : one;
+  }
+};
+
+// The matrix products of one step of the shared path: input projections, per layer the shared
+// rows (N) and the per-config rows of R_l (n_l x K), and the head (fp32 always). Tiny products
+// (the pool gate, the additive head term) are left out.
+std::vector<Product> model_products(CostModel& model, const SegmentBatch& batch,
+                                    const std::vector<double>& reach, Precision precision) {
+  const ModelConfig& c = model->config();
+  auto params = model->named_parameters();
+  const int64_t n = batch.segment_offsets.back(), k = batch.num_configs;
+  const torch::ScalarType low = precision == Precision::Bf16 ? torch::kBFloat16 : torch::kFloat;
+  const int64_t mp = c.message_passing ? 3 : 1;
+  std::vector<Product> out;
+  out.push_back(
+      {"input", n, params["input_node.weight"].size(1), c.projection, 1, low, false, true});
+  const auto rows = [&](int l) { return static_cast<int64_t>(std::llround(reach[l] * n)); };
+  out.push_back({"config", rows(0) * k, params["input_config.weight"].size(1), c.projection, 1, low,
+                 false, true});
+  for (int l = 0; l < c.layers; ++l) {
+    const int64_t in = l == 0 ? c.projection : c.hidden;
+    out.push_back({"shared", n, in, c.hidden, mp, low, true, true});
+    out.push_back({"per-config", rows(l) * k, in, c.hidden, mp, low, true, true});
+  }
+  const int64_t g = batch.num_segments * k;
+  out.push_back(
+      {"head", g, params["head_in.weight"].size(1), c.head_hidden, 1, torch::kFloat, true, true});
+  out.push_back({"head", g, c.head_hidden, c.head_hidden, 1, torch::kFloat, true, true});
+  return out;
+}
+
+double time_of(const std::function<void()>& f, int repeats) {
+  f();  // warm-up
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < repeats; ++i) f();
+  return seconds_since(start) / repeats;
+}
+
+// Seconds the products take as plain matrix multiplies (contiguous operands, best of a few runs).
+double plain_product_seconds(const std::vector<Product>& products, bool train) {
+  double total = 0;
+  for (const Product& p : products) {
+    auto options = torch::TensorOptions().dtype(p.dtype);
+    torch::Tensor x = torch::randn({p.m, p.in}).to(options),
+                  w = torch::randn({p.in, p.out}).to(options);
+    torch::Tensor dy = torch::randn({p.m, p.out}).to(options), wt = w.t().contiguous();
+    torch::Tensor xt = x.t().contiguous();
+    double t = time_of([&] { torch::mm(x, w); }, 3);
+    if (train && p.dx) t += time_of([&] { torch::mm(dy, wt); }, 3);
+    if (train && p.dw) t += time_of([&] { torch::mm(xt, dy); }, 3);
+    total += t * p.count;
+  }
+  return total;
+}
+
+// Seconds in matrix products and in aggregation (the fused sparse products, index_select and
+// index_add_) within one run of f, from the profiler's op ranges (outermost of each kind only).
+std::pair<double, double> profile_shares(const std::function<void()>& f, int top) {
+  using namespace torch::autograd::profiler;
+  static const std::set<std::string> matmul = {"aten::mm",     "aten::addmm",  "aten::bmm",
+                                               "aten::matmul", "aten::linear", "aten::baddbmm"};
+  static const std::set<std::string> gather = {"gst::aggregate", "aten::index_add_",
+                                               "aten::index_add", "aten::index_select"};
+  enableProfilerLegacy(
+      torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
+  f();
+  thread_event_lists lists = disableProfilerLegacy();
+  double mm_us = 0, gather_us = 0;
+  std::map<std::string, double> by_name;  // inclusive, outermost of each name
+  for (const auto& events : lists) {
+    std::vector<const LegacyEvent*> stack;
+    std::vector<int> kinds;  // 0 other, 1 matmul, 2 gather
+    for (const LegacyEvent& e : events) {
+      if (e.kindStr() == "push") {
+        const std::string name = e.name();
+        stack.push_back(&e);
+        kinds.push_back(matmul.count(name) ? 1 : gather.count(name) ? 2 : 0);
+      } else if (e.kindStr() == "pop" && !stack.empty()) {
+        const int kind = kinds.back();
+        const LegacyEvent* start = stack.back();
+        stack.pop_back();
+        kinds.pop_back();
+        const std::string name = start->name();
+        if (std::none_of(stack.begin(), stack.end(),
+                         [&](const LegacyEvent* a) { return name == a->name(); }))
+          by_name[name] += start->cpuElapsedUs(e);
+        if (kind == 0 || std::count(kinds.begin(), kinds.end(), kind) > 0) continue;
+        (kind == 1 ? mm_us : gather_us) += start->cpuElapsedUs(e);
+      }
+    }
+  }
+  std::vector<std::pair<double, std::string>> sorted;
+  for (const auto& [name, us] : by_name) sorted.push_back({us, name});
+  std::sort(sorted.rbegin(), sorted.rend());
+  for (int i = 0; i < top && i < static_cast<int>(sorted.size()); ++i)
+    std::printf("  profile: %-40s %9.1f ms (inclusive)\n", sorted[i].second.c_str(),
+                sorted[i].first * 1e-3);
+  return {mm_us * 1e-6, gather_us * 1e-6};
+}
+
+// World size 1: pulling the stale segments of a GST step (3 per graph, K configs each) from the
+// history table and pushing the fresh ones; and summing the gradients (float64 buffers, one
+// all-reduce, rounding). Seconds per step.
+std::pair<double, double> table_and_sync_seconds(CostModel& model, int64_t graphs, int64_t k,
+                                                 const std::function<torch::Tensor()>& loss) {
+  const int64_t dim = model->embedding_dim();
+  DistributedHistoryTable table(testing::world(), dim);
+  std::vector<HistoryKey> stale, fresh;
+  for (int64_t g = 0; g < graphs; ++g) {
+    for (int64_t c = 0; c < k; ++c) {
+      for (int64_t seg = 0; seg < 3; ++seg) stale.push_back({g, c, seg});
+      fresh.push_back({g, c, 3});
+    }
+  }
+  std::vector<float> rows(stale.size() * dim, 0.5f), out(stale.size() * dim);
+  std::vector<uint8_t> found;
+  table.push(stale, rows.data(), 0);
+  int64_t step = 1;
+  const double history = time_of(
+      [&] {
+        table.pull(stale, step, out.data(), found);
+        table.push(fresh, rows.data(), step);
+        ++step;
+      },
+      5);
+  GradientSync sync(testing::world(), model->parameters());
+  double sync_seconds = 0;
+  for (int i = 0; i < 3; ++i) {
+    model->zero_grad();
+    torch::Tensor l = loss();
+    sync.backward(l, /*last=*/false);  // the float64 sums, as for every graph but the last
+    l = loss();
+    sync.backward(l);
+    auto start = std::chrono::steady_clock::now();
+    sync.finish();
+    if (i > 0) sync_seconds += seconds_since(start) / 2;
+  }
+  return {history, sync_seconds};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -208,9 +375,11 @@ int main(int argc, char** argv) {
   app.add_option("--train-steps", o.train_steps, "timed training steps")->capture_default_str();
   app.add_option("--eval-steps", o.eval_steps, "timed eval steps")->capture_default_str();
   app.add_option("--threads", o.threads, "torch thread counts")->capture_default_str();
+  app.add_option("--precision", o.precisions, "fp32 and/or bf16")->capture_default_str();
   app.add_flag("--system-malloc", o.system_malloc,
                "keep glibc's default of returning large blocks to the kernel");
   app.add_option("--dump-npz", o.dump_npz, "write the benchmarked batch to this .npz");
+  app.add_option("--profile-top", o.profile_top, "print the N most expensive ops of a step");
   app.add_flag("--skip-replicated", o.skip_replicated, "time the shared path only (profiling)");
   CLI11_PARSE(app, argc, argv);
   if (!o.system_malloc) {
@@ -284,41 +453,98 @@ int main(int argc, char** argv) {
   }
 
   const double graph_configs = static_cast<double>(o.graphs * o.configs);
-  std::printf("%-6s %-7s %-11s %12s %12s %10s %12s %10s\n", "phase", "threads", "path",
-              "graph-cfg/s", "segments/s", "ms/step", "cpu-ms/step", "speedup");
+  const std::vector<double> reach = receptive_field(batch, o.layers);
+  auto train_loss = [&] {
+    return pairwise_hinge_loss(model->head(model->segment_embeddings(batch), {}), runtimes);
+  };
+  std::printf("%-6s %-7s %-11s %-9s %12s %12s %10s %12s %10s\n", "phase", "threads", "path",
+              "precision", "graph-cfg/s", "segments/s", "ms/step", "cpu-ms/step", "speedup");
+  std::vector<std::string> roofline;
   for (int threads : o.threads) {
     torch::set_num_threads(threads);
-    for (const char* phase : {"train", "eval"}) {
-      const bool train = std::string(phase) == "train";
-      double replicated_time = 0;
-      for (bool shared : {false, true}) {
-        if (!shared && o.skip_replicated) continue;
-        auto step = [&] {
-          if (train) {
-            model->train();
-            train_step(model, adam, batch, runtimes, shared);
-          } else {
-            model->eval();
-            torch::NoGradGuard no_grad;
-            model->head(embeddings(model, batch, shared), {});
-          }
-        };
-        step();  // warm-up
-        const int steps = train ? o.train_steps : o.eval_steps;
-        auto start = std::chrono::steady_clock::now();
-        const double cpu_start = cpu_seconds();
-        for (int i = 0; i < steps; ++i) step();
-        const double per_step = seconds_since(start) / steps;
-        const double cpu_per_step = (cpu_seconds() - cpu_start) / steps;
-        if (!shared) replicated_time = per_step;
-        std::printf("%-6s %-7d %-11s %12.0f %12.2f %10.1f %12.1f %9.2fx\n", phase, threads,
-                    shared ? "shared" : "replicated", graph_configs / per_step, o.graphs / per_step,
-                    1000 * per_step, 1000 * cpu_per_step,
-                    shared && replicated_time > 0 ? replicated_time / per_step : 1.0);
-        std::fflush(stdout);
+    for (const std::string& precision_word : o.precisions) {
+      const Precision precision = parse_enum<Precision>(precision_word, "--precision");
+      model->set_precision(precision);
+      std::map<std::string, double> shared_time;  // phase -> s/step of the shared path
+      for (const char* phase : {"train", "eval"}) {
+        const bool train = std::string(phase) == "train";
+        double replicated_time = 0;
+        for (bool shared : {false, true}) {
+          if (!shared && o.skip_replicated) continue;
+          auto step = [&] {
+            if (train) {
+              model->train();
+              train_step(model, adam, batch, runtimes, shared);
+            } else {
+              model->eval();
+              torch::NoGradGuard no_grad;
+              model->head(embeddings(model, batch, shared), {});
+            }
+          };
+          step();  // warm-up
+          const int steps = train ? o.train_steps : o.eval_steps;
+          auto start = std::chrono::steady_clock::now();
+          const double cpu_start = cpu_seconds();
+          for (int i = 0; i < steps; ++i) step();
+          const double per_step = seconds_since(start) / steps;
+          const double cpu_per_step = (cpu_seconds() - cpu_start) / steps;
+          if (!shared) replicated_time = per_step;
+          if (shared) shared_time[phase] = per_step;
+          std::printf("%-6s %-7d %-11s %-9s %12.0f %12.2f %10.1f %12.1f %9.2fx\n", phase, threads,
+                      shared ? "shared" : "replicated", precision_word.c_str(),
+                      graph_configs / per_step, o.graphs / per_step, 1000 * per_step,
+                      1000 * cpu_per_step,
+                      shared && replicated_time > 0 ? replicated_time / per_step : 1.0);
+          std::fflush(stdout);
+        }
+      }
+      if (threads != o.threads.front()) continue;
+      // The roofline of the shared path at the first thread count.
+      const std::vector<Product> products = model_products(model, batch, reach, precision);
+      model->train();
+      const auto [mm_s, gather_s] = profile_shares(
+          [&] {
+            adam.zero_grad();
+            train_loss().backward();
+          },
+          o.profile_top);
+      const auto [history_s, sync_s] =
+          table_and_sync_seconds(model, o.graphs, o.configs, train_loss);
+      adam.zero_grad();
+      char line[512];
+      for (const char* phase : {"train", "eval"}) {
+        const bool train = std::string(phase) == "train";
+        double flops = 0;
+        for (const Product& p : products) flops += p.flops(train);
+        const double peak = flops / plain_product_seconds(products, train);
+        const double achieved = flops / shared_time[phase];
+        std::snprintf(line, sizeof line, "%-6s %-9s %7d %11.2f %12.1f %12.1f %9.0f%%", phase,
+                      precision_word.c_str(), threads, flops * 1e-9 / graph_configs * 1e3,
+                      achieved * 1e-9, peak * 1e-9, 100 * achieved / peak);
+        std::string row = line;
+        if (train) {
+          const double total = shared_time[phase] + history_s + sync_s;
+          std::snprintf(line, sizeof line, " %7.0f%% %7.0f%% %7.1f%% %7.1f%% %7.0f%%",
+                        100 * mm_s / total, 100 * gather_s / total, 100 * history_s / total,
+                        100 * sync_s / total,
+                        100 * (total - mm_s - gather_s - history_s - sync_s) / total);
+          row += line;
+        }
+        roofline.push_back(row);
       }
     }
   }
+  std::printf(
+      "\nroofline (shared path; model FLOPs: matrix products counted from the shapes, forward + "
+      "backward for train; peak: the same products as plain torch::mm in the same precision, "
+      "timed in this run)\n");
+  std::printf("%-6s %-9s %7s %11s %12s %12s %10s %8s %8s %8s %8s %8s\n", "phase", "precision",
+              "threads", "MFLOP/g-cfg", "GFLOP/s", "peak GFLOP/s", "of peak", "matmul", "aggreg",
+              "history", "sync", "other");
+  for (const std::string& row : roofline) std::printf("%s\n", row.c_str());
+  std::printf(
+      "(train shares: of one model step plus a world-size-1 history pull/push of 3 stale "
+      "segments per graph and a gradient sum; matmul/aggreg from the profiler over one step)\n");
   std::printf("peak RSS %.0f MB\n", peak_rss_mb());
   return 0;
 }

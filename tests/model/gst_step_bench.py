@@ -4,9 +4,11 @@ The baseline for tests/model/gst_step_bench.cpp: the same model, loss and optimi
 batch (written by `gst_step_bench --dump-npz`), but each segment is replicated once per sampled
 config, as a disjoint union of B x K graphs, the way the GST paper's reference code batches it.
 Runs with Debian's python3 (numpy, torch); prints a table like the C++ bench and one JSON line
-per measurement.
+per measurement. --precision bf16 runs the same step under torch.autocast("cpu", bfloat16), as a
+PyTorch user would reach for mixed precision (fp32 weights and Adam state, the loss in fp32).
 """
 import argparse
+import contextlib
 import ctypes
 import json
 import math
@@ -187,6 +189,8 @@ def main():
     parser.add_argument("--train-steps", type=int, default=3)
     parser.add_argument("--eval-steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--precision", default="fp32",
+                        help="fp32 and/or bf16 (torch.autocast on the CPU), comma separated")
     parser.add_argument("--system-malloc", action="store_true",
                         help="keep glibc's default of returning large blocks to the kernel")
     args = parser.parse_args()
@@ -221,17 +225,26 @@ def main():
           f"{batch['edges'].shape[1]} edges, {k} configs/graph, "
           f"{batch['config_nodes'].shape[0]} configurable nodes; parameters: {parameters}")
 
+    precision = "fp32"
+
+    def autocast():
+        if precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     def train_step():
         model.train()
         adam.zero_grad()
-        loss = pairwise_hinge_loss(model(batch), runtimes)
+        with autocast():
+            scores = model(batch)
+        loss = pairwise_hinge_loss(scores.float(), runtimes)
         loss.backward()
         adam.step()
         return loss.item()
 
     def eval_step():
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             model(batch)
 
     first_loss = train_step()  # step 1: the model must compute something meaningful
@@ -239,30 +252,31 @@ def main():
         raise SystemExit(f"FAIL: loss {first_loss} on the first training step")
     print(f"first training step loss {first_loss:.4f}")
 
-    print(f"{'phase':6} {'threads':7} {'path':17} {'graph-cfg/s':>12} {'segments/s':>12} "
-          f"{'ms/step':>10} {'cpu-ms/step':>12}", flush=True)
+    print(f"{'phase':6} {'threads':7} {'path':17} {'precision':9} {'graph-cfg/s':>12} "
+          f"{'segments/s':>12} {'ms/step':>10} {'cpu-ms/step':>12}", flush=True)
     results = []
-    for threads in [int(t) for t in args.threads.split(",")]:
+    for threads, precision, (phase, step, steps) in [
+            (int(t), p, s) for t in args.threads.split(",") for p in args.precision.split(",")
+            for s in [("train", train_step, args.train_steps), ("eval", eval_step, args.eval_steps)]]:
         torch.set_num_threads(threads)
-        for phase, step, steps in [("train", train_step, args.train_steps),
-                                   ("eval", eval_step, args.eval_steps)]:
-            for _ in range(args.warmup):
-                step()
-            wall, cpu = time.perf_counter(), time.process_time()
-            for _ in range(steps):
-                loss = step()
-                if phase == "train" and not math.isfinite(loss):
-                    raise SystemExit(f"FAIL: loss {loss} in a timed training step")
-            per_step = (time.perf_counter() - wall) / steps
-            cpu_per_step = (time.process_time() - cpu) / steps
-            row = {"phase": phase, "threads": threads, "path": "python-replicated",
-                   "graph_configs": b * k, "graph_configs_per_s": b * k / per_step,
-                   "segments_per_s": b / per_step,
-                   "ms_per_step": 1000 * per_step, "cpu_ms_per_step": 1000 * cpu_per_step}
-            results.append(row)
-            print(f"{phase:6} {threads:<7} {'python-replicated':17} "
-                  f"{row['graph_configs_per_s']:12.0f} {row['segments_per_s']:12.2f} "
-                  f"{row['ms_per_step']:10.1f} {row['cpu_ms_per_step']:12.1f}", flush=True)
+        for _ in range(args.warmup):
+            step()
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(steps):
+            loss = step()
+            if phase == "train" and not math.isfinite(loss):
+                raise SystemExit(f"FAIL: loss {loss} in a timed training step")
+        per_step = (time.perf_counter() - wall) / steps
+        cpu_per_step = (time.process_time() - cpu) / steps
+        row = {"phase": phase, "threads": threads, "path": "python-replicated",
+               "precision": precision,
+               "graph_configs": b * k, "graph_configs_per_s": b * k / per_step,
+               "segments_per_s": b / per_step,
+               "ms_per_step": 1000 * per_step, "cpu_ms_per_step": 1000 * cpu_per_step}
+        results.append(row)
+        print(f"{phase:6} {threads:<7} {'python-replicated':17} {precision:9} "
+              f"{row['graph_configs_per_s']:12.0f} {row['segments_per_s']:12.2f} "
+              f"{row['ms_per_step']:10.1f} {row['cpu_ms_per_step']:12.1f}", flush=True)
     for row in results:
         print(json.dumps(row))
 

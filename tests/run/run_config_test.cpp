@@ -56,6 +56,25 @@ TEST(RunConfig, OverridesAndErrors) {
   EXPECT_EQ(back.data.store, "s");
 }
 
+TEST(RunConfig, Precision) {
+  gst::testing::ScratchDir dir("runconfig_precision");
+  const auto file = dir / "run.yaml";
+  std::ofstream(file) << "data:\n  store: s\ntrain:\n  precision: bf16\n";
+  auto c = gst::load_run_config(file, {});
+  EXPECT_EQ(c.train.precision, gst::Precision::Bf16);
+  EXPECT_EQ(c.eval.precision, gst::Precision::Fp32);  // the default
+  EXPECT_EQ(gst::load_run_config(file, {"eval.precision=bf16"}).eval.precision,
+            gst::Precision::Bf16);
+  try {
+    gst::load_run_config(file, {"train.precision=fp16"});
+    FAIL() << "no error";
+  } catch (const gst::InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("precision"), std::string::npos) << what;
+    EXPECT_NE(what.find("fp32, bf16"), std::string::npos) << what;
+  }
+}
+
 // train.fault_rank / fault_step gave way to GST_FAULT: configs saved by earlier versions (both at
 // -1) still load, a value that asks for a fault is an error pointing to GST_FAULT.
 TEST(RunConfig, RetiredFaultKeys) {

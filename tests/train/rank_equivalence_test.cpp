@@ -57,15 +57,16 @@ class RankEquivalenceTest : public ::testing::Test {
   }
 
   // Trains 20 steps on `ranks` ranks with per-rank batch kGlobalBatch / ranks; returns the run.
-  static fs::path train(int ranks, bool overlap, const std::string& sampling = "global") {
+  static fs::path train(int ranks, bool overlap, const std::string& sampling = "global",
+                        const std::string& precision = "fp32") {
     const fs::path run = dir_->path() / ("r" + std::to_string(ranks) + "_" + sampling +
-                                         (overlap ? "_overlap" : "_plain"));
-    train_into(run, ranks, overlap, sampling);
+                                         (overlap ? "_overlap" : "_plain") + "_" + precision);
+    train_into(run, ranks, overlap, sampling, precision);
     return run;
   }
 
-  static bool train_into(const fs::path& run, int ranks, bool overlap,
-                         const std::string& sampling) {
+  static bool train_into(const fs::path& run, int ranks, bool overlap, const std::string& sampling,
+                         const std::string& precision = "fp32") {
     const std::string args =
         "train --config " + (dir_->path() / "run.yaml").string() + " --run-dir " + run.string() +
         " --set train.sampling=" + sampling +
@@ -74,8 +75,8 @@ class RankEquivalenceTest : public ::testing::Test {
         std::to_string(kGlobalBatch / ranks) +
         " --set train.valid_graphs=1 --set model.hidden=16 --set model.projection=16"
         " --set model.head_hidden=16 --set model.dropout=0 --set dist.backend=mpi"
-        " --set dist.overlap=" +
-        (overlap ? "true" : "false");
+        " --set train.precision=" +
+        precision + " --set dist.overlap=" + (overlap ? "true" : "false");
     auto r = gst::testing::run_command(gst::testing::mpirun_gst(ranks, args));
     EXPECT_EQ(r.exit_code, 0) << r.output;
     return r.exit_code == 0;
@@ -148,6 +149,22 @@ TEST_F(RankEquivalenceTest, OverlapOffMatchesOnOneRank) {
 TEST_F(RankEquivalenceTest, TwoRanksMatchOneRank) { expect_equivalent(2); }
 
 TEST_F(RankEquivalenceTest, FourRanksMatchOneRank) { expect_equivalent(4); }
+
+// bf16 matrix products: every graph's forward and backward is still the same computation on any
+// rank, so the float64 sums keep 2 ranks equal to 1.
+TEST_F(RankEquivalenceTest, TwoRanksMatchOneRankInBf16) {
+  const fs::path one = train(1, true, "global", "bf16"), two = train(2, true, "global", "bf16");
+  const double losses = max_relative_diff(two, one);
+  const auto [diff, name] = max_parameter_diff(two, one);
+  std::printf(
+      "[ measured ] bf16, 2 ranks vs 1 rank: losses %.3g relative, parameters %.3g (worst: "
+      "%s)\n",
+      losses, diff, name.empty() ? "none: bitwise equal" : name.c_str());
+  EXPECT_LE(losses, 1e-5);
+  EXPECT_LE(diff, 1e-5) << "parameter " << name;
+  // and bf16 did change the run: its losses differ from fp32's
+  EXPECT_GT(max_relative_diff(one, reference()), 0);
+}
 
 // The checks can fail: per-rank sampling draws other samples on 2 ranks, and the losses and
 // parameters differ.

@@ -119,6 +119,24 @@ TEST(Synth, StreamedGraphsGiveTheSameBytesAsGraphsHeldWhole) {
   }
 }
 
+// `gst synth --memory-mb`: a graph above a quarter of the budget is streamed (the log says so),
+// with the same files.
+TEST(Synth, MemoryOptionStreamsBigGraphsWithTheSameFiles) {
+  ScratchDir dir("synth-memory");
+  const std::string base = testing::gst_binary() +
+                           " synth --collection layout:xla:random --graphs 2 --seed 9 "
+                           "--configs 2000 --min-nodes 3000 --max-nodes 3000 --out ";
+  auto held = run_command(base + (dir / "held").string() + " 2>&1");
+  ASSERT_EQ(held.exit_code, 0) << held.output;
+  EXPECT_EQ(held.output.find("a block at a time"), std::string::npos) << held.output;
+  auto streamed = run_command(base + (dir / "streamed").string() + " --memory-mb 16 2>&1");
+  ASSERT_EQ(streamed.exit_code, 0) << streamed.output;
+  EXPECT_NE(streamed.output.find("written a block at a time"), std::string::npos)
+      << streamed.output;
+  EXPECT_TRUE(tree(dir / "held") == tree(dir / "streamed"));
+  EXPECT_NE(run_command(base + (dir / "x").string() + " --memory-mb 8 2>&1").exit_code, 0);
+}
+
 TEST(Synth, CollectionUsesRealLayoutDtypesAndPassesValidation) {
   ScratchDir dir("synth-valid");
   SynthOptions o;

@@ -21,6 +21,7 @@
 #include "common/ordered_parallel.h"
 #include "common/progress.h"
 #include "data/graph_io.h"
+#include "sharding/config_subset.h"
 #include "sharding/feature_stats.h"
 #include "sharding/shard_assign.h"
 #include "sharding/shard_writer.h"
@@ -101,6 +102,45 @@ class NpzConfigRows : public ConfigRows {
   ConfigFeatStream stream_;
 };
 
+// The kept configs (ascending indices) of a source's rows: runs of kept configs are read straight
+// into the destination, the others into a small scratch buffer and dropped.
+class SubsetConfigRows : public ConfigRows {
+ public:
+  SubsetConfigRows(std::unique_ptr<ConfigRows> all, std::vector<int64_t> keep, int64_t config_nodes)
+      : all_(std::move(all)),
+        keep_(std::move(keep)),
+        row_values_(config_nodes * kLayoutConfigDim),
+        scratch_rows_(std::max<int64_t>(1, (int64_t{4} << 20) / (row_values_ * 4))) {}
+  void read(int64_t count, float* dest) override {
+    GST_CHECK(next_ + count <= static_cast<int64_t>(keep_.size()),
+              "kept configs read past the end");
+    while (count > 0) {
+      int64_t skip = keep_[next_] - position_;
+      while (skip > 0) {
+        int64_t n = std::min(skip, scratch_rows_);
+        scratch_.resize(n * row_values_);
+        all_->read(n, scratch_.data());
+        position_ += n;
+        skip -= n;
+      }
+      int64_t run = 1;  // consecutive kept configs
+      while (run < count && keep_[next_ + run] == keep_[next_] + run) ++run;
+      all_->read(run, dest);
+      dest += run * row_values_;
+      position_ += run;
+      next_ += run;
+      count -= run;
+    }
+  }
+
+ private:
+  std::unique_ptr<ConfigRows> all_;
+  std::vector<int64_t> keep_;
+  int64_t row_values_, scratch_rows_;
+  int64_t next_ = 0, position_ = 0;  // next kept config, next config of the source
+  std::vector<float> scratch_;
+};
+
 }  // namespace
 
 MemoryGraphSource::MemoryGraphSource(Task task,
@@ -168,9 +208,10 @@ MemoryPlan memory_plan(const ShardOptions& o) {
 std::string ShardSummary::line() const {
   double mb_in = input_bytes / 1e6, mb_out = store_bytes / 1e6;
   return fmt::format(
-      "{} graphs ({} bad skipped{}), {} segments, edge cut {:.2f}% ({} of {} edges), {:.1f} MB in "
-      "-> {:.1f} MB stored ({:.2f}x), {:.1f} s ({:.1f} graphs/s, {:.1f} MB/s)",
-      graphs, skipped_bad, streamed > 0 ? fmt::format(", {} streamed", streamed) : "", segments,
+      "{} graphs ({} bad skipped{}{}), {} segments, edge cut {:.2f}% ({} of {} edges), "
+      "{:.1f} MB in -> {:.1f} MB stored ({:.2f}x), {:.1f} s ({:.1f} graphs/s, {:.1f} MB/s)",
+      graphs, skipped_bad, streamed > 0 ? fmt::format(", {} streamed", streamed) : "",
+      subset > 0 ? fmt::format(", {} cut to their kept configs", subset) : "", segments,
       total_edges > 0 ? 100.0 * cut_edges / total_edges : 0.0, cut_edges, total_edges, mb_in,
       mb_out, mb_in > 0 ? mb_out / mb_in : 0.0, seconds, seconds > 0 ? graphs / seconds : 0.0,
       seconds > 0 ? mb_in / seconds : 0.0);
@@ -186,7 +227,9 @@ struct Scanned {
   std::string reason;
   int64_t nodes = 0, edges = 0, configs = 0, config_nodes = 0;
   bool has_runtime = true;
-  bool streamed = false;  // config_feat too big to hold: written block by block
+  bool streamed = false;       // config_feat too big to hold: written block by block
+  int64_t source_configs = 0;  // configs in the source; more than `configs` under --max-configs
+  std::vector<int64_t> kept;   // the configs kept (ascending) when fewer than source_configs
   // Train graphs only. Config statistics of a streamed graph come from its write pass.
   std::unique_ptr<FeatureStats> node_stats, config_stats;
   std::unique_ptr<Graph> graph;  // kept for the write pass while the cache has room
@@ -299,6 +342,9 @@ void check_options(const ShardOptions& o) {
   if (o.compression_level < 0 || o.compression_level > 9)
     input_error("--compression must be 0..9, got {}", o.compression_level);
   if (o.splits.empty()) input_error("--splits names no split");
+  if (o.max_configs < 0 || o.max_configs == 1)
+    input_error("--max-configs must be at least 2 (or 0 to keep every config), got {}",
+                o.max_configs);
   if (o.memory_bytes < (int64_t{64} << 20))
     input_error("--memory-mb must be at least 64, got {}", o.memory_bytes >> 20);
   std::set<std::string> seen;
@@ -335,18 +381,34 @@ struct ScanResult {
   FeatureStats node{kNodeFeatureDim};
 };
 
+// One input graph as the store keeps it: read and, under --max-configs, cut to the chosen configs
+// (a streamed graph's config_feat is cut as it is read: see SubsetConfigRows). Sets *streamed,
+// *source_configs and *kept.
+Graph load_kept(const GraphSource& source, const GraphInput& input, const ShardOptions& o,
+                int64_t stream_above, bool* streamed, int64_t* source_configs,
+                std::vector<int64_t>* kept) {
+  Graph g = source.load(input, stream_above);
+  *streamed = streams(g, stream_above) && config_feat_streamed(g);
+  *source_configs = g.num_configs();
+  check_graph_arrays(g, input.source, *streamed);  // finite runtimes before they are ranked
+  kept->clear();
+  if (o.max_configs > 0 && g.num_configs() > o.max_configs) {
+    *kept = choose_configs(g.runtime, o.max_configs, o.max_configs_seed, g.id);
+    keep_configs(&g, *kept);
+  }
+  return g;
+}
+
 // Reads and checks one input; a bad one is returned marked when --skip-bad allows it.
-Scanned scan_graph(const GraphSource& source, const GraphInput& input, Task task, bool skip_bad,
-                   int64_t stream_above) {
+Scanned scan_graph(const GraphSource& source, const GraphInput& input, Task task,
+                   const ShardOptions& o, int64_t stream_above) {
   Scanned s;
   Graph g;
   try {
-    g = source.load(input, stream_above);
+    g = load_kept(source, input, o, stream_above, &s.streamed, &s.source_configs, &s.kept);
     if (g.task != task) input_error("{}: graph of the other task", input.source);
-    s.streamed = streams(g, stream_above) && config_feat_streamed(g);
-    check_graph_arrays(g, input.source, s.streamed);
   } catch (const InputError& e) {
-    if (!skip_bad) throw;
+    if (!o.skip_bad) throw;
     s.bad = true;
     s.reason = e.what();
     return s;
@@ -380,9 +442,7 @@ ScanResult scan_inputs(const GraphSource& source, const std::vector<GraphInput>&
   Progress progress("checking graphs", static_cast<int64_t>(inputs.size()));
   ordered_parallel<Scanned>(
       inputs.size(), o.workers, 2 * static_cast<size_t>(o.workers),
-      [&](size_t i) {
-        return scan_graph(source, inputs[i], task, o.skip_bad, memory.stream_above);
-      },
+      [&](size_t i) { return scan_graph(source, inputs[i], task, o, memory.stream_above); },
       [&](size_t i, Scanned s) {
         if (s.bad) spdlog::warn("skipping bad input {}: {}", inputs[i].source, s.reason);
         if (s.node_stats) out.node.merge(*s.node_stats);
@@ -414,6 +474,8 @@ void list_graphs(const std::vector<GraphInput>& inputs, const ScanResult& scan,
   m.partitioner = to_string(o.partitioner);
   m.segment_size = o.segment_size;
   m.options = {o.input, o.splits, o.compression_level, o.workers, 0};
+  m.options.max_configs = o.max_configs;
+  m.options.max_configs_seed = o.max_configs_seed;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Scanned& s = scan.graphs[i];
     if (s.bad) {
@@ -427,6 +489,7 @@ void list_graphs(const std::vector<GraphInput>& inputs, const ScanResult& scan,
     e.num_nodes = s.nodes;
     e.num_edges = s.edges;
     e.num_configs = s.configs;
+    e.source_configs = s.source_configs;
     e.num_config_nodes = s.config_nodes;
     e.has_runtime = s.has_runtime;
     m.graphs.push_back(e);
@@ -528,9 +591,14 @@ struct EncodedEntry {
 EncodedEntry encode_entry(const GraphSource& source, const GraphInput& input, Scanned* scanned,
                           GraphEntry* entry, const ShardOptions& o, const MemoryPlan& memory) {
   std::unique_ptr<Graph> cached = std::move(scanned->graph);
-  Graph g = cached ? std::move(*cached) : source.load(input, memory.stream_above);
+  bool streamed = scanned->streamed;
+  int64_t source_configs = scanned->source_configs;
+  std::vector<int64_t> kept;
+  Graph g =
+      cached ? std::move(*cached)
+             : load_kept(source, input, o, memory.stream_above, &streamed, &source_configs, &kept);
   if (g.num_nodes != entry->num_nodes || g.num_configs() != entry->num_configs ||
-      config_feat_streamed(g) != scanned->streamed)
+      streamed != scanned->streamed || source_configs != scanned->source_configs)
     input_error("{} changed while gst shard was reading it", input.source);
   Partition p = partition_graph(g, o.partitioner, o.segment_size);
   SegmentedGraph sg = segment_graph(g, entry->split, p);
@@ -554,7 +622,12 @@ void stream_config_feat(const GraphSource& source, const GraphInput& input,
       memory.block_bytes / (row_values * static_cast<int64_t>(sizeof(float))), 1, C);
   spdlog::info("{}: streaming node_config_feat [{}, {}, {}] ({:.0f} MB) in blocks of {} configs",
                input.source, C, M, kLayoutConfigDim, config_feat_bytes(C, M) / 1e6, block);
-  std::unique_ptr<ConfigRows> rows = source.config_rows(input, C, M);
+  std::unique_ptr<ConfigRows> rows = source.config_rows(input, scanned->source_configs, M);
+  if (scanned->source_configs != C) {
+    GST_CHECK(static_cast<int64_t>(scanned->kept.size()) == C, "graph {}: {} configs kept, not {}",
+              input.id, scanned->kept.size(), C);
+    rows = std::make_unique<SubsetConfigRows>(std::move(rows), scanned->kept, M);
+  }
   StreamedConfigWriter out(writer.file(), layout, o.compression_level, o.workers);
   std::optional<BlockedFeatureStats> stats;
   if (input.split == "train") stats.emplace(kLayoutConfigDim);
@@ -643,7 +716,10 @@ ShardSummary summarize(Manifest* m, const std::vector<GraphInput>& inputs, const
   summary.skipped_bad = m->options.skipped_bad;
   summary.total_edges = m->total_edges;
   summary.cut_edges = m->cut_edges;
-  for (const auto& s : scan.graphs) summary.streamed += s.streamed ? 1 : 0;
+  for (const auto& s : scan.graphs) {
+    summary.streamed += s.streamed ? 1 : 0;
+    summary.subset += !s.bad && s.source_configs > s.configs ? 1 : 0;
+  }
   return summary;
 }
 

@@ -102,6 +102,10 @@ struct ShardOptions {
   // Streams every layout graph whose node_config_feat holds more than this many bytes; < 0:
   // derived from memory_bytes (tests set it to force either path).
   int64_t stream_above_bytes = -1;
+  // Keep at most this many configs of each graph (0: all), chosen by choose_configs
+  // (config_subset.h) with this seed; the manifest records both and each graph's original count.
+  int64_t max_configs = 0;
+  uint64_t max_configs_seed = 0;
   bool skip_bad = false;
   bool overwrite = false;
   int64_t skipped_before = 0;  // bad files the source itself already skipped
@@ -118,6 +122,7 @@ MemoryPlan memory_plan(const ShardOptions& options);
 
 struct ShardSummary {
   int64_t graphs = 0, skipped_bad = 0, segments = 0, nodes = 0, streamed = 0;
+  int64_t subset = 0;  // graphs that kept only --max-configs of their configs
   int64_t total_edges = 0, cut_edges = 0;
   int64_t input_bytes = 0, store_bytes = 0;
   double seconds = 0;

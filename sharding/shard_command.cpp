@@ -20,6 +20,7 @@ struct ShardArgs {
   std::string input, out, verify, collection, partitioner = "metis";
   std::vector<std::string> splits = {"train", "valid", "test"};
   int64_t memory_mb = 1024;
+  int64_t max_configs = -1;  // not given
   ShardOptions options;
 };
 
@@ -40,6 +41,9 @@ void run_shard(ShardArgs& args) {
   o.input = args.input;
   o.splits = args.splits;
   o.memory_bytes = args.memory_mb << 20;
+  if (args.max_configs != -1 && args.max_configs < 2)
+    input_error("--max-configs must be at least 2, got {}", args.max_configs);
+  o.max_configs = std::max<int64_t>(args.max_configs, 0);
   o.partitioner = parse_enum<Partitioner>(args.partitioner, "--partitioner");
   CollectionSource source(args.input, args.collection, args.splits);
   o.collection = source.collection().name().str();
@@ -95,11 +99,18 @@ void add_shard_command(CLI::App& app) {
                                  "configs at a time")
                      ->capture_default_str()
                      ->check(CLI::Range(int64_t{64}, int64_t{1} << 40));
+  auto* max_configs = cmd->add_option(
+      "--max-configs", args->max_configs,
+      "keep at most N configs per graph: the fastest third, the slowest third and a seeded "
+      "random draw from the rest (as the TpuGraphs baseline); recorded in the manifest");
+  auto* max_configs_seed = cmd->add_option("--max-configs-seed", o.max_configs_seed,
+                                           "seed of the --max-configs draw (with the graph id)")
+                               ->capture_default_str();
   auto* skip_bad =
       cmd->add_flag("--skip-bad", o.skip_bad, "skip and count unreadable or invalid input files");
   auto* overwrite = cmd->add_flag("--overwrite", o.overwrite, "replace an existing store at --out");
   for (auto* option : {input, out, collection, shards, segment, partitioner, splits, workers,
-                       compression, memory, skip_bad, overwrite})
+                       compression, memory, max_configs, max_configs_seed, skip_bad, overwrite})
     verify->excludes(option);
   cmd->callback([args] {
     if (!args->verify.empty())

@@ -268,7 +268,10 @@ NpzArrays graph_to_npz(const Graph& g) {
   if (g.has_runtime) a["config_runtime"] = NpyArray::from(runtime, {c});
   if (g.task == Task::Layout) {
     a["node_config_ids"] = NpyArray::from(g.config_node_ids, {m});
-    a["node_config_feat"] = NpyArray::from(g.config_feat, {c, m, kLayoutConfigDim});
+    // A graph whose node_config_feat was left in its file (or is generated while written) has
+    // none to give here.
+    if (!config_feat_streamed(g))
+      a["node_config_feat"] = NpyArray::from(g.config_feat, {c, m, kLayoutConfigDim});
   } else {
     a["config_feat"] = NpyArray::from(g.config_feat, {c, kTileConfigDim});
     std::vector<int64_t> norm(g.runtime_normalizer.begin(), g.runtime_normalizer.end());

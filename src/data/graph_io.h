@@ -53,7 +53,8 @@ class ConfigFeatStream {
 };
 
 // The graph's arrays under their TpuGraphs keys and real dtypes: node_opcode uint8, edge_index,
-// node_config_ids, config_runtime(_normalizers), node_splits int64, features float32.
+// node_config_ids, config_runtime(_normalizers), node_splits int64, features float32; no
+// node_config_feat when config_feat_streamed(graph).
 NpzArrays graph_to_npz(const Graph& graph);
 
 // Writes graph_to_npz(graph) atomically; compress=true is savez_compressed.

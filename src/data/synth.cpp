@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <numeric>
 
 #include "common/enum_names.h"
@@ -267,8 +269,93 @@ double noisy(Rng& rng, double cost, double sigma) {
   return std::max(1.0, std::round(1000.0 * cost * std::exp(sigma * rng.normal())));
 }
 
-Graph synth_layout(const SynthOptions& o, const synth::CostFamily& family, Rng& rng, int64_t n) {
-  Graph g;
+// The random draws of a layout graph's configs, a block of configs at a time: the same values
+// whether the graph's node_config_feat is held whole or produced while it is written. restart()
+// replays them from the first config.
+class LayoutConfigDraw {
+ public:
+  LayoutConfigDraw(const SynthOptions& o, const synth::CostFamily& family,
+                   const std::vector<NodeSpec>& nodes, const Graph& g, const Rng& rng)
+      : coherent_(family.coherent),
+        agree_(family.agree),
+        near_default_(o.search == ConfigSearch::Default),
+        start_(rng),
+        rng_(rng) {
+    const int64_t n = g.num_nodes, m = g.num_config_nodes();
+    // producer_[j]: the slot of a configurable node feeding configurable node j, or -1.
+    std::vector<int64_t> slot(n, -1);
+    producer_.assign(m, -1);
+    for (int64_t j = 0; j < m; ++j) slot[g.config_node_ids[j]] = j;
+    for (size_t e = 0; e < g.edges.size(); e += 2) {
+      int64_t u = slot[g.edges[e]], v = slot[g.edges[e + 1]];
+      if (u >= 0 && v >= 0 && producer_[v] < 0) producer_[v] = u;
+    }
+    for (int64_t j = 0; j < m; ++j) {
+      rank_.push_back(nodes[g.config_node_ids[j]].rank);
+      own_.push_back(nodes[g.config_node_ids[j]].layout[0]);
+    }
+    minor_.resize(m);
+  }
+
+  int64_t next() const { return next_; }
+  // The generator's state after the configs drawn so far (the graph's later draws continue it).
+  const Rng& rng() const { return rng_; }
+  void restart() {
+    rng_ = start_;
+    next_ = 0;
+  }
+
+  // The next `count` configs into out: [count, M, 18].
+  void draw(int64_t count, float* out) {
+    const auto m = static_cast<int64_t>(producer_.size());
+    for (int64_t i = 0; i < count; ++i, ++next_) {
+      // random: with `coherent` each config has its own coherence, the chance that a node takes
+      // its configurable producer's minor dim, else every node draws independently; default: a
+      // few nodes moved away from their own layout.
+      double coherence = coherent_ ? rng_.uniform() : 0.0;
+      double perturb = near_default_ ? 0.05 + 0.35 * rng_.uniform() : 1.0;
+      for (int64_t j = 0; j < m; ++j) {  // slots follow node order, so producers come first
+        int k = own_[j];
+        float* f = out + (i * m + j) * kLayoutConfigDim;
+        if (rng_.chance(perturb)) {
+          if (agree_ && !near_default_ && rng_.chance(0.1)) {  // left unset: keeps its own
+            std::fill(f, f + kLayoutConfigDim, -1.0f);
+            minor_[j] = k;
+            continue;
+          }
+          bool follow = !near_default_ && producer_[j] >= 0 && minor_[producer_[j]] < rank_[j] &&
+                        rng_.chance(coherence);
+          k = follow ? minor_[producer_[j]] : static_cast<int>(rng_.below(rank_[j]));
+        }
+        minor_[j] = k;
+        encode_layout(rank_[j], k, f);
+      }
+    }
+  }
+
+ private:
+  bool coherent_, agree_, near_default_;
+  Rng start_, rng_;
+  int64_t next_ = 0;
+  std::vector<int64_t> producer_;
+  std::vector<int> rank_, own_, minor_;
+};
+
+// What synth_layout makes: the graph and, when its node_config_feat is not held, the draw that
+// produces it and the cost references computed from it.
+struct SynthResult {
+  Graph graph;
+  std::unique_ptr<LayoutConfigDraw> draw;  // set when graph.config_feat was left empty
+  std::vector<double> ceiling, oracle;     // with draw: noiseless and oracle cost per config
+};
+
+// A graph whose node_config_feat would hold more than stream_above bytes (when >= 0) is drawn
+// in blocks of about block_bytes and not kept (the writer replays the draw); its runtimes and
+// references come from the blocks.
+SynthResult synth_layout(const SynthOptions& o, const synth::CostFamily& family, Rng& rng,
+                         int64_t n, int64_t stream_above, int64_t block_bytes) {
+  SynthResult result;
+  Graph& g = result.graph;
   g.task = Task::Layout;
   g.num_nodes = n;
   std::vector<NodeSpec> nodes = make_layout_dag(rng, n, g.edges);
@@ -292,49 +379,45 @@ Graph synth_layout(const SynthOptions& o, const synth::CostFamily& family, Rng& 
   }
 
   const int64_t m = g.num_config_nodes(), c = o.configs;
-  g.config_feat.resize(c * m * kLayoutConfigDim);
-  // producer[j]: the slot of a configurable node feeding configurable node j, or -1.
-  std::vector<int64_t> slot(n, -1), producer(m, -1);
-  for (int64_t j = 0; j < m; ++j) slot[g.config_node_ids[j]] = j;
-  for (size_t e = 0; e < g.edges.size(); e += 2) {
-    int64_t u = slot[g.edges[e]], v = slot[g.edges[e + 1]];
-    if (u >= 0 && v >= 0 && producer[v] < 0) producer[v] = u;
-  }
-  const bool near_default = o.search == ConfigSearch::Default;
-  std::vector<int> minor(m);
-  for (int64_t cfg = 0; cfg < c; ++cfg) {
-    // random: with `coherent` each config has its own coherence, the chance that a node takes its
-    // configurable producer's minor dim, else every node draws independently; default: a few
-    // nodes moved away from their own layout.
-    double coherence = family.coherent ? rng.uniform() : 0.0;
-    double perturb = near_default ? 0.05 + 0.35 * rng.uniform() : 1.0;
-    for (int64_t j = 0; j < m; ++j) {  // slots follow node order, so producers come first
-      const NodeSpec& node = nodes[g.config_node_ids[j]];
-      int k = node.layout[0];
-      float* out = &g.config_feat[(cfg * m + j) * kLayoutConfigDim];
-      if (rng.chance(perturb)) {
-        if (family.agree && !near_default && rng.chance(0.1)) {  // left unset: keeps its own
-          std::fill(out, out + kLayoutConfigDim, -1.0f);
-          minor[j] = k;
-          continue;
-        }
-        bool follow = !near_default && producer[j] >= 0 && minor[producer[j]] < node.rank &&
-                      rng.chance(coherence);
-        k = follow ? minor[producer[j]] : static_cast<int>(rng.below(node.rank));
-      }
-      minor[j] = k;
-      encode_layout(node.rank, k, out);
+  const int64_t row_bytes = m * kLayoutConfigDim * static_cast<int64_t>(sizeof(float));
+  const int64_t block_configs = stream_above >= 0 && c * row_bytes > stream_above
+                                    ? std::clamp<int64_t>(block_bytes / row_bytes, 1, c)
+                                    : 0;
+  auto draw = std::make_unique<LayoutConfigDraw>(o, family, nodes, g, rng);
+  std::vector<double> local(c), pairwise(c);
+  if (block_configs <= 0) {
+    g.config_feat.resize(c * m * kLayoutConfigDim);
+    draw->draw(c, g.config_feat.data());
+  } else {
+    synth::LayoutCostModel model(g, family);
+    std::vector<float> block(std::min(block_configs, c) * m * kLayoutConfigDim);
+    for (int64_t first = 0; first < c; first += block_configs) {
+      int64_t count = std::min(block_configs, c - first);
+      draw->draw(count, block.data());
+      model.terms(block.data(), first, count, &local[first], &pairwise[first]);
+    }
+    result.ceiling.resize(c);
+    result.oracle.resize(c);
+    for (int64_t cfg = 0; cfg < c; ++cfg) {
+      result.ceiling[cfg] = model.base() + local[cfg] + pairwise[cfg];
+      result.oracle[cfg] = model.base() + local[cfg];
     }
   }
+  rng = draw->rng();
   if (rng.chance(0.3)) {
     int splits = 1 + rng.below(3);
     for (int s = 0; s < splits && n > 1; ++s) g.node_splits.push_back(1 + rng.below(n - 1));
     std::sort(g.node_splits.begin(), g.node_splits.end());
   }
   g.runtime.assign(c, 0.0);  // sizes C for the cost function
-  std::vector<double> cost = synth::noiseless_cost(g, family);
+  const std::vector<double> cost =
+      block_configs <= 0 ? synth::noiseless_cost(g, family) : result.ceiling;
   for (int64_t cfg = 0; cfg < c; ++cfg) g.runtime[cfg] = noisy(rng, cost[cfg], o.noise);
-  return g;
+  if (block_configs > 0) {
+    draw->restart();
+    result.draw = std::move(draw);
+  }
+  return result;
 }
 
 // A fused kernel: parameters feeding a short chain of elementwise/reduce ops into one output.
@@ -414,10 +497,13 @@ std::vector<double> measured(const Graph& g) {
   return out;
 }
 
-// Adds one graph's ceiling and oracle figures to `sums` (divided by the count at the end).
-void add_reference(const Graph& g, const synth::CostFamily& family, SynthReference& sums) {
-  const std::vector<double> truth = measured(g), ceiling = synth::noiseless_cost(g, family),
-                            oracle = synth::oracle_cost(g, family);
+// Adds one graph's ceiling and oracle figures to `sums` (divided by the count at the end); a
+// graph whose node_config_feat was not kept brings its figures computed from the blocks.
+void add_reference(const SynthResult& r, const synth::CostFamily& family, SynthReference& sums) {
+  const Graph& g = r.graph;
+  const std::vector<double> truth = measured(g),
+                            ceiling = r.draw ? r.ceiling : synth::noiseless_cost(g, family),
+                            oracle = r.draw ? r.oracle : synth::oracle_cost(g, family);
   ++sums.graphs;
   sums.ceiling_tau += kendall_tau(ceiling, truth);
   sums.oracle_tau += kendall_tau(oracle, truth);
@@ -435,18 +521,71 @@ uint64_t name_hash(const std::string& s) {
   return h;
 }
 
-}  // namespace
-
-Graph synth_graph(const SynthOptions& options, Task task, uint64_t seed, int64_t num_nodes) {
+// synth_graph, with node_config_feat left to a replayable draw when it would hold more than
+// stream_above bytes (>= 0).
+SynthResult synth_result(const SynthOptions& options, Task task, uint64_t seed, int64_t num_nodes,
+                         int64_t stream_above, int64_t block_bytes) {
   GST_CHECK(num_nodes >= 1, "synth_graph: num_nodes must be >= 1, got {}", num_nodes);
   GST_CHECK(options.configs >= 1, "synth_graph: configs must be >= 1, got {}", options.configs);
   Rng rng(mix(seed, task == Task::Layout ? 1 : 2));
   const synth::CostFamily family = synth::parse_cost_family(options.cost, task);
-  Graph g = task == Task::Layout ? synth_layout(options, family, rng, num_nodes)
-                                 : synth_tile(options, family, rng, num_nodes);
-  g.id = fmt::format("synth_{:016x}", seed);
-  validate_graph(g, g.id);
-  return g;
+  SynthResult r;
+  if (task == Task::Layout)
+    r = synth_layout(options, family, rng, num_nodes, stream_above, block_bytes);
+  else
+    r.graph = synth_tile(options, family, rng, num_nodes);
+  r.graph.id = fmt::format("synth_{:016x}", seed);
+  validate_graph(r.graph, r.graph.id, /*allow_streamed=*/r.draw != nullptr);
+  return r;
+}
+
+// Writes a graph; node_config_feat of a graph that does not hold it is drawn again block by block
+// as the file is written, so the file has the same bytes either way.
+void write_synth_graph(const std::filesystem::path& path, SynthResult& r, bool compress,
+                       int64_t block_bytes) {
+  if (!r.draw) {
+    write_graph(path, r.graph, compress);
+    return;
+  }
+  const Graph& g = r.graph;
+  NpzArrays arrays = graph_to_npz(g);
+  arrays.erase("node_config_feat");
+  const int64_t m = g.num_config_nodes();
+  const int64_t row_bytes = m * kLayoutConfigDim * static_cast<int64_t>(sizeof(float));
+  const int64_t block_configs = std::clamp<int64_t>(block_bytes / row_bytes, 1, g.num_configs());
+  LayoutConfigDraw& draw = *r.draw;
+  std::vector<float> block(block_configs * m * kLayoutConfigDim);
+  uint64_t block_start = 0, block_end = 0;  // byte range of node_config_feat held in `block`
+  NpyGenerator gen;
+  gen.dtype = DType::F32;
+  gen.shape = {g.num_configs(), m, kLayoutConfigDim};
+  gen.fill = [&](uint64_t offset, uint8_t* dest, size_t bytes) {
+    while (bytes > 0) {
+      if (offset < block_start) {  // the writer went back: replay from the first config
+        draw.restart();
+        block_start = block_end = 0;
+      }
+      while (offset >= block_end) {
+        int64_t count = std::min(block_configs, g.num_configs() - draw.next());
+        GST_CHECK(count > 0, "{}: node_config_feat read past its end", path.string());
+        block_start = static_cast<uint64_t>(draw.next() * row_bytes);
+        draw.draw(count, block.data());
+        block_end = block_start + static_cast<uint64_t>(count * row_bytes);
+      }
+      size_t n = std::min<uint64_t>(bytes, block_end - offset);
+      std::memcpy(dest, reinterpret_cast<const uint8_t*>(block.data()) + (offset - block_start), n);
+      dest += n;
+      offset += n;
+      bytes -= n;
+    }
+  };
+  write_npz(path, arrays, compress, {{"node_config_feat", gen}});
+}
+
+}  // namespace
+
+Graph synth_graph(const SynthOptions& options, Task task, uint64_t seed, int64_t num_nodes) {
+  return synth_result(options, task, seed, num_nodes, -1, 0).graph;
 }
 
 SynthReference synth_collection(const std::string& collection, const std::filesystem::path& out,
@@ -483,6 +622,12 @@ SynthReference synth_collection(const std::string& collection, const std::filesy
   for (int64_t r = 0; r < num_graphs; ++r)
     split_of[order[r]] = r < n_train ? "train" : r < n_train + n_valid ? "valid" : "test";
 
+  // A graph's node_config_feat is held whole up to a quarter of the budget, else drawn and written
+  // in blocks of a sixteenth.
+  struct {
+    int64_t stream_above, block_bytes;
+  } memory{o.stream_above_bytes >= 0 ? o.stream_above_bytes : o.memory_bytes / 4,
+           std::max<int64_t>(o.memory_bytes / 16, 1)};
   Progress progress("graphs", num_graphs);
   SynthReference ref;
   ref.family = family.str();
@@ -491,10 +636,15 @@ SynthReference synth_collection(const std::string& collection, const std::filesy
     Rng size_rng(graph_seed);
     int64_t nodes = std::llround(std::exp(
         std::log(double(lo)) + size_rng.uniform() * (std::log(double(hi)) - std::log(double(lo)))));
-    Graph g = synth_graph(o, name.task, graph_seed, std::clamp(nodes, lo, hi));
-    g.id = fmt::format("synth_{:05d}", i);
-    write_graph(dir / split_of[i] / (g.id + ".npz"), g, o.compress);
-    add_reference(g, family, ref);
+    SynthResult r = synth_result(o, name.task, graph_seed, std::clamp(nodes, lo, hi),
+                                 memory.stream_above, memory.block_bytes);
+    r.graph.id = fmt::format("synth_{:05d}", i);
+    if (r.draw)
+      spdlog::info("synth: {}: node_config_feat [{}, {}, {}] ({:.0f} MB) written a block at a time",
+                   r.graph.id, r.graph.num_configs(), r.graph.num_config_nodes(), kLayoutConfigDim,
+                   r.graph.num_configs() * r.graph.num_config_nodes() * kLayoutConfigDim * 4 / 1e6);
+    write_synth_graph(dir / split_of[i] / (r.graph.id + ".npz"), r, o.compress, memory.block_bytes);
+    add_reference(r, family, ref);
     progress.advance();
   }
   double seconds = progress.finish();

@@ -34,6 +34,11 @@ struct SynthOptions {
   double train_fraction = 0.7;
   double valid_fraction = 0.15;  // the rest is test
   bool compress = true;          // savez_compressed-style files
+  // What writing one graph may hold (gst synth --memory-mb): a layout graph whose
+  // node_config_feat exceeds a quarter of it is drawn and written a block of configs at a time
+  // (a sixteenth of it), with the same bytes as when held whole.
+  int64_t memory_bytes = int64_t{1} << 30;
+  int64_t stream_above_bytes = -1;  // >= 0: stream above this many bytes instead (tests)
 };
 
 // One graph of `task` with exactly num_nodes nodes, deterministic in (options, task, seed).

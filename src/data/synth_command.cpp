@@ -18,6 +18,7 @@ struct SynthArgs {
   uint64_t seed = 0;
   bool stored = false;
   bool overwrite = false;
+  int64_t memory_mb = 1024;
   SynthOptions options;
 };
 
@@ -97,6 +98,11 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--valid-fraction", o.valid_fraction, "share in valid/ (the rest: test/)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--memory-mb", args->memory_mb,
+                  "memory for writing one graph (MiB): a layout graph whose node_config_feat "
+                  "exceeds a quarter of it is generated and written a block of configs at a time")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{16}, int64_t{1} << 40));
   cmd->add_flag("--stored", args->stored,
                 "write uncompressed entries (np.savez) instead of deflate");
   cmd->add_flag("--overwrite", args->overwrite, "replace graph files already in the collection");
@@ -107,6 +113,7 @@ void add_synth_command(CLI::App& app) {
     if (args->options.max_config_share < args->options.min_config_share)
       input_error("synth: --max-config-share must be >= --min-config-share");
     args->options.compress = !args->stored;
+    args->options.memory_bytes = args->memory_mb << 20;
     // Bad family names fail before any old file is touched.
     synth::parse_cost_family(args->options.cost, parse_collection_name(args->collection).task);
     prepare_output(*args);

@@ -173,61 +173,75 @@ double op_weight(int opcode) {
   return opcode >= 0 && opcode < kNumOpcodes ? weights[opcode] : 1.0;
 }
 
-LayoutCostTerms layout_cost_terms(const Graph& g, const CostFamily& family) {
+LayoutCostModel::LayoutCostModel(const Graph& g, const CostFamily& family)
+    : id_(g.id), agree_(family.agree), config_node_ids_(g.config_node_ids) {
   GST_CHECK(g.task == Task::Layout, "{}: layout_cost_terms needs a layout graph", g.id);
-  const int64_t n = g.num_nodes, m = g.num_config_nodes(), c = g.num_configs();
-  LayoutCostTerms terms;
-  std::vector<double> weight(n);
+  const int64_t n = g.num_nodes, m = g.num_config_nodes();
+  weight_.resize(n);
   for (int64_t i = 0; i < n; ++i) {
-    weight[i] = size_weight(g.node_feat[i * kNodeFeatureDim + kFeatElements], family);
-    terms.base += 0.05 * op_weight(g.node_opcode[i]) * weight[i];
+    weight_[i] = size_weight(g.node_feat[i * kNodeFeatureDim + kFeatElements], family);
+    base_ += 0.05 * op_weight(g.node_opcode[i]) * weight_[i];
   }
   // slot[node] = its index among the configurable nodes, or -1.
   std::vector<int64_t> slot(n, -1);
   for (int64_t j = 0; j < m; ++j) slot[g.config_node_ids[j]] = j;
-  // local[j][k]: the local cost factor of configurable node j with minor dim k; own[j]: its own.
-  std::vector<std::array<double, 4>> local(m);
-  std::vector<int> rank(m), own(m);
+  // local_[j][k]: the local cost factor of configurable node j with minor dim k; own_[j]: its own.
+  local_.resize(m);
+  rank_.resize(m);
+  own_.resize(m);
+  minor_.resize(m);
   for (int64_t j = 0; j < m; ++j) {
     const int64_t node = g.config_node_ids[j];
     Shape shape = node_shape(g, node);
-    rank[j] = shape.rank;
-    own[j] = static_cast<int>(g.node_feat[node * kNodeFeatureDim + kFeatLayout]);
-    GST_CHECK(own[j] >= 0 && own[j] < shape.rank, "{}: node {} has own minor dim {}", g.id, node,
-              own[j]);
+    rank_[j] = shape.rank;
+    own_[j] = static_cast<int>(g.node_feat[node * kNodeFeatureDim + kFeatLayout]);
+    GST_CHECK(own_[j] >= 0 && own_[j] < shape.rank, "{}: node {} has own minor dim {}", g.id, node,
+              own_[j]);
     const int preferred = preferred_dim(shape);
     for (int k = 0; k < shape.rank; ++k) {
-      local[j][k] = family.padding ? layout_fit(shape, k) : 0.0;
-      if (family.agree) local[j][k] += (k != own[j]) + 0.5 * (k != preferred);
+      local_[j][k] = family.padding ? layout_fit(shape, k) : 0.0;
+      if (family.agree) local_[j][k] += (k != own_[j]) + 0.5 * (k != preferred);
     }
   }
   // A copy weighs like a tenth of the padding term's range, or like one layout disagreement.
-  const double mismatch = family.padding ? kMismatchWeight : 1.0;
-  std::vector<std::array<int64_t, 2>> pairs;  // (slot u, slot v) of edges between configurables
+  mismatch_ = family.padding ? kMismatchWeight : 1.0;
+  // (slot u, slot v) of edges between configurables
   for (int64_t e = 0; family.relayout && e < g.num_edges(); ++e) {
     int64_t u = slot[g.edges[2 * e]], v = slot[g.edges[2 * e + 1]];
-    if (u >= 0 && v >= 0) pairs.push_back({u, v});
+    if (u >= 0 && v >= 0) pairs_.push_back({u, v});
   }
-  terms.local.assign(c, 0.0);
-  terms.pairwise.assign(c, 0.0);
-  std::vector<int> minor(m);
-  for (int64_t cfg = 0; cfg < c; ++cfg) {
-    const float* feat = &g.config_feat[cfg * m * kLayoutConfigDim];
+}
+
+void LayoutCostModel::terms(const float* block, int64_t first, int64_t count, double* local,
+                            double* pairwise) {
+  const auto m = static_cast<int64_t>(config_node_ids_.size());
+  for (int64_t i = 0; i < count; ++i) {
+    const float* feat = block + i * m * kLayoutConfigDim;
     double sum = 0;
     for (int64_t j = 0; j < m; ++j) {
       int k = static_cast<int>(feat[j * kLayoutConfigDim]);
-      if (k < 0 && family.agree) k = own[j];  // unset: the node keeps its own layout
-      GST_CHECK(k >= 0 && k < rank[j], "{}: config {} node {} has minor dim {}", g.id, cfg,
-                g.config_node_ids[j], k);
-      minor[j] = k;
-      sum += weight[g.config_node_ids[j]] * local[j][k];
+      if (k < 0 && agree_) k = own_[j];  // unset: the node keeps its own layout
+      GST_CHECK(k >= 0 && k < rank_[j], "{}: config {} node {} has minor dim {}", id_, first + i,
+                config_node_ids_[j], k);
+      minor_[j] = k;
+      sum += weight_[config_node_ids_[j]] * local_[j][k];
     }
-    double pairwise = 0;
-    for (const auto& [u, v] : pairs)
-      if (minor[u] != minor[v]) pairwise += mismatch * weight[g.config_node_ids[u]];
-    terms.local[cfg] = sum;
-    terms.pairwise[cfg] = pairwise;
+    double pair = 0;
+    for (const auto& [u, v] : pairs_)
+      if (minor_[u] != minor_[v]) pair += mismatch_ * weight_[config_node_ids_[u]];
+    local[i] = sum;
+    pairwise[i] = pair;
   }
+}
+
+LayoutCostTerms layout_cost_terms(const Graph& g, const CostFamily& family) {
+  LayoutCostModel model(g, family);
+  const int64_t c = g.num_configs();
+  LayoutCostTerms terms;
+  terms.base = model.base();
+  terms.local.assign(c, 0.0);
+  terms.pairwise.assign(c, 0.0);
+  model.terms(g.config_feat.data(), 0, c, terms.local.data(), terms.pairwise.data());
   return terms;
 }
 

@@ -65,6 +65,8 @@
 // so every learned figure has its two upper references.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -127,6 +129,27 @@ struct LayoutCostTerms {
   std::vector<double> pairwise;  // [C]
 };
 LayoutCostTerms layout_cost_terms(const Graph& graph, const CostFamily& family = {});
+
+// The same terms for configs given a block at a time, for a graph whose node_config_feat is not
+// held (gst synth writing a graph of several GB): built from everything but config_feat.
+class LayoutCostModel {
+ public:
+  LayoutCostModel(const Graph& graph, const CostFamily& family);
+  double base() const { return base_; }
+  // local[k] and pairwise[k] of the `count` configs feat [count, M, 18], the first being config
+  // `first` of the graph (for messages).
+  void terms(const float* feat, int64_t first, int64_t count, double* local, double* pairwise);
+
+ private:
+  std::string id_;
+  double base_ = 0, mismatch_ = 0;
+  bool agree_ = false;
+  std::vector<int64_t> config_node_ids_;
+  std::vector<double> weight_;                // [N] size weights
+  std::vector<std::array<double, 4>> local_;  // [M][k]
+  std::vector<int> rank_, own_, minor_;       // [M]
+  std::vector<std::array<int64_t, 2>> pairs_;
+};
 
 // The noiseless tile cost of one config split into its parts: compute * spill + overhead.
 struct TileCostTerms {

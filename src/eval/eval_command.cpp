@@ -35,15 +35,38 @@ struct RunResult {
   std::string collection;
   std::vector<int64_t> configs;  // per evaluated graph
   double seconds = 0;
+  std::string subset_note;  // set when the store kept only some configs of the graphs evaluated
 };
+
+// A note when `gst shard --max-configs` cut graphs of the evaluated split: the metrics are then
+// over the configs the store kept, not over all configs of the source files.
+std::string subset_note(const Manifest& m, const std::vector<int64_t>& graphs) {
+  int64_t cut = 0, kept = 0, source = 0;
+  for (int64_t g : graphs) {
+    const GraphEntry& e = m.graphs[g];
+    cut += e.source_configs > e.num_configs ? 1 : 0;
+    kept += e.num_configs;
+    source += e.source_configs;
+  }
+  if (m.options.max_configs <= 0) return "";
+  return fmt::format(
+      "note: the store was sharded with --max-configs {} (seed {}): {} of {} graphs keep a subset "
+      "of their configs ({} of {} configs), so these metrics are over the kept configs only",
+      m.options.max_configs, m.options.max_configs_seed, cut, graphs.size(), kept, source);
+}
 
 RunResult evaluate_run(const ModelSource& source) {
   TrainedModel tm = load_trained_model(source);
   Evaluator evaluator = make_evaluator(tm);
   const std::vector<int64_t> graphs = split_graphs(tm, source.split);
   Progress progress("graphs", static_cast<int64_t>(graphs.size()));
-  RunResult r{
-      tm.checkpoint.dir.string(), tm.checkpoint.step, {}, tm.store->manifest().collection, {}, 0};
+  RunResult r{tm.checkpoint.dir.string(),
+              tm.checkpoint.step,
+              {},
+              tm.store->manifest().collection,
+              {},
+              0,
+              {}};
   MetricSums sums;
   const auto start = std::chrono::steady_clock::now();
   for (int64_t g : graphs) {
@@ -57,6 +80,7 @@ RunResult evaluate_run(const ModelSource& source) {
   if (sums.graphs == 0)
     input_error("split '{}' has no runtimes to evaluate against (use gst predict)", source.split);
   r.metrics = sums.mean();
+  r.subset_note = subset_note(tm.store->manifest(), graphs);
   return r;
 }
 
@@ -102,6 +126,7 @@ void print(const std::vector<RunResult>& runs) {
   std::sort(configs.begin(), configs.end());
   int64_t total = 0;
   for (int64_t c : configs) total += c;
+  if (!first.subset_note.empty()) std::cout << first.subset_note << "\n";
   std::cout << fmt::format("{}: {} graphs, configs per graph min {} / median {} / max {}\n",
                            first.collection, configs.size(), configs.front(),
                            configs[configs.size() / 2], configs.back())
@@ -151,6 +176,7 @@ void add_eval_command(CLI::App& app) {
     if (opt->out.empty()) return;
     nlohmann::json j = run_json(runs.front());
     j["split"] = opt->split;
+    if (!runs.front().subset_note.empty()) j["note"] = runs.front().subset_note;
     if (runs.size() > 1) {
       nlohmann::json all = nlohmann::json::array(), stats;
       for (const auto& r : runs) all.push_back(run_json(r));

@@ -39,6 +39,15 @@ void add_predict_command(CLI::App& app) {
     }
     progress.finish();
     write_submission(opt->out, rows);
+    int64_t cut = 0;
+    for (int64_t g : graphs)
+      cut += tm.store->graphs()[g].source_configs > tm.store->graphs()[g].num_configs;
+    if (cut > 0)
+      spdlog::warn(
+          "predict: {} of {} graphs keep only some of their configs (gst shard --max-configs {}): "
+          "their TopConfigs count the kept configs, not the source file's; shard the {} split "
+          "without --max-configs for a submission",
+          cut, graphs.size(), manifest.options.max_configs, opt->split);
     spdlog::info("predict: {} rows for {} {} written to {}", rows.size(), manifest.collection,
                  opt->split, opt->out);
   });

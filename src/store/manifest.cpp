@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -24,6 +25,7 @@ json graph_to_json(const GraphEntry& g) {
           {"num_nodes", g.num_nodes},
           {"num_edges", g.num_edges},
           {"num_configs", g.num_configs},
+          {"source_configs", std::max(g.source_configs, g.num_configs)},
           {"num_config_nodes", g.num_config_nodes},
           {"cut_edges", g.cut_edges},
           {"has_runtime", g.has_runtime},
@@ -116,7 +118,9 @@ void Manifest::write(const std::filesystem::path& path) const {
         {"splits", options.splits},
         {"compression_level", options.compression_level},
         {"workers", options.workers},
-        {"skipped_bad", options.skipped_bad}}},
+        {"skipped_bad", options.skipped_bad},
+        {"max_configs", options.max_configs},
+        {"max_configs_seed", options.max_configs_seed}}},
       {"split_counts", split_counts},
       {"total_edges", total_edges},
       {"cut_edges", cut_edges},
@@ -182,6 +186,11 @@ void read_header(const Reader& r, const json& doc, Manifest& m) {
   m.options.compression_level = r.get<int>(options, "compression_level", "options.");
   m.options.workers = r.get<int>(options, "workers", "options.");
   m.options.skipped_bad = r.get<int64_t>(options, "skipped_bad", "options.");
+  // Stores written before --max-configs existed kept every config.
+  if (options.contains("max_configs")) {
+    m.options.max_configs = r.get<int64_t>(options, "max_configs", "options.");
+    m.options.max_configs_seed = r.get<uint64_t>(options, "max_configs_seed", "options.");
+  }
   m.split_counts = r.get<std::map<std::string, int64_t>>(doc, "split_counts", "");
   m.total_edges = r.get<int64_t>(doc, "total_edges", "");
   m.cut_edges = r.get<int64_t>(doc, "cut_edges", "");
@@ -201,6 +210,11 @@ GraphEntry read_graph_entry(const Reader& r, const json& g, size_t i) {
   e.num_edges = r.get<int64_t>(g, "num_edges", where);
   e.num_configs = r.get<int64_t>(g, "num_configs", where);
   e.num_config_nodes = r.get<int64_t>(g, "num_config_nodes", where);
+  e.source_configs =
+      g.contains("source_configs") ? r.get<int64_t>(g, "source_configs", where) : e.num_configs;
+  if (e.source_configs < e.num_configs)
+    r.bad(fmt::format("{}source_configs ({}) is less than num_configs ({})", where,
+                      e.source_configs, e.num_configs));
   e.cut_edges = r.get<int64_t>(g, "cut_edges", where);
   e.has_runtime = r.get<bool>(g, "has_runtime", where);
   e.segment_offsets = r.get<std::vector<int64_t>>(g, "segment_offsets", where);

@@ -32,6 +32,8 @@ struct GraphEntry {
   std::string split;  // train | valid | test
   int shard = 0;
   int64_t num_nodes = 0, num_edges = 0, num_configs = 0, num_config_nodes = 0;
+  // Configs of the source file: more than num_configs when `gst shard --max-configs` kept a subset.
+  int64_t source_configs = 0;
   int64_t cut_edges = 0;                 // edges whose ends lie in different segments
   bool has_runtime = true;               // false: unlabeled test graph (runtimes all zero)
   std::vector<int64_t> segment_offsets;  // [S + 1]
@@ -55,6 +57,8 @@ struct ShardOptionsRecord {
   int compression_level = 0;
   int workers = 1;
   int64_t skipped_bad = 0;  // input files skipped by --skip-bad
+  int64_t max_configs = 0;  // --max-configs: configs kept per graph at most (0: all)
+  uint64_t max_configs_seed = 0;
 };
 
 struct Manifest {

@@ -144,6 +144,41 @@ TEST_F(TrainCommandTest, BadConfigKeyNamesFileAndLine) {
   EXPECT_EQ(r.exit_code, 1);
 }
 
+// A store sharded with --max-configs: eval says its metrics are over the kept configs.
+TEST_F(TrainCommandTest, EvalNotesAStoreThatKeptASubsetOfConfigs) {
+  gst::testing::TinyStore tiny;
+  tiny.max_configs = 10;
+  tiny.train = 4;
+  tiny.valid = 2;
+  tiny.test = 1;
+  const fs::path subset = gst::testing::make_store(dir_->path() / "subset_store", tiny);
+  const fs::path run = dir_->path() / "subset_run";
+  const fs::path yaml = gst::testing::write_text(dir_->path() / "subset.yaml",
+                                                 gst::testing::tiny_run_yaml(subset, run));
+  auto r = gst_cmd("train --config " + yaml.string() + " --set train.steps=2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const fs::path metrics = dir_->path() / "subset_metrics.json";
+  auto e = gst_cmd("eval --run " + run.string() + " --split valid --out " + metrics.string());
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_NE(e.output.find("--max-configs 10 (seed 0): 2 of 2 graphs keep a subset of their "
+                          "configs (20 of 48 configs)"),
+            std::string::npos)
+      << e.output;
+  EXPECT_NE(e.output.find("configs per graph min 10 / median 10 / max 10"), std::string::npos)
+      << e.output;
+  std::ifstream in(metrics);
+  auto j = nlohmann::json::parse(in);
+  EXPECT_NE(j["note"].get<std::string>().find("over the kept configs"), std::string::npos);
+  // A store of every config gets no note.
+  const fs::path full_run = dir_->path() / "full_run";
+  ASSERT_EQ(gst_cmd("train --config " + config("full", full_run).string() + " --set train.steps=2")
+                .exit_code,
+            0);
+  auto f = gst_cmd("eval --run " + full_run.string() + " --split valid");
+  ASSERT_EQ(f.exit_code, 0) << f.output;
+  EXPECT_EQ(f.output.find("--max-configs"), std::string::npos) << f.output;
+}
+
 // Train long enough to learn, then evaluate and predict: the model ranks held-out graphs well
 // above chance and the submission lists every config of every test graph once.
 TEST_F(TrainCommandTest, TrainEvalPredictEndToEnd) {

@@ -23,6 +23,7 @@ struct TinyStore {
   int64_t segment_size = 200;
   int shards = 2;
   uint64_t seed = 5;
+  int64_t max_configs = 0;  // gst shard --max-configs (0: every config)
 };
 
 // Synthesizes the graphs in memory (data/synth.h) and shards them into `dir` (a real store).
@@ -46,6 +47,7 @@ inline std::filesystem::path make_store(const std::filesystem::path& dir, const 
   options.input = "memory";
   options.shards = s.shards;
   options.segment_size = s.segment_size;
+  options.max_configs = s.max_configs;
   shard_collection(source, options);
   return dir;
 }

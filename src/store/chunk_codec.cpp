@@ -130,22 +130,35 @@ std::vector<uint8_t> encode_chunk(const uint8_t* data, size_t used, size_t chunk
   return chunk;
 }
 
+namespace {
+
+// The fields every dataset of element type T sets, whether encoded at once or chunk by chunk.
 template <typename T>
-EncodedDataset encode_dataset(std::string name, const std::vector<T>& values,
-                              std::vector<int64_t> shape, int64_t chunk_rows, int level) {
+EncodedDataset dataset_of(std::string name, std::vector<int64_t> shape, int64_t chunk_rows,
+                          int level) {
   EncodedDataset out;
   out.name = std::move(name);
   out.type = &type_of<T>;
   out.element_size = sizeof(T);
   out.level = level;
+  const int64_t rows = shape.empty() ? 1 : shape[0];
+  out.shape = std::move(shape);
+  out.chunk_rows =
+      std::clamp<int64_t>(chunk_rows <= 0 ? rows : chunk_rows, 1, std::max<int64_t>(rows, 1));
+  return out;
+}
+
+}  // namespace
+
+template <typename T>
+EncodedDataset encode_dataset(std::string name, const std::vector<T>& values,
+                              std::vector<int64_t> shape, int64_t chunk_rows, int level) {
   int64_t rows = shape.empty() ? 1 : shape[0];
   int64_t row_elements = 1;
   for (size_t d = 1; d < shape.size(); ++d) row_elements *= shape[d];
   GST_CHECK(static_cast<int64_t>(values.size()) == rows * row_elements,
-            "dataset {}: {} values for its shape", out.name, values.size());
-  out.shape = std::move(shape);
-  out.chunk_rows =
-      std::clamp<int64_t>(chunk_rows <= 0 ? rows : chunk_rows, 1, std::max<int64_t>(rows, 1));
+            "dataset {}: {} values for its shape", name, values.size());
+  EncodedDataset out = dataset_of<T>(std::move(name), std::move(shape), chunk_rows, level);
   out.raw_bytes = static_cast<int64_t>(values.size() * sizeof(T));
   if (values.empty()) return out;  // written as an empty contiguous dataset
   size_t chunk_bytes = out.chunk_rows * row_elements * sizeof(T);
@@ -164,17 +177,9 @@ EncodedDataset encode_dataset(std::string name, const std::vector<T>& values,
 template <typename T>
 EncodedDataset chunked_dataset(std::string name, std::vector<int64_t> shape, int64_t chunk_rows,
                                int level) {
-  EncodedDataset out;
-  out.name = std::move(name);
-  out.type = &type_of<T>;
-  out.element_size = sizeof(T);
-  out.level = level;
-  int64_t rows = shape.empty() ? 1 : shape[0];
+  EncodedDataset out = dataset_of<T>(std::move(name), std::move(shape), chunk_rows, level);
   out.raw_bytes = static_cast<int64_t>(sizeof(T));
-  for (int64_t d : shape) out.raw_bytes *= d;
-  out.shape = std::move(shape);
-  out.chunk_rows =
-      std::clamp<int64_t>(chunk_rows <= 0 ? rows : chunk_rows, 1, std::max<int64_t>(rows, 1));
+  for (int64_t d : out.shape) out.raw_bytes *= d;
   out.chunks_follow = true;
   return out;
 }

@@ -24,6 +24,7 @@ OPCODE_DIM = 32
 CONFIG_DIM = 18
 CONSTANT_STD = np.float32(1e-6)  # feature columns with a smaller std are dropped, as in gst
 LOG_SCALE = 0.125  # log1p inputs are scaled by this, as in gst
+STANDARD_CLIP = 8.0  # standardized inputs are clipped to +-this, as in gst
 MARGIN = 0.1  # pairwise hinge margin, gst's default
 
 
@@ -58,7 +59,8 @@ class SageLayer(nn.Module):
         mean_in = torch.zeros_like(h).index_add_(0, dst, h[src]) * inv_deg_in
         mean_out = torch.zeros_like(h).index_add_(0, src, h[dst]) * inv_deg_out
         z = self.lin_self(h) + self.lin_in(mean_in) + self.lin_out(mean_out)
-        x = shared_dropout(self.act(self.norm(z)), self.dropout, copies, self.training)
+        # LayerNorm in float32 (as gst does; torch 1.13 autocast leaves it to the input type).
+        x = shared_dropout(self.act(self.norm(z.float())), self.dropout, copies, self.training)
         return h + x if self.residual else x
 
 
@@ -91,7 +93,7 @@ class CostModel(nn.Module):
         n = batch["node_feat"].shape[0]
         b, k = batch["num_segments"], batch["num_configs"]
         raw = batch["node_feat"][:, self.kept]
-        feat = (raw - self.feat_mean) * self.feat_inv_std
+        feat = ((raw - self.feat_mean) * self.feat_inv_std).clamp(-STANDARD_CLIP, STANDARD_CLIP)
         logs = torch.sign(raw) * torch.log1p(raw.abs()) * LOG_SCALE
         sizes = torch.tensor(batch["segment_sizes"])
         count = (torch.log1p(sizes.float()) * LOG_SCALE).repeat_interleave(sizes).unsqueeze(1)

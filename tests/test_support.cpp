@@ -1,11 +1,15 @@
 #include "test_support.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <stdexcept>
 
@@ -33,6 +37,37 @@ WorkingDirectory::WorkingDirectory(const std::filesystem::path& dir)
 WorkingDirectory::~WorkingDirectory() {
   std::error_code ec;
   std::filesystem::current_path(previous_, ec);
+}
+
+std::string error_under_file_size_limit(rlim_t bytes, const std::function<void()>& work) {
+  char name[] = "/tmp/gst-fsize-XXXXXX";
+  const int fd = mkstemp(name);
+  if (fd < 0) throw std::runtime_error("cannot create a temporary file for the child's message");
+  close(fd);
+  const pid_t child = fork();
+  if (child < 0) throw std::runtime_error("fork failed");
+  if (child == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit{bytes, bytes};
+    setrlimit(RLIMIT_FSIZE, &limit);
+    int code = 0;
+    try {
+      work();
+    } catch (const std::exception& e) {
+      std::ofstream(name) << e.what();
+      code = 3;
+    }
+    _exit(code);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  std::ifstream in(name);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::remove(name);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 3)
+    throw std::runtime_error("the work under a file size limit did not throw (status " +
+                             std::to_string(status) + ")");
+  return text;
 }
 
 CommandResult run_command(const std::string& command) {

@@ -1,6 +1,8 @@
 // Shared helpers for tests and benchmarks: scratch directories and running commands.
 #pragma once
 
+#include <sys/resource.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -45,6 +47,11 @@ struct CommandResult {
 
 // Runs a shell command, capturing its output; never throws on a non-zero exit.
 CommandResult run_command(const std::string& command);
+
+// Runs `work` in a child process whose files may not grow past `bytes` (a full disk: writes
+// past it fail with EFBIG) and returns the message of the exception it threw; throws if it
+// threw none or the child died otherwise.
+std::string error_under_file_size_limit(rlim_t bytes, const std::function<void()>& work);
 
 // The shell command that runs `command` (a program and its arguments) as an MPI job of `ranks`
 // ranks: one OpenMP thread per rank, root allowed, more ranks than cores allowed; `options` go to

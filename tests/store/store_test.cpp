@@ -346,28 +346,9 @@ TEST(ShardFailures, FullDiskIsAnErrorAndLeavesNoPartialStore) {
   ScratchDir dir("store_full");
   fs::path out = dir / "store";
   auto graphs = mixed_graphs(Task::Layout, 6, 1);
-  fs::path message = dir / "message.txt";
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    // A 64 KiB file size limit stands in for a full disk: writes past it fail with EFBIG.
-    std::signal(SIGXFSZ, SIG_IGN);
-    rlimit limit{64 * 1024, 64 * 1024};
-    setrlimit(RLIMIT_FSIZE, &limit);
-    int code = 0;
-    try {
-      shard(out, Task::Layout, graphs, Partitioner::Contiguous, 500, 2, 1);
-    } catch (const std::exception& e) {
-      std::ofstream(message) << e.what();
-      code = 3;
-    }
-    _exit(code);
-  }
-  int status = 0;
-  waitpid(child, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << "status " << status;
-  std::ifstream in(message);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // A 64 KiB file size limit stands in for a full disk.
+  const std::string text = testing::error_under_file_size_limit(
+      64 * 1024, [&] { shard(out, Task::Layout, graphs, Partitioner::Contiguous, 500, 2, 1); });
   EXPECT_NE(text.find("HDF5"), std::string::npos) << text;
   EXPECT_TRUE(listing(out).empty()) << ::testing::PrintToString(listing(out));
 }

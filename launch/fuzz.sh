@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets of tests/fuzz with clang under ASan + UBSan into build-fuzz/ and
 # runs each for SECONDS (default 60), one after the other, printing executions, exec/s and
 # findings per target. Usage: launch/fuzz.sh [SECONDS] [TARGET...]; GST_FUZZ_RUNS=N also stops a
-# target after N executions.
+# target after N executions; GST_FUZZ_TIMEOUT=S (default 10) is the seconds one input may take
+# before it counts as a hang (raise it on a loaded machine: a starved process trips it falsely).
 # Findings are written to build-fuzz/findings/<target>/; the corpus grows in build-fuzz/corpus/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +36,7 @@ for t in "${TARGETS[@]}"; do
   echo "fuzz: $t for ${SECONDS_PER_TARGET} s (log: $log)"
   # New inputs go to the first corpus directory only: the seeds in tests/fuzz/corpus stay as they are.
   build-fuzz/tests/fuzz/fuzz_"$t" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 \
-    -runs="${GST_FUZZ_RUNS:--1}" -timeout=10 -print_final_stats=1 -artifact_prefix="$findings/" \
+    -runs="${GST_FUZZ_RUNS:--1}" -timeout="${GST_FUZZ_TIMEOUT:-10}" -print_final_stats=1 -artifact_prefix="$findings/" \
     "$corpus" "tests/fuzz/corpus/$t" >"$log" 2>&1 || true
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")

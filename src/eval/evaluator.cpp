@@ -48,21 +48,20 @@ std::vector<double> Evaluator::scores(int64_t graph) {
   const int64_t c = store_.graphs().at(graph).num_configs;
   std::vector<double> out;
   out.reserve(c);
-  torch::Tensor tile_emb;  // tile: [1, D], config-independent
+  const bool tile = model_->task() == Task::Tile, per_config = model_->configs_at_nodes();
+  torch::Tensor shared_emb;  // tile joined at the head: [1, D], config-independent
+  if (!per_config) shared_emb = embedder_.graph_embedding(graph, {}, whole_graph_);
   GraphConfigs configs;
-  if (model_->task() == Task::Tile) {
-    tile_emb = embedder_.graph_embedding(graph, {}, whole_graph_);
-    configs = store_.load_configs(graph);
-  }
+  if (tile) configs = store_.load_configs(graph);
   for (int64_t first = 0; first < c; first += config_batch_) {
     const int64_t k = std::min(config_batch_, c - first);
     std::vector<int64_t> chunk(k);
     std::iota(chunk.begin(), chunk.end(), first);
-    torch::Tensor emb, tile_config;
-    if (model_->task() == Task::Layout) {
-      emb = embedder_.graph_embedding(graph, chunk, whole_graph_).unsqueeze(0);  // [1, k, D]
-    } else {
-      emb = tile_emb.unsqueeze(0).expand({1, k, tile_emb.size(1)});
+    torch::Tensor emb = per_config ? embedder_.graph_embedding(graph, chunk, whole_graph_)
+                                   : shared_emb.expand({k, shared_emb.size(1)});
+    emb = emb.unsqueeze(0);  // [1, k, D]
+    torch::Tensor tile_config;
+    if (tile) {
       tile_config = torch::from_blob(configs.tile_feat.data() + first * kTileConfigDim,
                                      {1, k, kTileConfigDim})
                         .clone()

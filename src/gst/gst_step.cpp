@@ -53,14 +53,20 @@ std::vector<GraphSample> GstStep::sample(const std::vector<int64_t>& graphs, std
 torch::Tensor GstStep::tile_config(const GraphSample& sample) {
   if (model_->task() != Task::Tile) return {};
   const int64_t k = static_cast<int64_t>(sample.configs.size());
-  auto out = torch::empty({1, k, kTileConfigDim});
-  float* p = out.data_ptr<float>();
-  const GraphConfigs& c = configs_of(sample.graph);
-  for (int64_t cfg : sample.configs) {
-    std::copy_n(c.tile_feat.data() + cfg * kTileConfigDim, kTileConfigDim, p);
-    p += kTileConfigDim;
+  std::vector<float> rows = tile_config_rows(configs_of(sample.graph), sample.configs);
+  return torch::from_blob(rows.data(), {1, k, kTileConfigDim}).clone().to(device_);  // [1, K, 24]
+}
+
+SegmentBatch GstStep::training_batch(const GraphSample& sample,
+                                     const std::vector<const Segment*>& segments) {
+  std::vector<float> rows;
+  std::vector<const float*> tile_feat;
+  if (model_->task() == Task::Tile && model_->configs_at_nodes()) {
+    rows = tile_config_rows(configs_of(sample.graph), sample.configs);
+    tile_feat.assign(segments.size(), rows.data());
   }
-  return out.to(device_);  // [1, K, 24]
+  const auto k = static_cast<int64_t>(sample.configs.size());
+  return make_segment_batch(segments, model_->task(), k, device_, tile_feat);
 }
 
 torch::Tensor GstStep::rank_loss(const torch::Tensor& scores, const GraphSample& sample) {
@@ -76,7 +82,7 @@ torch::Tensor GstStep::rank_loss(const torch::Tensor& scores, const GraphSample&
 }
 
 void GstStep::keys_of(const GraphSample& s, int64_t segment, std::vector<HistoryKey>& keys) const {
-  if (model_->task() != Task::Layout) {
+  if (!model_->configs_at_nodes()) {
     keys.push_back({s.graph, -1, segment});
     return;
   }
@@ -93,7 +99,7 @@ void GstStep::prepare(const std::vector<GraphSample>& samples, int64_t step, std
   missing_rows_.assign(n_graphs, torch::Tensor());
   if (config_.mode != GstMode::Gst) return;
 
-  const bool layout = model_->task() == Task::Layout;
+  const bool per_config = model_->configs_at_nodes();
   const int64_t dim = model_->embedding_dim();
   // Stale segments: every segment not trained this step, pulled in one call.
   std::vector<std::vector<int64_t>> stale(n_graphs);
@@ -113,7 +119,7 @@ void GstStep::prepare(const std::vector<GraphSample>& samples, int64_t step, std
   int64_t key_row = 0;
   for (size_t i = 0; i < n_graphs; ++i) {
     const GraphSample& s = samples[i];
-    const int64_t k_emb = layout ? static_cast<int64_t>(s.configs.size()) : 1;
+    const int64_t k_emb = per_config ? static_cast<int64_t>(s.configs.size()) : 1;
     const int64_t n = static_cast<int64_t>(stale[i].size());
     torch::Tensor block = pulled.narrow(0, key_row, n * k_emb).view({n, k_emb, dim});
     std::mt19937_64 own_rng;
@@ -160,7 +166,7 @@ Segment GstStep::load_for_training(int64_t graph, int64_t segment,
 torch::Tensor GstStep::full_graph_embedding(const GraphSample& sample) {
   const int64_t k = static_cast<int64_t>(sample.configs.size());
   const Segment graph = load_for_training(sample.graph, -1, sample.configs);
-  auto emb = model_->segment_embeddings(make_segment_batch({&graph}, model_->task(), k, device_));
+  auto emb = model_->segment_embeddings(training_batch(sample, {&graph}));
   counts_.trained_segments += 1;
   return emb.expand({1, k, emb.size(2)});  // [1, K, D]
 }
@@ -175,8 +181,7 @@ torch::Tensor GstStep::segment_embedding(size_t i) {
     trained.push_back(load_for_training(s.graph, seg, s.configs));
   std::vector<const Segment*> ptrs;
   for (const auto& t : trained) ptrs.push_back(&t);
-  torch::Tensor fresh =
-      model_->segment_embeddings(make_segment_batch(ptrs, model_->task(), k, device_));
+  torch::Tensor fresh = model_->segment_embeddings(training_batch(s, ptrs));
   const int64_t dim = fresh.size(2);  // fresh: [T, K', D]
   counts_.trained_segments += fresh.size(0);
 

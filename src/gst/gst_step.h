@@ -108,6 +108,10 @@ class GstStep {
   torch::Tensor rank_loss(const torch::Tensor& scores, const GraphSample& sample);
   // [1, K, 24] raw tile config features of the sample (undefined for layout).
   torch::Tensor tile_config(const GraphSample& sample);
+  // A batch of the sample's loaded segments, with the kernel's tile configs at its nodes when
+  // the model takes them there.
+  SegmentBatch training_batch(const GraphSample& sample,
+                              const std::vector<const Segment*>& segments);
   // The graph embedding [1, K, D] of prepared graph i, with gradients.
   torch::Tensor full_graph_embedding(const GraphSample& sample);
   torch::Tensor segment_embedding(size_t i);

@@ -19,17 +19,23 @@ torch::Tensor SegmentEmbedder::embed(const std::vector<SegmentRef>& refs,
                                      const std::vector<int64_t>& configs) {
   torch::NoGradGuard no_grad;
   const Task task = model_->task();
-  const int64_t k = task == Task::Layout ? static_cast<int64_t>(configs.size()) : 1;
-  GST_CHECK(k > 0, "embedding layout segments needs at least one config");
+  const bool per_config = model_->configs_at_nodes();
+  const int64_t k = per_config ? static_cast<int64_t>(configs.size()) : 1;
+  GST_CHECK(k > 0, "embedding segments with configs at the nodes needs at least one config");
   std::vector<torch::Tensor> parts;
   std::vector<Segment> loaded;
+  std::vector<std::vector<float>> tile_rows;  // tile configs at the nodes: each segment's kernel
   int64_t batch_nodes = 0;
   auto flush = [&] {
     if (loaded.empty()) return;
     std::vector<const Segment*> ptrs;
     for (const auto& s : loaded) ptrs.push_back(&s);
-    parts.push_back(model_->segment_embeddings(make_segment_batch(ptrs, task, k, device_)));
+    std::vector<const float*> tile_feat;
+    for (const auto& rows : tile_rows) tile_feat.push_back(rows.data());
+    parts.push_back(
+        model_->segment_embeddings(make_segment_batch(ptrs, task, k, device_, tile_feat)));
     loaded.clear();
+    tile_rows.clear();
     batch_nodes = 0;
   };
   for (const auto& ref : refs) {
@@ -37,6 +43,8 @@ torch::Tensor SegmentEmbedder::embed(const std::vector<SegmentRef>& refs,
     if (batch_nodes > 0 && batch_nodes + cost > max_batch_nodes_) flush();
     loaded.push_back(ref.segment < 0 ? store_.load_graph(ref.graph, configs)
                                      : store_.load_segment(ref.graph, ref.segment, configs));
+    if (task == Task::Tile && per_config)
+      tile_rows.push_back(tile_config_rows(store_.load_configs(ref.graph), configs));
     batch_nodes += cost;
   }
   flush();

@@ -25,12 +25,13 @@ class SegmentEmbedder {
   SegmentEmbedder(CostModel model, const SegmentStore& store, torch::Device device,
                   int64_t max_batch_nodes);
 
-  // Embeddings of `refs`, all with the same configs (layout; ignored for tile), in the model's
-  // current train/eval mode, without gradient. Returns [refs, K, D] (tile: K = 1) on the device.
+  // Embeddings of `refs`, all with the same configs (ignored when tile configs join at the head
+  // only), in the model's current train/eval mode, without gradient. Returns [refs, K, D] (tile
+  // joined at the head: K = 1) on the device.
   torch::Tensor embed(const std::vector<SegmentRef>& refs, const std::vector<int64_t>& configs);
 
   // Embeddings of every segment of `graph` (or the whole graph when whole_graph) combined into
-  // the graph embedding: [K, D] (tile: [1, D]).
+  // the graph embedding: [K, D] (tile joined at the head: [1, D]).
   torch::Tensor graph_embedding(int64_t graph, const std::vector<int64_t>& configs,
                                 bool whole_graph);
 

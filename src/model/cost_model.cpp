@@ -285,7 +285,7 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
       register_module("opcode_embedding", torch::nn::Embedding(kNumOpcodes, kOpcodeDim));
   input_node_ = register_module(
       "input_node", torch::nn::Linear(node_input_width(features, node_onehot_.width()), proj));
-  if (task == Task::Layout) {
+  if (configs_at_nodes()) {
     input_config_ = register_module(
         "input_config",
         torch::nn::Linear(torch::nn::LinearOptions(config_input_width(), proj).bias(false)));
@@ -328,7 +328,7 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
   // gradient is zero and Adam would turn float noise into +-lr steps (ranks would diverge).
   head_out_ = register_module(
       "head_out", torch::nn::Linear(torch::nn::LinearOptions(config.head_hidden, 1).bias(false)));
-  if (config.size_pooling && task == Task::Layout) {
+  if (config.size_pooling && configs_at_nodes()) {
     head_sum_ = register_module(
         "head_sum",
         torch::nn::Linear(torch::nn::LinearOptions(layer_width(config.layers), 1).bias(false)));
@@ -337,6 +337,10 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
   }
   head_prelu_in_ = register_parameter("head_prelu_in", torch::full({config.head_hidden}, 0.25));
   head_prelu_mid_ = register_parameter("head_prelu_mid", torch::full({config.head_hidden}, 0.25));
+}
+
+bool CostModelImpl::configs_at_nodes() const {
+  return task_ == Task::Layout || config_.tile_join == TileJoin::Early;
 }
 
 int64_t CostModelImpl::embedding_dim() const {
@@ -380,16 +384,23 @@ torch::Tensor CostModelImpl::node_inputs(const SegmentBatch& batch) {
 }
 
 // Layout values are dimension indices: as one-hot slots (-1, absent, is its own slot) and as
-// equality with the node's own coded columns, or raw without model.categorical.
+// equality with the node's own coded columns, or raw without model.categorical. Tile sizes as at
+// the head: signed logs and one-hot slots of the coded columns.
 int64_t CostModelImpl::config_input_width() const {
+  if (task_ == Task::Tile) return kTileConfigDim + config_onehot_.width();
   const int64_t coded = config_onehot_.width() + config_match_.width();
   return coded > 0 ? coded : kLayoutConfigDim;
 }
 
 torch::Tensor CostModelImpl::config_inputs(const torch::Tensor& config,
                                            const torch::Tensor& node_feat) const {
+  if (task_ == Task::Tile) return tile_inputs(config);
   if (config_onehot_.width() + config_match_.width() == 0) return config;
   return torch::cat({config_onehot_.encode(config), config_match_.encode(config, node_feat)}, 2);
+}
+
+torch::Tensor CostModelImpl::tile_inputs(const torch::Tensor& config) const {
+  return torch::cat({signed_log(config), config_onehot_.encode(config)}, -1);
 }
 
 torch::Tensor CostModelImpl::dropout_mask(int64_t rows, int64_t width,
@@ -454,6 +465,10 @@ torch::Tensor CostModelImpl::layer_full(int layer, const torch::Tensor& h, const
 // K configs of a segment (the ranking loss compares configs under the same thinned network),
 // which keeps the two paths equal in training mode as well.
 torch::Tensor CostModelImpl::segment_embeddings(const SegmentBatch& batch) {
+  GST_CHECK(task_ == Task::Layout || batch.config_feat.defined() == configs_at_nodes(),
+            "tile batch {} config features, but model.tile_join is {}",
+            batch.config_feat.defined() ? "carries" : "lacks",
+            configs_at_nodes() ? "early" : "late");
   const Plan plan(batch, config_.layers, config_.message_passing);
   const int64_t n = batch.segment_offsets.back();
   torch::Tensor x = node_inputs(batch);
@@ -476,7 +491,7 @@ torch::Tensor CostModelImpl::unconfigured_embeddings(const SegmentBatch& batch, 
     s = residual(l) ? s + post : post;
   }
   torch::Tensor pooled = pool_ranges(s.unsqueeze(0), batch.segment_offsets, weight);
-  if (task_ == Task::Layout && weight.defined()) {  // no configurable node: no config effect
+  if (configs_at_nodes() && weight.defined()) {  // no configurable node: no config effect
     const int64_t h = layer_width(config_.layers);
     pooled = torch::cat({pooled.narrow(2, 0, 2 * h), torch::zeros_like(pooled.narrow(2, 2 * h, h)),
                          pooled.narrow(2, 3 * h, 1)},
@@ -581,11 +596,11 @@ torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& b
   const torch::TensorOptions options = batch.node_feat.options();
   torch::Tensor x = node_inputs(batch);    // [N, F]
   torch::Tensor weight = pool_weights(x);  // [N] or undefined
-  // Layout size pooling needs the config effect: copy 0 runs with no config as its reference.
-  const int64_t ref = task_ == Task::Layout && weight.defined() ? 1 : 0;
+  // Size pooling of config effects needs a reference: copy 0 runs with no config.
+  const int64_t ref = configs_at_nodes() && weight.defined() ? 1 : 0;
   const int64_t c = k + ref;  // copies of the segment batch
   torch::Tensor z;
-  if (task_ == Task::Layout) {
+  if (configs_at_nodes()) {
     const int64_t f = x.size(1);
     const int64_t w = config_input_width();
     torch::Tensor config = torch::zeros({k, n, w}, options);
@@ -599,7 +614,7 @@ torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& b
     torch::Tensor joined = torch::cat({input_node_->weight, input_config_->weight}, 1);
     z = torch::linear(inputs.reshape({c * n, f + w}), joined, input_node_->bias);
   } else {
-    GST_CHECK(k == 1, "tile batches have one config per segment, got {}", k);
+    GST_CHECK(k == 1, "tile batches joined at the head have one config, got {}", k);
     z = input_node_(x);
   }
   auto copies = [&](const torch::Tensor& mask) {  // [N, W] -> [C N, W]
@@ -653,11 +668,11 @@ torch::Tensor CostModelImpl::head(const torch::Tensor& graph_emb,
                   tile_config.size(0) == graph_emb.size(0) &&
                   tile_config.size(1) == graph_emb.size(1) && tile_config.size(2) == kTileConfigDim,
               "tile head expects tile_config [G, K, {}] matching graph_emb", kTileConfigDim);
-    // The tile config is one vector per kernel, not per node, so it joins at the head: every node
-    // state stays config-independent and the backbone runs once per kernel, not once per config.
-    // Tile sizes as signed logs; coded columns (log2 sizes, ...) also as one-hot slots, so the
-    // head can single out the exact sizes that fit a kernel.
-    x = torch::cat({x, signed_log(tile_config), config_onehot_.encode(tile_config)}, 2);
+    // The tile config is one vector per kernel: with tile_join late it joins here only, every
+    // node state stays config-independent and the backbone runs once per kernel; with early it
+    // also entered every node. Tile sizes as signed logs; coded columns (log2 sizes, ...) also as
+    // one-hot slots, so the head can single out the exact sizes that fit a kernel.
+    x = torch::cat({x, tile_inputs(tile_config)}, 2);
   }
   x = prelu_last(head_in_(x), head_prelu_in_);
   x = torch::dropout(x, config_.dropout, is_training());

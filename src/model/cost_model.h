@@ -24,7 +24,8 @@ class CostModelImpl : public torch::nn::Module {
   CostModelImpl(const ModelConfig& config, Task task, const ColumnStats& node_columns,
                 const ColumnStats& config_columns);
 
-  // Segment embeddings: layout -> [B_seg, K, D]; tile -> [B_seg, 1, D] (config-independent).
+  // Segment embeddings: [B_seg, K, D]; tile with configs at the head only: [B_seg, 1, D]
+  // (config-independent).
   // Shares all config-independent work across the K configs: only nodes within l hops of a
   // configurable node are computed per config at layer l.
   torch::Tensor segment_embeddings(const SegmentBatch& batch);
@@ -38,6 +39,9 @@ class CostModelImpl : public torch::nn::Module {
   // D = 2 * hidden (mean and max pooling), 3 * hidden + 1 with model.size_pooling (a size-weighted
   // sum and the total weight).
   int64_t embedding_dim() const;
+  // Whether configs enter the backbone (layout; tile with model.tile_join early): then segment
+  // batches carry K configs and segment embeddings differ per config.
+  bool configs_at_nodes() const;
   std::vector<torch::Tensor> backbone_parameters();
   std::vector<torch::Tensor> head_parameters();
   const ModelConfig& config() const { return config_; }
@@ -65,10 +69,13 @@ class CostModelImpl : public torch::nn::Module {
   // Opcode embedding, standardized and log features, one-hot coded columns and segment size:
   // [N, 140] -> [N, node input width].
   torch::Tensor node_inputs(const SegmentBatch& batch);
-  // Layout config inputs of M configurable nodes: config [K, M, 18], node_feat [M, 140] ->
+  // Config inputs of M configurable nodes: config [K, M, 18 or 24], node_feat [M, 140] ->
   // [K, M, config input width].
   torch::Tensor config_inputs(const torch::Tensor& config, const torch::Tensor& node_feat) const;
   int64_t config_input_width() const;
+  // Tile sizes as model inputs: signed logs and one-hot slots of the coded columns, [..., 24] ->
+  // [..., 24 + slots].
+  torch::Tensor tile_inputs(const torch::Tensor& config) const;
   // Size-aware pooling weights e^{a_i} of the nodes, a_i learned from node inputs x [N, W]: [N]
   // (undefined without model.size_pooling).
   torch::Tensor pool_weights(const torch::Tensor& x);
@@ -119,7 +126,7 @@ class CostModelImpl : public torch::nn::Module {
   ConfigMatch config_match_;     // layout (empty unless model.config_match)
   torch::nn::Embedding opcode_embedding_{nullptr};
   torch::nn::Linear input_node_{nullptr};    // [opcode_dim + F'] -> projection, with bias
-  torch::nn::Linear input_config_{nullptr};  // layout: config inputs -> projection, no bias
+  torch::nn::Linear input_config_{nullptr};  // config inputs -> projection, no bias
   torch::Tensor input_prelu_;                // [projection]
   // SAGE weights per layer: self term (with the layer's bias), in- and out-neighbour means.
   std::vector<torch::nn::Linear> layer_self_, layer_in_, layer_out_;
@@ -128,8 +135,9 @@ class CostModelImpl : public torch::nn::Module {
   torch::nn::Linear pool_gate_{nullptr};          // node inputs -> a_i (size_pooling)
   torch::nn::LayerNorm head_norm_{nullptr};       // null when norm = none
   torch::nn::Linear head_in_{nullptr}, head_mid_{nullptr}, head_out_{nullptr};
-  // Layout size pooling: a linear cost per node state, summed by size weight over the graph and
-  // divided by its total weight (a per-graph constant, so the config order is exact).
+  // Size pooling with configs at the nodes: a linear cost per node state, summed by size weight
+  // over the graph and divided by its total weight (a per-graph constant, so the config order is
+  // exact).
   torch::nn::Linear head_sum_{nullptr};
   torch::Tensor head_prelu_in_, head_prelu_mid_;  // [head_hidden]
 };

@@ -18,6 +18,13 @@ constexpr auto enum_names(Combine) {
   return std::array{std::pair{Combine::Sum, "sum"}, std::pair{Combine::Mean, "mean"}};
 }
 
+// Where tile configs join the model: at the head only (one backbone pass per kernel), or also at
+// every node (one backbone pass per config, as the TpuGraphs baseline's EarlyJoinSAGE).
+enum class TileJoin { Late, Early };
+constexpr auto enum_names(TileJoin) {
+  return std::array{std::pair{TileJoin::Late, "late"}, std::pair{TileJoin::Early, "early"}};
+}
+
 struct ModelConfig {
   int hidden = 256;      // message-passing width
   int projection = 128;  // width of the per-node input projection
@@ -30,6 +37,7 @@ struct ModelConfig {
   bool categorical = true;      // integer-coded node and config columns as one-hot slots
   bool config_match = true;     // layout: config values equal to the node's own coded columns
   bool size_pooling = true;     // a third readout: node states summed with learned size weights
+  TileJoin tile_join = TileJoin::Late;
 
   void visit(ConfigSection& c) {
     c.field("hidden", hidden, 1, 8192);
@@ -43,6 +51,7 @@ struct ModelConfig {
     c.field("categorical", categorical);
     c.field("config_match", config_match);
     c.field("size_pooling", size_pooling);
+    c.choice("tile_join", tile_join);
   }
 };
 

@@ -90,14 +90,48 @@ torch::Tensor join_config_features(const std::vector<const Segment*>& segments, 
       .to(device);
 }
 
+// Tile configs at the nodes: every node configurable, its kernel's K configs as its features.
+void join_tile_configs(const std::vector<const float*>& tile_feat, int64_t k, torch::Device device,
+                       SegmentBatch& batch) {
+  const int64_t n = batch.segment_offsets.back();
+  std::vector<float> feat(k * n * kTileConfigDim);
+  for (size_t s = 0; s < tile_feat.size(); ++s) {
+    for (int64_t c = 0; c < k; ++c) {
+      const float* row = tile_feat[s] + c * kTileConfigDim;
+      for (int64_t v = batch.segment_offsets[s]; v < batch.segment_offsets[s + 1]; ++v)
+        std::copy_n(row, kTileConfigDim, feat.data() + (c * n + v) * kTileConfigDim);
+    }
+  }
+  batch.config_nodes = torch::arange(n, torch::kInt64).to(device);
+  batch.config_feat =
+      torch::from_blob(feat.data(), {k, n, kTileConfigDim}, torch::kFloat32).clone().to(device);
+}
+
 }  // namespace
 
+std::vector<float> tile_config_rows(const GraphConfigs& graph,
+                                    const std::vector<int64_t>& configs) {
+  const auto c = static_cast<int64_t>(graph.tile_feat.size() / kTileConfigDim);
+  std::vector<float> rows;
+  rows.reserve(configs.size() * kTileConfigDim);
+  for (int64_t cfg : configs) {
+    GST_CHECK(cfg >= 0 && cfg < c, "tile config {} of a kernel with {} configs", cfg, c);
+    rows.insert(rows.end(), graph.tile_feat.begin() + cfg * kTileConfigDim,
+                graph.tile_feat.begin() + (cfg + 1) * kTileConfigDim);
+  }
+  return rows;
+}
+
 SegmentBatch make_segment_batch(const std::vector<const Segment*>& segments, Task task,
-                                int64_t num_configs, torch::Device device) {
+                                int64_t num_configs, torch::Device device,
+                                const std::vector<const float*>& tile_feat) {
   GST_CHECK(!segments.empty(), "make_segment_batch needs at least one segment");
   const bool layout = task == Task::Layout;
-  const int64_t k = layout ? num_configs : 1;
-  GST_CHECK(k >= 1, "layout batches need num_configs >= 1, got {}", num_configs);
+  const bool tile_configs = !layout && !tile_feat.empty();
+  GST_CHECK(!tile_configs || tile_feat.size() == segments.size(),
+            "{} tile config pointers for {} segments", tile_feat.size(), segments.size());
+  const int64_t k = layout || tile_configs ? num_configs : 1;
+  GST_CHECK(k >= 1, "batches with configs need num_configs >= 1, got {}", num_configs);
 
   SegmentBatch batch;
   batch.num_segments = static_cast<int64_t>(segments.size());
@@ -111,6 +145,7 @@ SegmentBatch make_segment_batch(const std::vector<const Segment*>& segments, Tas
   }
   join_nodes(segments, layout, num_config_nodes, device, batch);
   if (layout) batch.config_feat = join_config_features(segments, k, num_config_nodes, device);
+  if (tile_configs) join_tile_configs(tile_feat, k, device, batch);
   return batch;
 }
 

@@ -20,16 +20,22 @@ struct SegmentBatch {
   torch::Tensor node_segment;  // [N] int64, which segment of the batch each node belongs to
   int64_t num_segments = 0;    // B_seg
   std::vector<int64_t> segment_offsets;  // [B_seg + 1], host side
-  int64_t num_configs = 1;               // K (layout: configs per segment; tile: 1)
-  // Layout only (undefined for tile):
-  torch::Tensor config_nodes;  // [M] int64 batch-global ids of configurable nodes
-  torch::Tensor config_feat;   // [K, M, 18] float: config k of segment s is the k-th requested
-                               // config of s (the same K for every segment of the batch)
+  int64_t num_configs = 1;  // K (layout and tile with configs at the nodes; otherwise 1)
+  // Layout, and tile with configs at the nodes (undefined otherwise):
+  torch::Tensor config_nodes;  // [M] int64 batch-global ids of configurable nodes (tile: all)
+  torch::Tensor config_feat;   // [K, M, 18 or 24] float: config k of segment s is the k-th
+                               // requested config of s (the same K for every segment)
 };
 
 // Concatenates segments into one batch on `device`. Layout: every segment must carry
-// `num_configs` configs (config_feat [num_configs, m, 18]); tile: num_configs is ignored (K = 1).
+// `num_configs` configs (config_feat [num_configs, m, 18]). Tile: without `tile_feat` K = 1 and
+// num_configs is ignored; with it (one pointer per segment to its kernel's num_configs tile
+// configs, [K, 24]) every node is configurable and carries its kernel's config features.
 SegmentBatch make_segment_batch(const std::vector<const Segment*>& segments, Task task,
-                                int64_t num_configs, torch::Device device);
+                                int64_t num_configs, torch::Device device,
+                                const std::vector<const float*>& tile_feat = {});
+
+// The tile features [K, 24] of `configs` of a kernel, in order.
+std::vector<float> tile_config_rows(const GraphConfigs& graph, const std::vector<int64_t>& configs);
 
 }  // namespace gst

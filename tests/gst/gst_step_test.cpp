@@ -31,8 +31,9 @@ class GstStepTest : public ::testing::Test {
     delete dir_;
   }
 
-  static CostModel model_for(const SegmentStore& store) {
+  static CostModel model_for(const SegmentStore& store, TileJoin join = TileJoin::Late) {
     ModelConfig mc;
+    mc.tile_join = join;
     mc.hidden = 16;
     mc.projection = 8;
     mc.layers = 2;
@@ -60,10 +61,14 @@ gst::testing::ScratchDir* GstStepTest::dir_ = nullptr;
 std::shared_ptr<SegmentStore> GstStepTest::layout_, GstStepTest::tile_;
 
 // With SED off and every stale entry computed fresh (first step, missing=compute), the GST
-// combination is exactly the all-fresh graph embedding the head fine-tuning stage uses.
+// combination is exactly the all-fresh graph embedding the head fine-tuning stage uses; tile
+// with its configs at the head only and at the nodes too.
 TEST_F(GstStepTest, FirstStepWithComputedMissingEqualsAllFresh) {
-  for (auto* store : {layout_.get(), tile_.get()}) {
-    CostModel model = model_for(*store);
+  for (auto [store, join] : {std::pair{layout_.get(), TileJoin::Late},
+                             {tile_.get(), TileJoin::Late},
+                             {tile_.get(), TileJoin::Early}}) {
+    SCOPED_TRACE(to_string(join));
+    CostModel model = model_for(*store, join);
     GstConfig cfg;
     cfg.configs_per_graph = 6;
     cfg.sed_p = 0;
@@ -78,19 +83,19 @@ TEST_F(GstStepTest, FirstStepWithComputedMissingEqualsAllFresh) {
     const double fresh_loss = step.head_loss(samples).item<double>();
     EXPECT_NEAR(gst_loss, fresh_loss, 1e-5 * std::max(1.0, std::abs(fresh_loss)));
 
-    // After the push every (graph, config, segment) of the samples is in the table (tile: one
-    // key per segment), written at step 0.
+    // After the push every (graph, config, segment) of the samples is in the table (tile joined
+    // at the head: one key per segment), written at step 0.
     step.push_fresh(0);
     int64_t expected = 0;
     for (const auto& s : samples) {
       const int64_t segs = store->graphs()[s.graph].num_segments();
-      expected += store->manifest().task == Task::Layout ? segs * 6 : segs;
+      expected += model->configs_at_nodes() ? segs * 6 : segs;
     }
     EXPECT_EQ(table.stats().entries, expected);
     std::vector<HistoryKey> keys;
     for (const auto& s : samples)
       for (int64_t seg = 0; seg < store->graphs()[s.graph].num_segments(); ++seg)
-        keys.push_back({s.graph, store->manifest().task == Task::Layout ? s.configs[0] : -1, seg});
+        keys.push_back({s.graph, model->configs_at_nodes() ? s.configs[0] : -1, seg});
     std::vector<float> out(keys.size() * dim);
     std::vector<uint8_t> found;
     table.reset_stats();

@@ -214,6 +214,48 @@ TEST(CostModel, TileSharedEqualsReplicatedAndHeadUsesConfig) {
   EXPECT_THROW(model->head(emb, torch::Tensor()), Error);
 }
 
+TEST(CostModel, TileConfigsAtTheNodesShareWorkExactly) {
+  torch::manual_seed(6);
+  std::mt19937_64 rng(6);
+  ModelConfig config;
+  config.hidden = 16;
+  config.projection = 8;
+  config.head_hidden = 8;
+  config.tile_join = TileJoin::Early;
+  CostModel model = make_model(config, Task::Tile);
+  model->to(torch::kFloat64);
+  ASSERT_TRUE(model->configs_at_nodes());
+  std::vector<Segment> segments = make_segments(rng, 0, 1, Task::Tile);
+  // Each kernel (segment) its own 4 tile configs; the batch broadcasts them to its nodes.
+  const int64_t k = 4;
+  std::vector<std::vector<float>> rows(segments.size());
+  std::vector<const float*> tile_feat;
+  std::uniform_int_distribution<int> log_size(0, 9);
+  for (auto& r : rows) {
+    for (int64_t i = 0; i < k * kTileConfigDim; ++i) r.push_back(float(1 << log_size(rng)));
+    tile_feat.push_back(r.data());
+  }
+  std::vector<const Segment*> ptrs;
+  for (const Segment& s : segments) ptrs.push_back(&s);
+  SegmentBatch batch = make_segment_batch(ptrs, Task::Tile, k, torch::kCPU, tile_feat);
+  ASSERT_EQ(batch.num_configs, k);
+  ASSERT_EQ(batch.config_nodes.numel(), batch.segment_offsets.back());
+  EXPECT_EQ(batch.config_feat[2][batch.segment_offsets[1]][5].item<float>(),
+            rows[1][2 * kTileConfigDim + 5]);  // node 0 of kernel 1 holds its config 2
+  batch.node_feat = batch.node_feat.to(torch::kFloat64);
+  batch.config_feat = batch.config_feat.to(torch::kFloat64);
+  expect_shared_equals_replicated(model, batch, 1e-10);
+  expect_shared_equals_replicated(model, batch, 1e-10, /*training=*/true);
+
+  model->eval();
+  torch::Tensor emb = model->segment_embeddings(batch);  // [3, K, D]
+  EXPECT_GT((emb.select(1, 0) - emb.select(1, 1)).abs().max().item<double>(), 0);
+  // A batch without the configs at its nodes is refused, not embedded as if config-free.
+  SegmentBatch late = make_segment_batch(ptrs, Task::Tile, k, torch::kCPU);
+  late.node_feat = late.node_feat.to(torch::kFloat64);
+  EXPECT_THROW(model->segment_embeddings(late), Error);
+}
+
 TEST(CostModel, LayoutScoresDependOnConfigsOnlyThroughTheirFeatures) {
   torch::manual_seed(6);
   std::mt19937_64 rng(6);

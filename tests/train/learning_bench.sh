@@ -5,15 +5,17 @@
 # Not run by ctest (tens of minutes of CPU).
 #
 #   tests/train/learning_bench.sh [-f "FAMILY;FAMILY..."] [-s SEEDS] [-n STEPS] [-t TILE_STEPS]
-#                                 [-g GRAPHS] [-j JOBS] [-m "MODE MODE..."]
+#                                 [-g GRAPHS] [-j JOBS] [-m "MODE MODE..."] [-T "MODE MODE..."]
 #
 # FAMILY: layout:<--cost value> or tile:<--cost value>, e.g. "layout:agree;tile:oneshape,noisy"
 # (default: layout agree, agree,heavy, agree,relayout, agree,noisy, classic; tile classic and
 # spill,oneshape,noisy). Layout MODES (default: all): gst (history, no stale-embedding dropout,
 # the default), gst_sed (history + SED, p = 0.5), gst_efd (+ head fine-tuning), segment_only,
 # full_graph, structure_blind, raw_inputs (gst without one-hot columns, config equality features
-# and size pooling: the inputs of earlier versions). Tile kernels are one segment, so tile trains
-# its quickstart config only. SEEDS (default 3) are train.seed values 0..SEEDS-1 on one
+# and size pooling: the inputs of earlier versions). Tile kernels are one segment, so GST modes
+# do not apply; tile MODES (-T, default: tile): tile (configs/quickstart_tile.yaml), tile_dropout
+# (dropout 0.1), tile_early_dropout (the same with tile configs also at every node), tile_noreg
+# (no weight decay, no dropout). SEEDS (default 3) are train.seed values 0..SEEDS-1 on one
 # collection per family. JOBS: runs at once (default 1; each one process, one torch thread).
 # Work goes under $GST_BENCH_DIR (default build/learning_bench); collections and stores there are
 # reused.
@@ -25,7 +27,8 @@ FAMILIES="layout:agree;layout:agree,heavy;layout:agree,relayout;layout:agree,noi
 FAMILIES+=";tile:classic;tile:spill,oneshape,noisy"
 SEEDS=3 STEPS=300 TILE_STEPS=6000 GRAPHS=60 JOBS=1
 MODES="gst gst_sed gst_efd segment_only full_graph structure_blind raw_inputs"
-while getopts "f:s:n:t:g:j:m:" opt; do
+TILE_MODES="tile"
+while getopts "f:s:n:t:g:j:m:T:" opt; do
   case $opt in
     f) FAMILIES=$OPTARG ;;
     s) SEEDS=$OPTARG ;;
@@ -34,7 +37,8 @@ while getopts "f:s:n:t:g:j:m:" opt; do
     g) GRAPHS=$OPTARG ;;
     j) JOBS=$OPTARG ;;
     m) MODES=$OPTARG ;;
-    *) sed -n 2,19p "$0"; exit 2 ;;
+    T) TILE_MODES=$OPTARG ;;
+    *) sed -n 2,21p "$0"; exit 2 ;;
   esac
 done
 mkdir -p "$WORK"
@@ -69,6 +73,9 @@ mode_overrides() {
       echo "--set model.categorical=false --set model.config_match=false --set model.size_pooling=false"
       ;;
     tile) echo "" ;;
+    tile_dropout) echo "--set model.dropout=0.1" ;;
+    tile_early_dropout) echo "--set model.dropout=0.1 --set model.tile_join=early" ;;
+    tile_noreg) echo "--set model.dropout=0 --set train.weight_decay=0" ;;
   esac
 }
 
@@ -97,7 +104,7 @@ for family in "${families[@]}"; do
   task=${family%%:*} cost=${family#*:} dir=$WORK/${family//[:,]/_}
   mkdir -p "$dir"
   prepare "$task" "$cost" "$dir"
-  modes=$([ "$task" = layout ] && echo "$MODES" || echo tile)
+  modes=$([ "$task" = layout ] && echo "$MODES" || echo "$TILE_MODES")
   for mode in $modes; do
     for ((seed = 0; seed < SEEDS; ++seed)); do
       run "$dir" "$task" "$mode" "$seed" &
@@ -115,7 +122,7 @@ echo "| family | ceiling / oracle | mode | Kendall tau | top-1 / top-5 slowdown 
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 for family in "${families[@]}"; do
   task=${family%%:*} dir=$WORK/${family//[:,]/_}
-  modes=$([ "$task" = layout ] && echo "$MODES" || echo tile)
+  modes=$([ "$task" = layout ] && echo "$MODES" || echo "$TILE_MODES")
   for mode in $modes; do
     /usr/bin/python3 - "$family" "$dir" "$mode" "$SEEDS" <<'PY'
 import json, re, statistics as st, sys

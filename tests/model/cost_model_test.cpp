@@ -28,6 +28,15 @@ std::ostream& operator<<(std::ostream& os, const EqualityCase& c) {
             << " norm=" << to_string(c.norm) << " projection=" << c.projection;
 }
 
+// A model config of the given widths; the rest at the defaults.
+ModelConfig small_config(int hidden, int projection, int head_hidden = ModelConfig{}.head_hidden) {
+  ModelConfig config;
+  config.hidden = hidden;
+  config.projection = projection;
+  config.head_hidden = head_hidden;
+  return config;
+}
+
 CostModel make_model(const ModelConfig& config, Task task) {
   return CostModel(config, task, testing::unit_node_stats(), testing::unit_config_stats(task));
 }
@@ -144,9 +153,7 @@ INSTANTIATE_TEST_SUITE_P(Layout, SharedEqualsReplicated,
 TEST(CostModel, SharedEqualsReplicatedInFloat) {
   torch::manual_seed(3);
   std::mt19937_64 rng(3);
-  ModelConfig config;
-  config.hidden = 32;
-  config.projection = 16;
+  ModelConfig config = small_config(32, 16);
   CostModel model = make_model(config, Task::Layout);
   const int64_t k = 5;
   std::vector<Segment> segments = make_segments(rng, 0.1, k, Task::Layout);
@@ -160,9 +167,7 @@ TEST(CostModel, SharedEqualsReplicatedInFloat) {
 TEST(CostModel, Bf16ProductsStayCloseToFp32) {
   torch::manual_seed(3);
   std::mt19937_64 rng(3);
-  ModelConfig config;
-  config.hidden = 32;
-  config.projection = 16;
+  ModelConfig config = small_config(32, 16);
   CostModel model = make_model(config, Task::Layout);
   const int64_t k = 5;
   std::vector<Segment> segments = make_segments(rng, 0.3, k, Task::Layout);
@@ -193,10 +198,7 @@ TEST(CostModel, Bf16ProductsStayCloseToFp32) {
 TEST(CostModel, TileSharedEqualsReplicatedAndHeadUsesConfig) {
   torch::manual_seed(4);
   std::mt19937_64 rng(4);
-  ModelConfig config;
-  config.hidden = 16;
-  config.projection = 8;
-  config.head_hidden = 8;
+  ModelConfig config = small_config(16, 8, 8);
   CostModel model = make_model(config, Task::Tile);
   model->to(torch::kFloat64);
   std::vector<Segment> segments = make_segments(rng, 0, 1, Task::Tile);
@@ -217,10 +219,7 @@ TEST(CostModel, TileSharedEqualsReplicatedAndHeadUsesConfig) {
 TEST(CostModel, TileConfigsAtTheNodesShareWorkExactly) {
   torch::manual_seed(6);
   std::mt19937_64 rng(6);
-  ModelConfig config;
-  config.hidden = 16;
-  config.projection = 8;
-  config.head_hidden = 8;
+  ModelConfig config = small_config(16, 8, 8);
   config.tile_join = TileJoin::Early;
   CostModel model = make_model(config, Task::Tile);
   model->to(torch::kFloat64);
@@ -259,9 +258,7 @@ TEST(CostModel, TileConfigsAtTheNodesShareWorkExactly) {
 TEST(CostModel, LayoutScoresDependOnConfigsOnlyThroughTheirFeatures) {
   torch::manual_seed(6);
   std::mt19937_64 rng(6);
-  ModelConfig config;
-  config.hidden = 16;
-  config.projection = 8;
+  ModelConfig config = small_config(16, 8);
   CostModel model = make_model(config, Task::Layout);
   model->eval();
   std::vector<Segment> segments = make_segments(rng, 0.2, 3, Task::Layout);
@@ -281,9 +278,7 @@ TEST(CostModel, LayoutScoresDependOnConfigsOnlyThroughTheirFeatures) {
 TEST(CostModel, ConstantFeatureColumnsAreDropped) {
   torch::manual_seed(7);
   std::mt19937_64 rng(7);
-  ModelConfig config;
-  config.hidden = 8;
-  config.projection = 8;
+  ModelConfig config = small_config(8, 8);
   CostModel model = make_model(config, Task::Layout);  // column 7 has std 0
   model->eval();
   std::vector<Segment> segments = make_segments(rng, 0.2, 2, Task::Layout);
@@ -298,9 +293,7 @@ TEST(CostModel, ConstantFeatureColumnsAreDropped) {
 TEST(CostModel, WithoutMessagePassingEdgesDoNotMatter) {
   torch::manual_seed(8);
   std::mt19937_64 rng(8);
-  ModelConfig config;
-  config.hidden = 8;
-  config.projection = 8;
+  ModelConfig config = small_config(8, 8);
   config.message_passing = false;
   CostModel model = make_model(config, Task::Layout);
   model->eval();
@@ -320,9 +313,7 @@ TEST(CostModel, WithoutMessagePassingEdgesDoNotMatter) {
 }
 
 TEST(CostModel, ParametersSplitIntoBackboneAndHead) {
-  ModelConfig config;
-  config.hidden = 8;
-  config.projection = 8;
+  ModelConfig config = small_config(8, 8);
   CostModel model = make_model(config, Task::Layout);
   auto backbone = model->backbone_parameters();
   auto head = model->head_parameters();
@@ -340,9 +331,7 @@ TEST(CostModel, ParametersSplitIntoBackboneAndHead) {
 // With the MLP's output zeroed, a layout score is the additive term alone: v . (weighted sum of
 // the config effect) / (total weight), so it ignores the graph's scale.
 TEST(CostModel, AdditiveTermIsTheWeightedMeanOfALinearNodeCost) {
-  ModelConfig config;
-  config.hidden = 4;
-  config.projection = 4;
+  ModelConfig config = small_config(4, 4);
   CostModel model = make_model(config, Task::Layout);
   torch::NoGradGuard no_grad;
   auto params = model->named_parameters();
@@ -365,9 +354,7 @@ TEST(CostModel, AdditiveTermIsTheWeightedMeanOfALinearNodeCost) {
 TEST(CostModel, TrainingModeRunsWithDropoutAndGivesFiniteGradients) {
   torch::manual_seed(9);
   std::mt19937_64 rng(9);
-  ModelConfig config;
-  config.hidden = 16;
-  config.projection = 8;
+  ModelConfig config = small_config(16, 8);
   config.dropout = 0.5;
   CostModel model = make_model(config, Task::Layout);
   model->train();

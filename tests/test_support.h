@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace gst {
 class MpiCommunicator;
@@ -77,6 +78,11 @@ CommandResult run_python(const std::string& script, const std::string& args = ""
 
 // A benchmark's integer option "--name VALUE" from argv, or fallback when absent.
 int64_t int_arg(int argc, char** argv, const char* name, int64_t fallback);
+// Drops a file from the page cache for cold-read timings (dropping all caches needs root; this
+// needs no privilege). Dirty pages are written first so they can go.
+void evict_from_page_cache(const std::filesystem::path& path);
+// The p-quantile (p in 0..1, nearest rank) of a benchmark's timings.
+double percentile(std::vector<double> values, double p);
 
 // This process's MPI world, started on first use: world size 1 in gst_tests and the benchmarks
 // (a single process is world size 1), every rank of the job in gst_mpi_tests under mpirun.

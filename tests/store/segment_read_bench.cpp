@@ -1,9 +1,5 @@
 // Segment read latency: one 1000-node segment with 32 sampled configs, cold and warm page cache.
 //   build/tests/segment_read_bench [--configs C] [--graphs G] [--reads R] [--compression L]
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -20,20 +16,6 @@ namespace {
 
 using namespace gst;
 using Clock = std::chrono::steady_clock;
-
-// Evicts a file from the page cache (dropping all caches needs root; this needs no privilege).
-void evict(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return;
-  ::fdatasync(fd);
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-  ::close(fd);
-}
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5))];
-}
 
 }  // namespace
 
@@ -99,7 +81,7 @@ int main(int argc, char** argv) {
   }
   for (int64_t i = 0; i < std::max<int64_t>(reads / 4, 20); ++i) {
     // Cold: shard files evicted from the page cache and a fresh reader (no HDF5 caches).
-    for (const auto& shard : manifest.shards) evict(o.out / shard.file);
+    for (const auto& shard : manifest.shards) testing::evict_from_page_cache(o.out / shard.file);
     auto store = SegmentStore::open(o.out);
     int64_t g, s;
     std::vector<int64_t> c;
@@ -112,10 +94,12 @@ int main(int argc, char** argv) {
   std::printf(
       "segment read (1000 nodes, 32 of %lld configs): warm median %.3f ms p99 %.3f ms (%zu "
       "reads)\n",
-      static_cast<long long>(configs), percentile(warm, 0.5), percentile(warm, 0.99), warm.size());
+      static_cast<long long>(configs), testing::percentile(warm, 0.5),
+      testing::percentile(warm, 0.99), warm.size());
   std::printf(
       "segment read (1000 nodes, 32 of %lld configs): cold median %.3f ms p99 %.3f ms (%zu reads, "
       "page cache dropped with posix_fadvise(DONTNEED), file opened by the read)\n",
-      static_cast<long long>(configs), percentile(cold, 0.5), percentile(cold, 0.99), cold.size());
+      static_cast<long long>(configs), testing::percentile(cold, 0.5),
+      testing::percentile(cold, 0.99), cold.size());
   return 0;
 }

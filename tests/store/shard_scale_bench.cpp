@@ -231,18 +231,6 @@ void check_store(const fs::path& store_dir, const BigGraph& g, std::mt19937_64& 
   }
 }
 
-void evict(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return;
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-  ::close(fd);
-}
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5))];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -309,7 +297,8 @@ int main(int argc, char** argv) {
       }
     }
     for (int64_t i = 0; i < std::max<int64_t>(reads / 10, 5); ++i) {
-      for (const auto& e : fs::directory_iterator(store_dir)) evict(e.path());
+      for (const auto& e : fs::directory_iterator(store_dir))
+        testing::evict_from_page_cache(e.path());
       auto t = Clock::now();
       auto store = SegmentStore::open(store_dir);
       store->load_segment(0, 0, sample());
@@ -319,8 +308,8 @@ int main(int argc, char** argv) {
         "32 of %lld configs of a 1000-node segment (150 configurable nodes, store %.1f MB): warm "
         "median %.2f ms, p99 %.2f ms; cold (evicted, reopened) median %.2f ms, p99 %.2f ms\n",
         static_cast<long long>(configs), fs::file_size(store_dir / "shard-00000.h5") / 1e6,
-        percentile(warm, 0.5), percentile(warm, 0.99), percentile(cold, 0.5),
-        percentile(cold, 0.99));
+        testing::percentile(warm, 0.5), testing::percentile(warm, 0.99),
+        testing::percentile(cold, 0.5), testing::percentile(cold, 0.99));
     std::fflush(stdout);
     fs::remove_all(store_dir);
     fs::remove_all(root);

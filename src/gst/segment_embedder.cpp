@@ -25,6 +25,8 @@ torch::Tensor SegmentEmbedder::embed(const std::vector<SegmentRef>& refs,
   std::vector<torch::Tensor> parts;
   std::vector<Segment> loaded;
   std::vector<std::vector<float>> tile_rows;  // tile configs at the nodes: each segment's kernel
+  std::vector<float> kernel_rows;             // of kernel_graph, read once for its segments
+  int64_t kernel_graph = -1;
   int64_t batch_nodes = 0;
   auto flush = [&] {
     if (loaded.empty()) return;
@@ -43,8 +45,13 @@ torch::Tensor SegmentEmbedder::embed(const std::vector<SegmentRef>& refs,
     if (batch_nodes > 0 && batch_nodes + cost > max_batch_nodes_) flush();
     loaded.push_back(ref.segment < 0 ? store_.load_graph(ref.graph, configs)
                                      : store_.load_segment(ref.graph, ref.segment, configs));
-    if (task == Task::Tile && per_config)
-      tile_rows.push_back(tile_config_rows(store_.load_configs(ref.graph), configs));
+    if (task == Task::Tile && per_config) {
+      if (ref.graph != kernel_graph) {
+        kernel_rows = tile_config_rows(store_.load_configs(ref.graph), configs);
+        kernel_graph = ref.graph;
+      }
+      tile_rows.push_back(kernel_rows);
+    }
     batch_nodes += cost;
   }
   flush();

@@ -47,6 +47,16 @@ $gst shard --input "$work/data" --collection layout:xla:random --out "$work/stor
 run=$work/run
 has_checkpoint() { ls -d "$run"/step-* > /dev/null 2>&1; }
 requeued() { [ "$(job_field Restarts)" = 1 ]; }
+pending() { [ "$(job_field JobState)" = PENDING ]; }
+release_requeued() {  # start the requeued attempt now instead of after Slurm's ~120 s BeginTime
+  wait_for 120 "$1" requeued
+  # slurmd refuses ("Job N already killed") a batch launch whose credential is not newer, to
+  # the second, than the kill of the previous attempt: wait until that attempt has fully
+  # completed (PENDING, no longer COMPLETING/REQUEUED) and a clock second has passed.
+  wait_for 120 "the previous attempt to finish completing" pending
+  sleep 2
+  scontrol update JobId="$job" StartTime=now || die "could not release the requeued job"
+}
 finished() { case "$(job_field JobState)" in COMPLETED | FAILED | CANCELLED | TIMEOUT) return 0 ;; esac; return 1; }
 submit() {  # submit GST_ARGS [VAR=VALUE ...]: train.sbatch on 2 ranks, the job id in $job
   local args=$1
@@ -67,8 +77,7 @@ preempt() {
   echo "slurm test: checkpoint written, sending USR1 to the batch script"
   scancel --signal=USR1 --batch "$job" || die "scancel --signal=USR1 failed"
 
-  wait_for 120 "the job to be requeued" requeued
-  scontrol update JobId="$job" StartTime=now || die "could not release the requeued job"
+  release_requeued "the job to be requeued"
   wait_for 600 "the requeued job to finish" finished
   local state
   state=$(job_field JobState)
@@ -94,8 +103,7 @@ PY
 stall() {
   submit "$small_model --set train.steps=50 --set dist.timeout_s=5" \
     GST_FAULT='stall:train.step,rank=1,seconds=600' GST_STALL_RETRIES=1
-  wait_for 120 "the job to be requeued after the first stall" requeued
-  scontrol update JobId="$job" StartTime=now || die "could not release the requeued job"
+  release_requeued "the job to be requeued after the first stall"
   wait_for 120 "the second attempt to end" finished
   local state
   state=$(job_field JobState)

@@ -9,6 +9,17 @@ torch::Tensor int_tensor(const std::vector<int64_t>& v) { return torch::tensor(v
 
 bool is_constant(const ColumnStats& stats, size_t c) { return !(stats.std[c] > 0); }
 
+// Whole numbers >= 0 beyond one-hot range: sizes, not names.
+std::vector<int64_t> size_columns(const ColumnStats& stats) {
+  std::vector<int64_t> out;
+  for (size_t c = 0; c < stats.columns(); ++c) {
+    if (stats.integer[c] && !is_constant(stats, c) && stats.min[c] >= 0 &&
+        stats.max[c] > OneHotColumns::kHighest)
+      out.push_back(static_cast<int64_t>(c));
+  }
+  return out;
+}
+
 }  // namespace
 
 OneHotColumns::OneHotColumns(const ColumnStats& stats) {
@@ -71,6 +82,29 @@ torch::Tensor ConfigMatch::encode(const torch::Tensor& config,
   torch::Tensor equal = values.unsqueeze(3).eq(own.unsqueeze(0).unsqueeze(2)) &
                         values.ge(0).unsqueeze(3);  // [K, M, L, Cm]
   return equal.to(config.scalar_type()).reshape({k, m, width()});
+}
+
+TileFit::TileFit(const ColumnStats& node, const ColumnStats& config)
+    : sizes_(size_columns(config)), node_columns_(size_columns(node)) {
+  if (sizes_.empty() || node_columns_.empty()) {
+    sizes_.clear();
+    node_columns_.clear();
+  }
+  size_index_ = int_tensor(sizes_);
+  node_index_ = int_tensor(node_columns_);
+}
+
+torch::Tensor TileFit::encode(const torch::Tensor& config, const torch::Tensor& node_feat) const {
+  const int64_t k = config.size(0), m = config.size(1);
+  if (width() == 0) return torch::zeros({k, m, 0}, config.options());
+  const torch::Device device = config.device();
+  torch::Tensor t = config.index_select(2, size_index_.to(device)).unsqueeze(3);     // [K, M, T, 1]
+  torch::Tensor x = node_feat.index_select(1, node_index_.to(device)).unsqueeze(1);  // [M, 1, X]
+  torch::Tensor present = t.gt(0) & x.gt(0);
+  torch::Tensor safe_t = t.clamp_min(1), safe_x = x.clamp_min(1);
+  torch::Tensor padded = torch::ceil(safe_x / safe_t) * safe_t;
+  torch::Tensor fit = torch::where(present, torch::log(padded / safe_x), torch::zeros_like(padded));
+  return fit.reshape({k, m, width()});  // [K, M, T X]
 }
 
 }  // namespace gst

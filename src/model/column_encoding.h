@@ -52,4 +52,23 @@ class ConfigMatch {
   torch::Tensor slot_index_, node_index_;
 };
 
+// For tile configs at the nodes, how well each tile size divides each of a node's sizes: the log of
+// the padding blow-up ceil(x / t) t / x for every pair of a node size column x and a config size
+// column t, 0 where either is absent (<= 0). Size columns hold whole numbers >= 0 reaching past
+// OneHotColumns' range (shape dims, element counts, tile sizes): a compiler pays for padding, and
+// ceil-division is what ReLU layers fed logs of x and t cannot draw.
+class TileFit {
+ public:
+  TileFit() = default;
+  TileFit(const ColumnStats& node, const ColumnStats& config);
+
+  // config: [K, M, 24], node_feat: [M, 140] of the same M nodes -> [K, M, width()].
+  torch::Tensor encode(const torch::Tensor& config, const torch::Tensor& node_feat) const;
+  int64_t width() const { return static_cast<int64_t>(sizes_.size() * node_columns_.size()); }
+
+ private:
+  std::vector<int64_t> sizes_, node_columns_;
+  torch::Tensor size_index_, node_index_;
+};
+
 }  // namespace gst

@@ -275,6 +275,8 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
   }
   if (config.config_match && task == Task::Layout && config_columns.columns() > 0)
     config_match_ = ConfigMatch(node_columns, config_columns);
+  if (config.tile_fit && task == Task::Tile && configs_at_nodes() && config_columns.columns() > 0)
+    tile_fit_ = TileFit(node_columns, config_columns);
   const auto features = static_cast<int64_t>(kept.size());
   kept_columns_ = to_device(kept, torch::kCPU);  // not a buffer: Module::to(dtype) would cast it
   feat_mean_ = register_buffer("feat_mean", to_device(mean, torch::kCPU, torch::kFloat32));
@@ -385,16 +387,17 @@ torch::Tensor CostModelImpl::node_inputs(const SegmentBatch& batch) {
 
 // Layout values are dimension indices: as one-hot slots (-1, absent, is its own slot) and as
 // equality with the node's own coded columns, or raw without model.categorical. Tile sizes as at
-// the head: signed logs and one-hot slots of the coded columns.
+// the head (signed logs and one-hot slots of the coded columns) and their fit to the node's sizes.
 int64_t CostModelImpl::config_input_width() const {
-  if (task_ == Task::Tile) return kTileConfigDim + config_onehot_.width();
+  if (task_ == Task::Tile) return kTileConfigDim + config_onehot_.width() + tile_fit_.width();
   const int64_t coded = config_onehot_.width() + config_match_.width();
   return coded > 0 ? coded : kLayoutConfigDim;
 }
 
 torch::Tensor CostModelImpl::config_inputs(const torch::Tensor& config,
                                            const torch::Tensor& node_feat) const {
-  if (task_ == Task::Tile) return tile_inputs(config);
+  if (task_ == Task::Tile)
+    return torch::cat({tile_inputs(config), tile_fit_.encode(config, node_feat)}, 2);
   if (config_onehot_.width() + config_match_.width() == 0) return config;
   return torch::cat({config_onehot_.encode(config), config_match_.encode(config, node_feat)}, 2);
 }

@@ -124,6 +124,7 @@ class CostModelImpl : public torch::nn::Module {
   OneHotColumns node_onehot_;    // coded node columns (empty unless model.categorical)
   OneHotColumns config_onehot_;  // coded layout slots or tile columns (likewise)
   ConfigMatch config_match_;     // layout (empty unless model.config_match)
+  TileFit tile_fit_;             // tile at the nodes (empty unless model.tile_fit)
   torch::nn::Embedding opcode_embedding_{nullptr};
   torch::nn::Linear input_node_{nullptr};    // [opcode_dim + F'] -> projection, with bias
   torch::nn::Linear input_config_{nullptr};  // config inputs -> projection, no bias

@@ -36,8 +36,9 @@ struct ModelConfig {
   bool message_passing = true;  // false = structure-blind baseline (no neighbour terms)
   bool categorical = true;      // integer-coded node and config columns as one-hot slots
   bool config_match = true;     // layout: config values equal to the node's own coded columns
+  bool tile_fit = true;         // tile at the nodes: padding blow-up of node sizes by tile sizes
   bool size_pooling = true;     // a third readout: node states summed with learned size weights
-  TileJoin tile_join = TileJoin::Late;
+  TileJoin tile_join = TileJoin::Early;
 
   void visit(ConfigSection& c) {
     c.field("hidden", hidden, 1, 8192);
@@ -50,6 +51,7 @@ struct ModelConfig {
     c.field("message_passing", message_passing);
     c.field("categorical", categorical);
     c.field("config_match", config_match);
+    c.field("tile_fit", tile_fit);
     c.field("size_pooling", size_pooling);
     c.choice("tile_join", tile_join);
   }

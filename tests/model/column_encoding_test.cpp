@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace gst {
 namespace {
 
@@ -55,6 +57,28 @@ TEST(ConfigMatch, ComparesLiveSlotsWithLayoutLikeNodeColumns) {
   EXPECT_TRUE(e[0].view({3}).equal(torch::tensor(std::vector<float>{1, 0, 0})));
   EXPECT_TRUE(e[1].view({3}).equal(torch::tensor(std::vector<float>{0, 1, 0})));
   EXPECT_EQ(ConfigMatch(node, ColumnStats{}).width(), 0);
+}
+
+TEST(TileFit, LogPaddingBlowUpOfEveryNodeSizeByEveryTileSize) {
+  // Config: column 0 a tile size 8..1024, column 1 its log2 (a name-like small integer, skipped).
+  // Node: column 0 a dim 0..2048, column 1 a rank 1..4 (skipped), column 2 measured (skipped).
+  ColumnStats config = stats({8, 3}, {1024, 10}, {1, 1}, {1, 1});
+  ColumnStats node = stats({0, 1, 0}, {2048, 4, 5000}, {1, 1, 0}, {1, 1, 1});
+  TileFit fit(node, config);
+  ASSERT_EQ(fit.width(), 1);
+  // K = 2 configs (tile 128, then 0 = absent) of M = 3 nodes with dims 100, 256 and 0 (absent).
+  torch::Tensor cfg =
+      torch::tensor(std::vector<float>{128, 7, 128, 7, 128, 7, 0, 0, 0, 0, 0, 0}).view({2, 3, 2});
+  torch::Tensor feat =
+      torch::tensor(std::vector<float>{100, 2, 1, 256, 2, 1, 0, 1, 1}).view({3, 3});
+  torch::Tensor e = fit.encode(cfg, feat);
+  ASSERT_EQ(e.sizes(), (std::vector<int64_t>{2, 3, 1}));
+  // 100 pads to 128 (blow-up 1.28); 256 is a multiple of 128 (none); absent sizes give 0.
+  EXPECT_NEAR(e[0][0][0].item<float>(), std::log(1.28), 1e-6);
+  EXPECT_EQ(e[0][1][0].item<float>(), 0);
+  EXPECT_EQ(e[0][2][0].item<float>(), 0);
+  EXPECT_TRUE(e[1].eq(0).all().item<bool>());
+  EXPECT_EQ(TileFit(node, ColumnStats{}).width(), 0);
 }
 
 }  // namespace

@@ -199,6 +199,7 @@ TEST(CostModel, TileSharedEqualsReplicatedAndHeadUsesConfig) {
   torch::manual_seed(4);
   std::mt19937_64 rng(4);
   ModelConfig config = small_config(16, 8, 8);
+  config.tile_join = TileJoin::Late;
   CostModel model = make_model(config, Task::Tile);
   model->to(torch::kFloat64);
   std::vector<Segment> segments = make_segments(rng, 0, 1, Task::Tile);
@@ -220,11 +221,27 @@ TEST(CostModel, TileConfigsAtTheNodesShareWorkExactly) {
   torch::manual_seed(6);
   std::mt19937_64 rng(6);
   ModelConfig config = small_config(16, 8, 8);
-  config.tile_join = TileJoin::Early;
-  CostModel model = make_model(config, Task::Tile);
+  ASSERT_EQ(config.tile_join, TileJoin::Early);
+  // Node columns 1 and 2 and tile columns 0..2 hold sizes: every node compares them (tile fit).
+  auto mark_size = [](ColumnStats& c, int column) {
+    c.min[column] = 0;
+    c.max[column] = 2048;
+    c.integer[column] = 1;
+  };
+  ColumnStats node_stats = testing::unit_node_stats();
+  ColumnStats tile_stats = testing::unit_config_stats(Task::Tile);
+  for (int j : {1, 2}) mark_size(node_stats, j);
+  for (int j : {0, 1, 2}) mark_size(tile_stats, j);
+  CostModel model(config, Task::Tile, node_stats, tile_stats);
   model->to(torch::kFloat64);
   ASSERT_TRUE(model->configs_at_nodes());
   std::vector<Segment> segments = make_segments(rng, 0, 1, Task::Tile);
+  std::uniform_int_distribution<int> size(0, 2048);
+  for (Segment& s : segments) {
+    for (int64_t i = 0; i < s.num_nodes; ++i) {
+      for (int j : {1, 2}) s.node_feat[i * kNodeFeatureDim + j] = float(size(rng));
+    }
+  }
   // Each kernel (segment) its own 4 tile configs; the batch broadcasts them to its nodes.
   const int64_t k = 4;
   std::vector<std::vector<float>> rows(segments.size());

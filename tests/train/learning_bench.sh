@@ -13,9 +13,10 @@
 # the default), gst_sed (history + SED, p = 0.5), gst_efd (+ head fine-tuning), segment_only,
 # full_graph, structure_blind, raw_inputs (gst without one-hot columns, config equality features
 # and size pooling: the inputs of earlier versions). Tile kernels are one segment, so GST modes
-# do not apply; tile MODES (-T, default: tile): tile (configs/quickstart_tile.yaml), tile_dropout
-# (dropout 0.1), tile_early_dropout (the same with tile configs also at every node), tile_noreg
-# (no weight decay, no dropout). SEEDS (default 3) are train.seed values 0..SEEDS-1 on one
+# do not apply; tile MODES (-T, default: tile): tile (configs/quickstart_tile.yaml: tile configs
+# at every node with their padding fit, weight decay), tile_dropout (+ dropout 0.1), tile_nofit
+# (the same without the padding fit), tile_late_dropout (tile configs at the head only, dropout
+# 0.1), tile_noreg (no weight decay, no dropout). SEEDS (default 3) are train.seed values 0..SEEDS-1 on one
 # collection per family. JOBS: runs at once (default 1; each one process, one torch thread).
 # Work goes under $GST_BENCH_DIR (default build/learning_bench); collections and stores there are
 # reused.
@@ -74,7 +75,8 @@ mode_overrides() {
       ;;
     tile) echo "" ;;
     tile_dropout) echo "--set model.dropout=0.1" ;;
-    tile_early_dropout) echo "--set model.dropout=0.1 --set model.tile_join=early" ;;
+    tile_nofit) echo "--set model.dropout=0.1 --set model.tile_fit=false" ;;
+    tile_late_dropout) echo "--set model.dropout=0.1 --set model.tile_join=late" ;;
     tile_noreg) echo "--set model.dropout=0 --set train.weight_decay=0" ;;
   esac
 }

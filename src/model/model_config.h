@@ -19,7 +19,8 @@ constexpr auto enum_names(Combine) {
 }
 
 // Where tile configs join the model: at the head only (one backbone pass per kernel), or also at
-// every node (one backbone pass per config, as the TpuGraphs baseline's EarlyJoinSAGE).
+// every node (one backbone pass per config, as the TpuGraphs baseline's EarlyJoinSAGE; with
+// model.tile_fit it ranks far better, src/train/README.md).
 enum class TileJoin { Late, Early };
 constexpr auto enum_names(TileJoin) {
   return std::array{std::pair{TileJoin::Late, "late"}, std::pair{TileJoin::Early, "early"}};

@@ -57,9 +57,17 @@ LAYOUT_RUN=$RUNS/quickstart_layout
 TILE_RUN=$RUNS/quickstart_tile
 
 # train <config> <store> <run>: 2 ranks, 1 torch thread each; --resume auto continues an
-# interrupted run and leaves a finished one as it is.
+# interrupted run and leaves a finished one as it is. A run made with another config file or gst
+# build is trained again: its checkpoints may not fit this model.
 train() {
-  local config=$1 store=$2 run=$3
+  local config=$1 store=$2 run=$3 stamp
+  stamp=$(cat "$config" "$GST" | sha256sum | cut -c1-16)
+  if [ -d "$run" ] && [ "$(cat "$run/.quickstart-stamp" 2> /dev/null)" != "$stamp" ]; then
+    echo "quickstart: $run was trained with another config or build; training it again"
+    rm -rf "$run"
+  fi
+  mkdir -p "$run"
+  echo "$stamp" > "$run/.quickstart-stamp"
   launch/train.sh -n 2 -t 1 -- --config "$config" --set data.store="$store" --run-dir "$run" \
     --resume auto
 }

@@ -86,10 +86,6 @@ torch::Tensor ConfigMatch::encode(const torch::Tensor& config,
 
 TileFit::TileFit(const ColumnStats& node, const ColumnStats& config)
     : sizes_(size_columns(config)), node_columns_(size_columns(node)) {
-  if (sizes_.empty() || node_columns_.empty()) {
-    sizes_.clear();
-    node_columns_.clear();
-  }
   size_index_ = int_tensor(sizes_);
   node_index_ = int_tensor(node_columns_);
 }

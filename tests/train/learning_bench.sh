@@ -16,8 +16,8 @@
 # do not apply; tile MODES (-T, default: tile): tile (configs/quickstart_tile.yaml: tile configs
 # at every node with their padding fit, weight decay), tile_dropout (+ dropout 0.1), tile_nofit
 # (the same without the padding fit), tile_late_dropout (tile configs at the head only, dropout
-# 0.1), tile_noreg (no weight decay, no dropout). SEEDS (default 3) are train.seed values 0..SEEDS-1 on one
-# collection per family. JOBS: runs at once (default 1; each one process, one torch thread).
+# 0.1), tile_noreg (no weight decay, no dropout). SEEDS (default 3) are train.seed values
+# 0..SEEDS-1 on one collection per family. JOBS: runs at once (default 1; each one process, one torch thread).
 # Work goes under $GST_BENCH_DIR (default build/learning_bench); collections and stores there are
 # reused.
 set -euo pipefail

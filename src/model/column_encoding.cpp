@@ -103,4 +103,12 @@ torch::Tensor TileFit::encode(const torch::Tensor& config, const torch::Tensor& 
   return fit.reshape({k, m, width()});  // [K, M, T X]
 }
 
+SizeWeights::SizeWeights(const ColumnStats& node) : columns_(size_columns(node)) {
+  index_ = int_tensor(columns_);
+}
+
+torch::Tensor SizeWeights::encode(const torch::Tensor& node_feat) const {
+  return node_feat.index_select(1, index_.to(node_feat.device())).clamp_min(0);
+}
+
 }  // namespace gst

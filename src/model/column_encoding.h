@@ -71,4 +71,22 @@ class TileFit {
   torch::Tensor size_index_, node_index_;
 };
 
+// Node weights for sums over a graph: each size column's values (negatives as 0). Costs add up
+// over nodes in proportion to tensor sizes, and which column holds the size (element count, bytes,
+// a dim) and how much it matters differs between data sets: the model weighs every such column and
+// learns how to mix them, where a weight learned from log inputs moves too slowly to reach them.
+class SizeWeights {
+ public:
+  SizeWeights() = default;
+  explicit SizeWeights(const ColumnStats& node);
+
+  // node_feat: [N, 140] -> [N, width()].
+  torch::Tensor encode(const torch::Tensor& node_feat) const;
+  int64_t width() const { return static_cast<int64_t>(columns_.size()); }
+
+ private:
+  std::vector<int64_t> columns_;
+  torch::Tensor index_;
+};
+
 }  // namespace gst

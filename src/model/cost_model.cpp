@@ -277,6 +277,8 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
     config_match_ = ConfigMatch(node_columns, config_columns);
   if (config.tile_fit && task == Task::Tile && configs_at_nodes() && config_columns.columns() > 0)
     tile_fit_ = TileFit(node_columns, config_columns);
+  if (config.column_pooling && config.size_pooling && configs_at_nodes())
+    size_weights_ = SizeWeights(node_columns);
   const auto features = static_cast<int64_t>(kept.size());
   kept_columns_ = to_device(kept, torch::kCPU);  // not a buffer: Module::to(dtype) would cast it
   feat_mean_ = register_buffer("feat_mean", to_device(mean, torch::kCPU, torch::kFloat32));
@@ -322,7 +324,8 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
         "head_norm",
         torch::nn::LayerNorm(torch::nn::LayerNormOptions({2 * layer_width(config.layers)})));
   }
-  const int64_t head_in = emb + (task == Task::Tile ? kTileConfigDim + config_onehot_.width() : 0);
+  const int64_t head_in = emb - 2 * size_weights_.width() +
+                          (task == Task::Tile ? kTileConfigDim + config_onehot_.width() : 0);
   head_in_ = register_module("head_in", torch::nn::Linear(head_in, config.head_hidden));
   head_mid_ =
       register_module("head_mid", torch::nn::Linear(config.head_hidden, config.head_hidden));
@@ -337,6 +340,16 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
     torch::NoGradGuard no_grad;  // starts as the head alone
     head_sum_->weight.zero_();
   }
+  if (size_weights_.width() > 0) {
+    pool_cost_ = register_module(
+        "pool_cost",
+        torch::nn::Linear(torch::nn::LinearOptions(layer_width(config.layers), 1).bias(false)));
+    head_columns_ = register_module(
+        "head_columns",
+        torch::nn::Linear(torch::nn::LinearOptions(size_weights_.width(), 1).bias(false)));
+    torch::NoGradGuard no_grad;  // pool_cost_ starts random, so the mix learns from step one
+    head_columns_->weight.zero_();
+  }
   head_prelu_in_ = register_parameter("head_prelu_in", torch::full({config.head_hidden}, 0.25));
   head_prelu_mid_ = register_parameter("head_prelu_mid", torch::full({config.head_hidden}, 0.25));
 }
@@ -347,7 +360,7 @@ bool CostModelImpl::configs_at_nodes() const {
 
 int64_t CostModelImpl::embedding_dim() const {
   const int64_t h = layer_width(config_.layers);
-  return config_.size_pooling ? 3 * h + 1 : 2 * h;
+  return (config_.size_pooling ? 3 * h + 1 : 2 * h) + 2 * size_weights_.width();
 }
 
 // Costs sum over nodes weighted by tensor size, which spans orders of magnitude, while mean and
@@ -360,6 +373,18 @@ torch::Tensor CostModelImpl::pool_weights(const torch::Tensor& x) {
   if (!pool_gate_) return {};
   torch::Tensor a = pool_gate_(x).squeeze(1) * kPoolGateScale;
   return torch::exp(a.clamp(-kMaxPoolLogWeight, kMaxPoolLogWeight));
+}
+
+torch::Tensor CostModelImpl::column_weights(const SegmentBatch& batch) const {
+  return size_weights_.width() > 0 ? size_weights_.encode(batch.node_feat) : torch::Tensor();
+}
+
+torch::Tensor CostModelImpl::column_totals(const torch::Tensor& w,
+                                           const std::vector<int64_t>& offsets) {
+  std::vector<torch::Tensor> totals;
+  for (const torch::Tensor& part : w.split_with_sizes(range_sizes(offsets)))
+    totals.push_back(part.sum(0));
+  return torch::stack(totals);
 }
 
 int64_t CostModelImpl::layer_width(int layer) const {
@@ -475,18 +500,21 @@ torch::Tensor CostModelImpl::segment_embeddings(const SegmentBatch& batch) {
   const Plan plan(batch, config_.layers, config_.message_passing);
   const int64_t n = batch.segment_offsets.back();
   torch::Tensor x = node_inputs(batch);
-  torch::Tensor z = linear_as(input_node_, x);  // [N, P]
-  torch::Tensor weight = pool_weights(x);       // [N] or undefined
+  torch::Tensor z = linear_as(input_node_, x);    // [N, P]
+  torch::Tensor weight = pool_weights(x);         // [N] or undefined
+  torch::Tensor columns = column_weights(batch);  // [N, S] or undefined
   torch::Tensor mask = dropout_mask(n, config_.projection, batch.node_feat.options());
   States states{input_post(z, mask), {}};  // s: [N, P]
-  if (plan.nodes[0].numel() == 0) return unconfigured_embeddings(batch, plan, states.s, weight);
+  if (plan.nodes[0].numel() == 0)
+    return unconfigured_embeddings(batch, plan, states.s, weight, columns);
   states.d = input_delta(batch, plan, z, states.s, mask);
   for (int l = 0; l < config_.layers; ++l) states = layer_step(l, plan, states, batch.num_configs);
-  return readout(batch, plan, states, weight);
+  return readout(batch, plan, states, weight, columns);
 }
 
 torch::Tensor CostModelImpl::unconfigured_embeddings(const SegmentBatch& batch, const Plan& plan,
-                                                     torch::Tensor s, const torch::Tensor& weight) {
+                                                     torch::Tensor s, const torch::Tensor& weight,
+                                                     const torch::Tensor& columns) {
   const int64_t n = batch.segment_offsets.back();
   for (int l = 0; l < config_.layers; ++l) {
     torch::Tensor post =
@@ -499,6 +527,10 @@ torch::Tensor CostModelImpl::unconfigured_embeddings(const SegmentBatch& batch, 
     pooled = torch::cat({pooled.narrow(2, 0, 2 * h), torch::zeros_like(pooled.narrow(2, 2 * h, h)),
                          pooled.narrow(2, 3 * h, 1)},
                         2);
+  }
+  if (columns.defined()) {
+    torch::Tensor totals = column_totals(columns, batch.segment_offsets).unsqueeze(1);  // [B, 1, S]
+    pooled = torch::cat({pooled, torch::zeros_like(totals), totals}, 2);
   }
   return pooled.expand({-1, batch.num_configs, -1});
 }
@@ -549,7 +581,8 @@ CostModelImpl::States CostModelImpl::layer_step(int layer, const Plan& plan, con
 
 // Per segment: mean and max over its shared nodes (once) and its R_L rows (per config).
 torch::Tensor CostModelImpl::readout(const SegmentBatch& batch, const Plan& plan,
-                                     const States& states, const torch::Tensor& weight) {
+                                     const States& states, const torch::Tensor& weight,
+                                     const torch::Tensor& columns) {
   const torch::Tensor &s = states.s, &d = states.d;
   const int64_t k = batch.num_configs;
   const torch::Tensor& last = plan.nodes[config_.layers];
@@ -568,6 +601,14 @@ torch::Tensor CostModelImpl::readout(const SegmentBatch& batch, const Plan& plan
     weighted_rows = (d * weight.index_select(0, last).view({-1, 1, 1})).split_with_sizes(row_sizes);
     total_weights = weight.split_with_sizes(sizes);
   }
+  // Column pooling: each row's cost [n_L, K] and its column weights [n_L, S], per segment.
+  std::vector<torch::Tensor> row_costs, row_columns;
+  torch::Tensor totals;  // [B, S]
+  if (columns.defined()) {
+    row_costs = pool_cost_(d).squeeze(2).split_with_sizes(row_sizes);
+    row_columns = columns.index_select(0, last).split_with_sizes(row_sizes);
+    totals = column_totals(columns, batch.segment_offsets);
+  }
   std::vector<torch::Tensor> out;
   for (int64_t b = 0; b < batch.num_segments; ++b) {
     torch::Tensor shared_sum = shared_nodes[b].sum(0);           // [H]
@@ -576,6 +617,7 @@ torch::Tensor CostModelImpl::readout(const SegmentBatch& batch, const Plan& plan
       std::vector<torch::Tensor> parts = {shared_sum / sizes[b], shared_max};
       if (weight.defined())
         parts.insert(parts.end(), {torch::zeros_like(shared_sum), total_weights[b].sum().view(1)});
+      if (columns.defined()) parts.insert(parts.end(), {torch::zeros_like(totals[b]), totals[b]});
       out.push_back(torch::cat(parts).expand({k, -1}));
       continue;
     }
@@ -586,7 +628,11 @@ torch::Tensor CostModelImpl::readout(const SegmentBatch& batch, const Plan& plan
       parts.push_back(weighted_rows[b].sum(0));
       parts.push_back(total_weights[b].sum().expand({k, 1}));
     }
-    out.push_back(torch::cat(parts, -1));  // [K, 2H or 3H + 1]
+    if (columns.defined()) {
+      parts.push_back(torch::mm(row_costs[b].t(), row_columns[b]));  // [K, S]
+      parts.push_back(totals[b].expand({k, -1}));
+    }
+    out.push_back(torch::cat(parts, -1));  // [K, D]
   }
   return torch::stack(out);  // [B, K, D]
 }
@@ -645,7 +691,20 @@ torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& b
   torch::Tensor pooled = pool_ranges(h.narrow(0, ref, k), batch.segment_offsets, {});
   torch::Tensor weighted = pool_ranges(effect, batch.segment_offsets, weight);
   const int64_t hw = layer_width(config_.layers);
-  return torch::cat({pooled, weighted.narrow(2, 2 * hw, hw + 1)}, 2);  // [B, K, 3H + 1]
+  std::vector<torch::Tensor> parts = {pooled,
+                                      weighted.narrow(2, 2 * hw, hw + 1)};  // [B, K, 3H + 1]
+  torch::Tensor columns = column_weights(batch);
+  if (columns.defined()) {
+    torch::Tensor cost = pool_cost_(effect).squeeze(2);  // [K, N]
+    std::vector<torch::Tensor> sums;
+    const auto costs = cost.split_with_sizes(range_sizes(batch.segment_offsets), 1);
+    const auto weights = columns.split_with_sizes(range_sizes(batch.segment_offsets));
+    for (size_t b = 0; b < costs.size(); ++b) sums.push_back(torch::mm(costs[b], weights[b]));
+    torch::Tensor totals = column_totals(columns, batch.segment_offsets).unsqueeze(1);
+    parts.push_back(torch::stack(sums));          // [B, K, S]
+    parts.push_back(totals.expand({-1, k, -1}));  // [B, K, S]
+  }
+  return torch::cat(parts, 2);
 }
 
 torch::Tensor CostModelImpl::head(const torch::Tensor& graph_emb,
@@ -664,6 +723,11 @@ torch::Tensor CostModelImpl::head(const torch::Tensor& graph_emb,
     if (head_sum_) {
       torch::Tensor total = graph_emb.narrow(2, pooled + pooled / 2, 1).clamp_min(kMinTotalWeight);
       additive = (head_sum_(graph_emb.narrow(2, pooled, pooled / 2)) / total).squeeze(2);
+    }
+    if (head_columns_) {
+      const int64_t s = size_weights_.width(), at = pooled + pooled / 2 + 1;
+      torch::Tensor totals = graph_emb.narrow(2, at + s, s).clamp_min(kMinTotalWeight);
+      additive = additive + head_columns_(graph_emb.narrow(2, at, s) / totals).squeeze(2);
     }
   }
   if (task_ == Task::Tile) {

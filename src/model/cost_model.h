@@ -37,7 +37,8 @@ class CostModelImpl : public torch::nn::Module {
   torch::Tensor head(const torch::Tensor& graph_emb, const torch::Tensor& tile_config);
 
   // D = 2 * hidden (mean and max pooling), 3 * hidden + 1 with model.size_pooling (a size-weighted
-  // sum and the total weight).
+  // sum and the total weight), + 2 S with model.column_pooling (S size columns: a cost summed with
+  // each as weight, and each column's total).
   int64_t embedding_dim() const;
   // Whether configs enter the backbone (layout; tile with model.tile_join early): then segment
   // batches carry K configs and segment embeddings differ per config.
@@ -79,6 +80,10 @@ class CostModelImpl : public torch::nn::Module {
   // Size-aware pooling weights e^{a_i} of the nodes, a_i learned from node inputs x [N, W]: [N]
   // (undefined without model.size_pooling).
   torch::Tensor pool_weights(const torch::Tensor& x);
+  // Size-column weights of the nodes [N, S] (undefined without model.column_pooling).
+  torch::Tensor column_weights(const SegmentBatch& batch) const;
+  // Per segment of `offsets`, the totals of column weights w [N, S]: [B, S].
+  static torch::Tensor column_totals(const torch::Tensor& w, const std::vector<int64_t>& offsets);
   // Inverted-dropout mask [rows, width] (undefined in eval mode or without dropout).
   torch::Tensor dropout_mask(int64_t rows, int64_t width, const torch::TensorOptions& options);
   // Activation (and norm) then the mask, for inputs [..., W] with a mask broadcastable to them.
@@ -96,8 +101,10 @@ class CostModelImpl : public torch::nn::Module {
     torch::Tensor s, d;
   };
   // A batch without configurable nodes: s through every layer, pooled once for all K configs.
+  // weight: learned size weights [N]; columns: column weights [N, S] (either may be undefined).
   torch::Tensor unconfigured_embeddings(const SegmentBatch& batch, const Plan& plan,
-                                        torch::Tensor s, const torch::Tensor& weight);
+                                        torch::Tensor s, const torch::Tensor& weight,
+                                        const torch::Tensor& columns);
   // d at the input: from the input pre-activation z [N, P], its post-activation s and the input
   // dropout mask, the configs' effect on the configurable nodes [n_0, K, P].
   torch::Tensor input_delta(const SegmentBatch& batch, const Plan& plan, const torch::Tensor& z,
@@ -111,7 +118,7 @@ class CostModelImpl : public torch::nn::Module {
   // Per segment: mean and max (and the size-weighted sum of d) over its shared nodes, once, and
   // its R_L rows, per config: [B, K, D].
   torch::Tensor readout(const SegmentBatch& batch, const Plan& plan, const States& states,
-                        const torch::Tensor& weight);
+                        const torch::Tensor& weight, const torch::Tensor& columns);
   bool residual(int layer) const;
   int64_t layer_width(int layer) const;  // H_in of layer `layer`; layer_width(layers) = hidden
 
@@ -125,6 +132,7 @@ class CostModelImpl : public torch::nn::Module {
   OneHotColumns config_onehot_;  // coded layout slots or tile columns (likewise)
   ConfigMatch config_match_;     // layout (empty unless model.config_match)
   TileFit tile_fit_;             // tile at the nodes (empty unless model.tile_fit)
+  SizeWeights size_weights_;     // configs at the nodes (empty unless model.column_pooling)
   torch::nn::Embedding opcode_embedding_{nullptr};
   torch::nn::Linear input_node_{nullptr};    // [opcode_dim + F'] -> projection, with bias
   torch::nn::Linear input_config_{nullptr};  // config inputs -> projection, no bias
@@ -134,12 +142,15 @@ class CostModelImpl : public torch::nn::Module {
   std::vector<torch::nn::LayerNorm> layer_norm_;  // empty when norm = none
   std::vector<torch::Tensor> layer_prelu_;        // [H_out]
   torch::nn::Linear pool_gate_{nullptr};          // node inputs -> a_i (size_pooling)
+  torch::nn::Linear pool_cost_{nullptr};          // config effect -> a node's cost (column_pooling)
   torch::nn::LayerNorm head_norm_{nullptr};       // null when norm = none
   torch::nn::Linear head_in_{nullptr}, head_mid_{nullptr}, head_out_{nullptr};
   // Size pooling with configs at the nodes: a linear cost per node state, summed by size weight
   // over the graph and divided by its total weight (a per-graph constant, so the config order is
   // exact).
   torch::nn::Linear head_sum_{nullptr};
+  // column_pooling: the per-node costs averaged with each size column as weight, mixed linearly.
+  torch::nn::Linear head_columns_{nullptr};
   torch::Tensor head_prelu_in_, head_prelu_mid_;  // [head_hidden]
 };
 TORCH_MODULE(CostModel);

@@ -39,6 +39,7 @@ struct ModelConfig {
   bool config_match = true;     // layout: config values equal to the node's own coded columns
   bool tile_fit = true;         // tile at the nodes: padding blow-up of node sizes by tile sizes
   bool size_pooling = true;     // a third readout: node states summed with learned size weights
+  bool column_pooling = true;   // with it, a per-node cost summed with each size column as weight
   TileJoin tile_join = TileJoin::Early;
 
   void visit(ConfigSection& c) {
@@ -54,6 +55,7 @@ struct ModelConfig {
     c.field("config_match", config_match);
     c.field("tile_fit", tile_fit);
     c.field("size_pooling", size_pooling);
+    c.field("column_pooling", column_pooling);
     c.choice("tile_join", tile_join);
   }
 };

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <random>
 
 #include "common/errors.h"
@@ -53,6 +54,21 @@ std::vector<Segment> make_segments(std::mt19937_64& rng, double share, int64_t k
     segments.push_back(random_segment(rng, o));
   }
   return segments;
+}
+
+// Marks `columns` as size columns (whole numbers 0..2048) and gives every node of `segments` such
+// values there.
+void add_size_columns(ColumnStats& stats, std::vector<Segment>& segments, std::mt19937_64& rng,
+                      std::initializer_list<int> columns) {
+  std::uniform_int_distribution<int> size(0, 2048);
+  for (int j : columns) {
+    stats.min[j] = 0;
+    stats.max[j] = 2048;
+    stats.integer[j] = 1;
+    for (Segment& s : segments)
+      for (int64_t i = 0; i < s.num_nodes; ++i)
+        s.node_feat[i * kNodeFeatureDim + j] = float(size(rng));
+  }
 }
 
 SegmentBatch to_batch(const std::vector<Segment>& segments, Task task, int64_t k,
@@ -222,26 +238,17 @@ TEST(CostModel, TileConfigsAtTheNodesShareWorkExactly) {
   std::mt19937_64 rng(6);
   ModelConfig config = small_config(16, 8, 8);
   ASSERT_EQ(config.tile_join, TileJoin::Early);
-  // Node columns 1 and 2 and tile columns 0..2 hold sizes: every node compares them (tile fit).
-  auto mark_size = [](ColumnStats& c, int column) {
-    c.min[column] = 0;
-    c.max[column] = 2048;
-    c.integer[column] = 1;
-  };
+  // Node columns 1 and 2 and tile columns 0..2 hold sizes: every node compares them (tile fit),
+  // and the readout weighs node costs by the node ones (column pooling).
   ColumnStats node_stats = testing::unit_node_stats();
   ColumnStats tile_stats = testing::unit_config_stats(Task::Tile);
-  for (int j : {1, 2}) mark_size(node_stats, j);
-  for (int j : {0, 1, 2}) mark_size(tile_stats, j);
+  std::vector<Segment> segments = make_segments(rng, 0, 1, Task::Tile);
+  std::vector<Segment> no_segments;
+  add_size_columns(node_stats, segments, rng, {1, 2});
+  add_size_columns(tile_stats, no_segments, rng, {0, 1, 2});
   CostModel model(config, Task::Tile, node_stats, tile_stats);
   model->to(torch::kFloat64);
   ASSERT_TRUE(model->configs_at_nodes());
-  std::vector<Segment> segments = make_segments(rng, 0, 1, Task::Tile);
-  std::uniform_int_distribution<int> size(0, 2048);
-  for (Segment& s : segments) {
-    for (int64_t i = 0; i < s.num_nodes; ++i) {
-      for (int j : {1, 2}) s.node_feat[i * kNodeFeatureDim + j] = float(size(rng));
-    }
-  }
   // Each kernel (segment) its own 4 tile configs; the batch broadcasts them to its nodes.
   const int64_t k = 4;
   std::vector<std::vector<float>> rows(segments.size());
@@ -366,6 +373,48 @@ TEST(CostModel, AdditiveTermIsTheWeightedMeanOfALinearNodeCost) {
   scores = model->head(emb, {});
   EXPECT_NEAR(scores[0][0].item<float>(), 1.5, 1e-4);
   EXPECT_NEAR(scores[0][1].item<float>(), 3.0, 1e-4);
+}
+
+TEST(CostModel, ColumnPoolingSharesWorkExactly) {
+  torch::manual_seed(8);
+  std::mt19937_64 rng(8);
+  ColumnStats node_stats = testing::unit_node_stats();
+  std::vector<Segment> segments = make_segments(rng, 0.2, 3, Task::Layout);
+  add_size_columns(node_stats, segments, rng, {1, 2, 4});
+  ModelConfig config = small_config(16, 8, 8);
+  CostModel model(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout));
+  model->to(torch::kFloat64);
+  // 3H + 1, then the three columns' cost sums and totals.
+  ASSERT_EQ(model->embedding_dim(), 3 * 16 + 1 + 2 * 3);
+  SegmentBatch batch = to_batch(segments, Task::Layout, 3, torch::kFloat64);
+  expect_shared_equals_replicated(model, batch, 1e-10);
+  expect_shared_equals_replicated(model, batch, 1e-10, /*training=*/true);
+  config.column_pooling = false;
+  EXPECT_EQ(CostModel(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout))
+                ->embedding_dim(),
+            3 * 16 + 1);
+}
+
+TEST(CostModel, ColumnPoolingMixesCostMeansWeightedByEachColumn) {
+  std::mt19937_64 rng(4);
+  ColumnStats node_stats = testing::unit_node_stats();
+  std::vector<Segment> none;
+  add_size_columns(node_stats, none, rng, {1, 2});
+  CostModel model(small_config(4, 4), Task::Layout, node_stats,
+                  testing::unit_config_stats(Task::Layout));
+  torch::NoGradGuard no_grad;
+  auto params = model->named_parameters();
+  params["head_out.weight"].zero_();
+  params["head_columns.weight"].copy_(torch::tensor({{2.0f, -1.0f}}));
+  // [G=1, K=2, 3H + 1 = 13 (ignored here), cost sums of columns 1 and 2, their totals].
+  torch::Tensor emb = torch::zeros({1, 2, 17});
+  emb.index_put_({0, 0, torch::indexing::Slice(13, 15)}, torch::tensor({8.0f, 3.0f}));
+  emb.index_put_({0, 1, torch::indexing::Slice(13, 15)}, torch::tensor({-4.0f, 6.0f}));
+  emb.index_put_({0, torch::indexing::Slice(), torch::indexing::Slice(15, 17)},
+                 torch::tensor({4.0f, 3.0f}));
+  torch::Tensor scores = model->head(emb, {});
+  EXPECT_NEAR(scores[0][0].item<float>(), 2 * 8 / 4.0 - 3 / 3.0, 1e-5);
+  EXPECT_NEAR(scores[0][1].item<float>(), 2 * -4 / 4.0 - 6 / 3.0, 1e-5);
 }
 
 TEST(CostModel, TrainingModeRunsWithDropoutAndGivesFiniteGradients) {

@@ -1,5 +1,11 @@
 #include "run/run_config.h"
 
+#include <fmt/format.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace gst {
 
 RunConfig load_run_config(const std::filesystem::path& file, const std::vector<std::string>& sets) {
@@ -10,9 +16,18 @@ RunConfig load_run_config(const std::filesystem::path& file, const std::vector<s
   return config;
 }
 
+// Model keys added after runs were saved, with the behaviour those runs were trained with: their
+// checkpoints hold no parameters for what the key turns on.
+constexpr std::pair<const char*, const char*> kAddedModelKeys[] = {{"column_pooling", "false"}};
+
 RunConfig read_saved_config(const std::filesystem::path& file) {
   if (!std::filesystem::exists(file)) input_error("{}: run config not found", file.string());
-  return load_config<RunConfig>(file, {});
+  RunConfig config = load_config<RunConfig>(file, {});
+  const YAML::Node model = YAML::LoadFile(file.string())["model"];
+  std::vector<std::string> absent;
+  for (const auto& [key, value] : kAddedModelKeys)
+    if (!model[key]) absent.push_back(fmt::format("model.{}={}", key, value));
+  return absent.empty() ? config : load_config<RunConfig>(file, absent);
 }
 
 }  // namespace gst

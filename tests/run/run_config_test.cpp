@@ -54,6 +54,17 @@ TEST(RunConfig, OverridesAndErrors) {
   EXPECT_EQ(back.gst.mode, gst::GstMode::SegmentOnly);
   EXPECT_EQ(back.train.steps, 5);
   EXPECT_EQ(back.data.store, "s");
+  EXPECT_TRUE(back.model.column_pooling);
+}
+
+TEST(RunConfig, SavedConfigsWithoutALaterModelKeyKeepTheirModel) {
+  gst::testing::ScratchDir dir("runconfig_added_keys");
+  const auto saved = dir / "config.yaml";
+  std::ofstream(saved) << "data:\n  store: s\nmodel:\n  hidden: 8\n";
+  gst::RunConfig old = gst::read_saved_config(saved);
+  EXPECT_FALSE(old.model.column_pooling);  // trained before column pooling existed
+  EXPECT_EQ(old.model.hidden, 8);
+  EXPECT_TRUE(gst::load_run_config(saved, {}).model.column_pooling);  // a new run gets the default
 }
 
 TEST(RunConfig, Precision) {

@@ -52,6 +52,29 @@ class ConfigMatch {
   torch::Tensor slot_index_, node_index_;
 };
 
+// For a layout config, how many of a configurable node's configurable producers and consumers
+// hold a different layout: a relayout copy is paid on such an edge, and comparing two nodes'
+// config values is what per-node layers cannot draw. A layout config is three minor-to-major
+// orders of 6 dims (TpuGraphs: the output's and two operands'); for every pair (block a of the
+// edge's source, block b of its target) of non-constant blocks, an edge counts when the blocks
+// differ anywhere, and again when their minor-most dims differ. Per node: log(1 + count) of these
+// over its out-edges, then over its in-edges.
+class NeighbourMatch {
+ public:
+  static constexpr int kBlock = 6;  // dims per layout in a config row
+
+  NeighbourMatch() = default;
+  explicit NeighbourMatch(const ColumnStats& config);
+
+  // config: [K, M, 18], edges: [2, P] positions in M -> [K, M, width()].
+  torch::Tensor encode(const torch::Tensor& config, const torch::Tensor& edges) const;
+  int64_t width() const { return 4 * static_cast<int64_t>(blocks_.size() * blocks_.size()); }
+
+ private:
+  std::vector<int64_t> blocks_;
+  torch::Tensor slot_index_;  // [blocks x 6] config columns of the blocks
+};
+
 // For tile configs at the nodes, how well each tile size divides each of a node's sizes: the log of
 // the padding blow-up ceil(x / t) t / x for every pair of a node size column x and a config size
 // column t, 0 where either is absent (<= 0). Size columns hold whole numbers >= 0 reaching past

@@ -275,6 +275,8 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
   }
   if (config.config_match && task == Task::Layout && config_columns.columns() > 0)
     config_match_ = ConfigMatch(node_columns, config_columns);
+  if (config.neighbour_match && task == Task::Layout && config_columns.columns() > 0)
+    neighbour_match_ = NeighbourMatch(config_columns);
   if (config.tile_fit && task == Task::Tile && configs_at_nodes() && config_columns.columns() > 0)
     tile_fit_ = TileFit(node_columns, config_columns);
   if (config.column_pooling && config.size_pooling && configs_at_nodes())
@@ -410,21 +412,29 @@ torch::Tensor CostModelImpl::node_inputs(const SegmentBatch& batch) {
                     1);
 }
 
-// Layout values are dimension indices: as one-hot slots (-1, absent, is its own slot) and as
-// equality with the node's own coded columns, or raw without model.categorical. Tile sizes as at
+// Layout values are dimension indices: as one-hot slots (-1, absent, is its own slot), as
+// equality with the node's own coded columns and as disagreements with configurable neighbours,
+// or raw without model.categorical. Tile sizes as at
 // the head (signed logs and one-hot slots of the coded columns) and their fit to the node's sizes.
 int64_t CostModelImpl::config_input_width() const {
   if (task_ == Task::Tile) return kTileConfigDim + config_onehot_.width() + tile_fit_.width();
-  const int64_t coded = config_onehot_.width() + config_match_.width();
+  const int64_t coded = layout_coded_width();
   return coded > 0 ? coded : kLayoutConfigDim;
 }
 
-torch::Tensor CostModelImpl::config_inputs(const torch::Tensor& config,
-                                           const torch::Tensor& node_feat) const {
+int64_t CostModelImpl::layout_coded_width() const {
+  return config_onehot_.width() + config_match_.width() + neighbour_match_.width();
+}
+
+torch::Tensor CostModelImpl::config_inputs(const SegmentBatch& batch) const {
+  const torch::Tensor& config = batch.config_feat;
+  torch::Tensor node_feat = batch.node_feat.index_select(0, batch.config_nodes);
   if (task_ == Task::Tile)
     return torch::cat({tile_inputs(config), tile_fit_.encode(config, node_feat)}, 2);
-  if (config_onehot_.width() + config_match_.width() == 0) return config;
-  return torch::cat({config_onehot_.encode(config), config_match_.encode(config, node_feat)}, 2);
+  if (layout_coded_width() == 0) return config;
+  return torch::cat({config_onehot_.encode(config), config_match_.encode(config, node_feat),
+                     neighbour_match_.encode(config, batch.config_edges)},
+                    2);
 }
 
 torch::Tensor CostModelImpl::tile_inputs(const torch::Tensor& config) const {
@@ -539,9 +549,8 @@ torch::Tensor CostModelImpl::input_delta(const SegmentBatch& batch, const Plan& 
                                          const torch::Tensor& z, const torch::Tensor& s,
                                          const torch::Tensor& mask) {
   const torch::Tensor& first = plan.nodes[0];
-  torch::Tensor config = config_inputs(batch.config_feat.index_select(1, plan.config_order),
-                                       batch.node_feat.index_select(0, first))
-                             .permute({1, 0, 2});  // [n_0, K, W]
+  torch::Tensor config =
+      config_inputs(batch).index_select(1, plan.config_order).permute({1, 0, 2});  // [n_0, K, W]
   torch::Tensor zp = z.index_select(0, first).unsqueeze(1) + linear_as(input_config_, config);
   return input_post(zp, rows_of(mask, first)) - s.index_select(0, first).unsqueeze(1);
 }
@@ -654,9 +663,7 @@ torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& b
     const int64_t w = config_input_width();
     torch::Tensor config = torch::zeros({k, n, w}, options);
     if (batch.config_nodes.numel() > 0) {
-      config = config.index_copy(
-          1, batch.config_nodes,
-          config_inputs(batch.config_feat, batch.node_feat.index_select(0, batch.config_nodes)));
+      config = config.index_copy(1, batch.config_nodes, config_inputs(batch));
     }
     config = torch::cat({torch::zeros({ref, n, w}, options), config});
     torch::Tensor inputs = torch::cat({x.unsqueeze(0).expand({c, n, f}), config}, 2);

@@ -70,10 +70,10 @@ class CostModelImpl : public torch::nn::Module {
   // Opcode embedding, standardized and log features, one-hot coded columns and segment size:
   // [N, 140] -> [N, node input width].
   torch::Tensor node_inputs(const SegmentBatch& batch);
-  // Config inputs of M configurable nodes: config [K, M, 18 or 24], node_feat [M, 140] ->
-  // [K, M, config input width].
-  torch::Tensor config_inputs(const torch::Tensor& config, const torch::Tensor& node_feat) const;
+  // Config inputs of the batch's M configurable nodes, in its order: [K, M, config input width].
+  torch::Tensor config_inputs(const SegmentBatch& batch) const;
   int64_t config_input_width() const;
+  int64_t layout_coded_width() const;  // layout config inputs besides raw values (0: raw)
   // Tile sizes as model inputs: signed logs and one-hot slots of the coded columns, [..., 24] ->
   // [..., 24 + slots].
   torch::Tensor tile_inputs(const torch::Tensor& config) const;
@@ -125,14 +125,15 @@ class CostModelImpl : public torch::nn::Module {
   ModelConfig config_;
   Task task_;
   Precision precision_ = Precision::Fp32;
-  torch::Tensor kept_columns_;   // [F'] int64, CPU: the non-constant feature columns
-  torch::Tensor feat_mean_;      // [F'] buffer
-  torch::Tensor feat_inv_std_;   // [F'] buffer
-  OneHotColumns node_onehot_;    // coded node columns (empty unless model.categorical)
-  OneHotColumns config_onehot_;  // coded layout slots or tile columns (likewise)
-  ConfigMatch config_match_;     // layout (empty unless model.config_match)
-  TileFit tile_fit_;             // tile at the nodes (empty unless model.tile_fit)
-  SizeWeights size_weights_;     // configs at the nodes (empty unless model.column_pooling)
+  torch::Tensor kept_columns_;      // [F'] int64, CPU: the non-constant feature columns
+  torch::Tensor feat_mean_;         // [F'] buffer
+  torch::Tensor feat_inv_std_;      // [F'] buffer
+  OneHotColumns node_onehot_;       // coded node columns (empty unless model.categorical)
+  OneHotColumns config_onehot_;     // coded layout slots or tile columns (likewise)
+  ConfigMatch config_match_;        // layout (empty unless model.config_match)
+  NeighbourMatch neighbour_match_;  // layout (empty unless model.neighbour_match)
+  TileFit tile_fit_;                // tile at the nodes (empty unless model.tile_fit)
+  SizeWeights size_weights_;        // configs at the nodes (empty unless model.column_pooling)
   torch::nn::Embedding opcode_embedding_{nullptr};
   torch::nn::Linear input_node_{nullptr};    // [opcode_dim + F'] -> projection, with bias
   torch::nn::Linear input_config_{nullptr};  // config inputs -> projection, no bias

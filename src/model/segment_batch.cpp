@@ -1,5 +1,7 @@
 #include "model/segment_batch.h"
 
+#include <array>
+
 #include "common/errors.h"
 
 namespace gst {
@@ -38,6 +40,7 @@ void join_nodes(const std::vector<const Segment*>& segments, bool layout, int64_
   std::vector<float> feat;
   feat.reserve(total * kNodeFeatureDim);
   std::vector<int64_t> opcode, node_segment, edges(2 * num_edges), config_nodes;
+  std::array<std::vector<int64_t>, 2> config_edges;
   opcode.reserve(total);
   node_segment.reserve(total);
   config_nodes.reserve(num_config_nodes);
@@ -56,10 +59,16 @@ void join_nodes(const std::vector<const Segment*>& segments, bool layout, int64_
       edges[num_edges + e] = first + b;
     }
     if (!layout) continue;
+    std::vector<int64_t> position(seg.num_nodes, -1);  // node -> its slot in config_nodes
     for (int32_t c : seg.config_nodes) {
       GST_CHECK(c >= 0 && c < seg.num_nodes, "segment {}: config node {} outside its {} nodes", s,
                 c, seg.num_nodes);
+      position[c] = static_cast<int64_t>(config_nodes.size());
       config_nodes.push_back(first + c);
+    }
+    for (size_t i = 0; i < seg.edges.size(); i += 2) {
+      const int64_t a = position[seg.edges[i]], b = position[seg.edges[i + 1]];
+      if (a >= 0 && b >= 0) config_edges[0].push_back(a), config_edges[1].push_back(b);
     }
   }
   batch.node_feat =
@@ -67,7 +76,11 @@ void join_nodes(const std::vector<const Segment*>& segments, bool layout, int64_
   batch.opcode = int64_tensor(opcode, {total}).to(device);
   batch.edges = int64_tensor(edges, {2, num_edges}).to(device);
   batch.node_segment = int64_tensor(node_segment, {total}).to(device);
-  if (layout) batch.config_nodes = int64_tensor(config_nodes, {num_config_nodes}).to(device);
+  if (!layout) return;
+  batch.config_nodes = int64_tensor(config_nodes, {num_config_nodes}).to(device);
+  const auto pairs = static_cast<int64_t>(config_edges[0].size());
+  config_edges[0].insert(config_edges[0].end(), config_edges[1].begin(), config_edges[1].end());
+  batch.config_edges = int64_tensor(config_edges[0], {2, pairs}).to(device);
 }
 
 // config_feat: [K, M, 18], the segments' configurable nodes side by side for each config.

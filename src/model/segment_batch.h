@@ -25,6 +25,8 @@ struct SegmentBatch {
   torch::Tensor config_nodes;  // [M] int64 batch-global ids of configurable nodes (tile: all)
   torch::Tensor config_feat;   // [K, M, 18 or 24] float: config k of segment s is the k-th
                                // requested config of s (the same K for every segment)
+  // Layout only: the edges u -> v with both ends configurable, as positions in config_nodes.
+  torch::Tensor config_edges;  // [2, P] int64
 };
 
 // Concatenates segments into one batch on `device`. Layout: every segment must carry

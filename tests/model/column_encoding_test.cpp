@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace gst {
@@ -57,6 +58,36 @@ TEST(ConfigMatch, ComparesLiveSlotsWithLayoutLikeNodeColumns) {
   EXPECT_TRUE(e[0].view({3}).equal(torch::tensor(std::vector<float>{1, 0, 0})));
   EXPECT_TRUE(e[1].view({3}).equal(torch::tensor(std::vector<float>{0, 1, 0})));
   EXPECT_EQ(ConfigMatch(node, ColumnStats{}).width(), 0);
+}
+
+TEST(NeighbourMatch, CountsEdgesWhoseLayoutBlocksDiffer) {
+  // Blocks 0 and 1 (slots 0-11) vary, block 2 is constant: 2 x 2 block pairs, width 4 x 4.
+  std::vector<float> sd(kLayoutConfigDim, 1);
+  std::fill(sd.begin() + 12, sd.end(), 0);
+  ColumnStats config =
+      stats(std::vector<float>(kLayoutConfigDim, -1), std::vector<float>(kLayoutConfigDim, 3),
+            std::vector<uint8_t>(kLayoutConfigDim, 1), sd);
+  NeighbourMatch match(config);
+  ASSERT_EQ(match.width(), 16);
+  // One config of three nodes; each node's blocks 0 and 1 (the rest of a row is -1).
+  const std::vector<std::vector<float>> blocks = {{0, 1}, {0, 1},    {1, 0},
+                                                  {0, 1}, {0, 2, 1}, {1, 0}};
+  torch::Tensor cfg = torch::full({1, 3, kLayoutConfigDim}, -1.0f);
+  for (int b = 0; b < 6; ++b) {
+    for (size_t d = 0; d < blocks[b].size(); ++d) cfg[0][b / 2][(b % 2) * 6 + d] = blocks[b][d];
+  }
+  torch::Tensor edges = torch::tensor({0, 0, 1, 1, 2, 2}, torch::kInt64).view({2, 3});
+  torch::Tensor e = match.encode(cfg, edges);
+  ASSERT_EQ(e.sizes(), (std::vector<int64_t>{1, 3, 16}));
+  // Per node: log(1 + count) of out-edges then in-edges, each [blocks differ, minor dims differ]
+  // over the pairs (source block, target block) = (0, 0), (0, 1), (1, 0), (1, 1). Node 2's block 0
+  // (0, 2, 1) differs from node 0's (0, 1) with the same minor dim.
+  auto row = [](std::vector<float> v) { return torch::log1p(torch::tensor(v)); };
+  EXPECT_TRUE(e[0][0].allclose(row({2, 1, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0})));
+  EXPECT_TRUE(e[0][1].allclose(row({1, 0, 1, 1, 1, 0, 0, 1, 1, 0, 1, 0, 1, 0, 1, 0})));
+  EXPECT_TRUE(e[0][2].allclose(row({0, 0, 0, 0, 0, 0, 0, 0, 2, 1, 2, 2, 1, 1, 0, 2})));
+  EXPECT_TRUE(match.encode(cfg, torch::zeros({2, 0}, torch::kInt64)).eq(0).all().item<bool>());
+  EXPECT_EQ(NeighbourMatch(ColumnStats{}).width(), 0);
 }
 
 TEST(TileFit, LogPaddingBlowUpOfEveryNodeSizeByEveryTileSize) {

@@ -42,6 +42,15 @@ TEST(SegmentBatch, ConcatenatesSegmentsAsDisjointUnion) {
   EXPECT_EQ(batch.opcode[1].item<int64_t>(), 1);
 }
 
+TEST(SegmentBatch, ListsEdgesBetweenConfigurableNodesByPosition) {
+  // a: configurable 3, 0, 1 at positions 0, 1, 2; b: configurable 0, 1 at positions 3, 4.
+  Segment a = small_segment(4, {0, 1, 1, 2, 2, 3, 0, 3}, {3, 0, 1}, 1, 1);
+  Segment b = small_segment(2, {1, 0}, {0, 1}, 1, 2);
+  SegmentBatch batch = make_segment_batch({&a, &b}, Task::Layout, 1, torch::kCPU);
+  EXPECT_TRUE(torch::equal(batch.config_edges,
+                           torch::tensor({1, 1, 4, 2, 0, 3}, torch::kInt64).view({2, 3})));
+}
+
 TEST(SegmentBatch, TileHasOneConfigAndNoConfigNodes) {
   Segment a = small_segment(3, {0, 1}, {}, 0, 1);
   SegmentBatch batch = make_segment_batch({&a}, Task::Tile, 32, torch::kCPU);

@@ -64,7 +64,14 @@ TEST(RunConfig, SavedConfigsWithoutALaterModelKeyKeepTheirModel) {
   gst::RunConfig old = gst::read_saved_config(saved);
   EXPECT_FALSE(old.model.column_pooling);  // trained before column pooling existed
   EXPECT_EQ(old.model.hidden, 8);
+  EXPECT_FALSE(old.model.neighbour_match);
   EXPECT_TRUE(gst::load_run_config(saved, {}).model.column_pooling);  // a new run gets the default
+  // Trained with column pooling, before neighbour differences: only the missing key is off.
+  std::ofstream(saved) << "data:\n  store: s\nmodel:\n  column_pooling: true\n";
+  gst::RunConfig later = gst::read_saved_config(saved);
+  EXPECT_TRUE(later.model.column_pooling);
+  EXPECT_FALSE(later.model.neighbour_match);
+  EXPECT_TRUE(gst::load_run_config(saved, {}).model.neighbour_match);
 }
 
 TEST(RunConfig, Precision) {

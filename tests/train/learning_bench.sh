@@ -11,8 +11,9 @@
 # (default: layout agree, agree,heavy, agree,relayout, agree,noisy, classic; tile classic and
 # spill,oneshape,noisy). Layout MODES (default: all): gst (history, no stale-embedding dropout,
 # the default), gst_sed (history + SED, p = 0.5), gst_efd (+ head fine-tuning), segment_only,
-# full_graph, structure_blind, raw_inputs (gst without one-hot columns, config equality features
-# and size pooling: the inputs of earlier versions). Tile kernels are one segment, so GST modes
+# full_graph, structure_blind, raw_inputs (gst without one-hot columns, config equality features,
+# neighbour layout differences and size pooling: the inputs of earlier versions),
+# no_neighbour_match (gst without the neighbour layout differences; not in the default list). Tile kernels are one segment, so GST modes
 # do not apply; tile MODES (-T, default: tile): tile (configs/quickstart_tile.yaml: tile configs
 # at every node with their padding fit, weight decay), tile_dropout (+ dropout 0.1), tile_nofit
 # (the same without the padding fit), tile_late_dropout (tile configs at the head only, dropout
@@ -71,8 +72,10 @@ mode_overrides() {
     full_graph) echo "--set gst.mode=full_graph" ;;
     structure_blind) echo "--set model.message_passing=false" ;;
     raw_inputs)
-      echo "--set model.categorical=false --set model.config_match=false --set model.size_pooling=false"
+      echo "--set model.categorical=false --set model.config_match=false" \
+        "--set model.neighbour_match=false --set model.size_pooling=false"
       ;;
+    no_neighbour_match) echo "--set model.neighbour_match=false" ;;
     tile) echo "" ;;
     tile_dropout) echo "--set model.dropout=0.1" ;;
     tile_nofit) echo "--set model.dropout=0.1 --set model.tile_fit=false" ;;

@@ -116,6 +116,46 @@ torch::Tensor NeighbourMatch::encode(const torch::Tensor& config,
       {counts.index_add(1, edges[0], per_edge), counts.index_add(1, edges[1], per_edge)}, 2));
 }
 
+DimFit::DimFit(const ColumnStats& node, const ColumnStats& config) {
+  const std::vector<int64_t> sizes = size_columns(node);
+  for (size_t i = 0; i < sizes.size();) {
+    size_t j = i + 1;
+    while (j < sizes.size() && sizes[j] == sizes[j - 1] + 1) ++j;
+    if (j - i >= 2) runs_.push_back({sizes[i], static_cast<int64_t>(j - i)});
+    i = j;
+  }
+  for (int64_t b = 0; b + NeighbourMatch::kBlock <= static_cast<int64_t>(config.columns());
+       b += NeighbourMatch::kBlock) {
+    for (int64_t s : {b, b + 1}) {
+      if (config.integer[s] && !is_constant(config, s) && config.min[s] >= -1 &&
+          config.max[s] <= OneHotColumns::kHighest)
+        slots_.push_back(s);
+    }
+  }
+  if (runs_.empty()) slots_.clear();
+  slot_index_ = int_tensor(slots_);
+}
+
+torch::Tensor DimFit::encode(const torch::Tensor& config, const torch::Tensor& node_feat) const {
+  const int64_t k = config.size(0), m = config.size(1);
+  if (width() == 0) return torch::zeros({k, m, 0}, config.options());
+  torch::Tensor picked = config.index_select(2, slot_index_.to(config.device()));  // [K, M, S]
+  std::vector<torch::Tensor> parts;
+  for (const auto& [first, length] : runs_) {
+    torch::Tensor dims = node_feat.narrow(1, first, length).unsqueeze(0).expand({k, m, length});
+    torch::Tensor inside = picked.ge(0) & picked.lt(length) & picked.round().eq(picked);
+    torch::Tensor x = dims.gather(
+        2, torch::where(inside, picked, torch::zeros_like(picked)).to(torch::kInt64));  // [K, M, S]
+    torch::Tensor present = inside & x.gt(0);
+    torch::Tensor safe = x.clamp_min(1);
+    for (torch::Tensor f :
+         {torch::log1p(safe) / 8, torch::log(torch::ceil(safe / 128) * 128 / safe),
+          torch::log(torch::ceil(safe / 8) * 8 / safe)})
+      parts.push_back(torch::where(present, f, torch::zeros_like(f)));
+  }
+  return torch::stack(parts, 3).reshape({k, m, width()});
+}
+
 TileFit::TileFit(const ColumnStats& node, const ColumnStats& config)
     : sizes_(size_columns(config)), node_columns_(size_columns(node)) {
   size_index_ = int_tensor(sizes_);

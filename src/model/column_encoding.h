@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "store/manifest.h"
@@ -73,6 +74,28 @@ class NeighbourMatch {
  private:
   std::vector<int64_t> blocks_;
   torch::Tensor slot_index_;  // [blocks x 6] config columns of the blocks
+};
+
+// For a layout config, the sizes of the dims it puts minor-most and second-minor, and their
+// padding to the (8, 128) tiles TPU vector registers hold: a minor dim of 130 pays for 256 lanes.
+// A config value k is a dim index, which picks the k-th column of a run of consecutive node size
+// columns (the shape dims); a per-node layer fed k and the dims cannot draw such a lookup. Per
+// minor-most and second-minor slot of each non-constant layout block and per run of at least two
+// size columns: log(1 + x) / 8 of the picked dim x, log of its padding blow-up to a multiple of
+// 128 and to a multiple of 8; all 0 where k is absent or past the run.
+class DimFit {
+ public:
+  DimFit() = default;
+  DimFit(const ColumnStats& node, const ColumnStats& config);
+
+  // config: [K, M, 18], node_feat: [M, 140] of the same M nodes -> [K, M, width()].
+  torch::Tensor encode(const torch::Tensor& config, const torch::Tensor& node_feat) const;
+  int64_t width() const { return static_cast<int64_t>(3 * slots_.size() * runs_.size()); }
+
+ private:
+  std::vector<int64_t> slots_;
+  std::vector<std::pair<int64_t, int64_t>> runs_;  // first column, length
+  torch::Tensor slot_index_;
 };
 
 // For tile configs at the nodes, how well each tile size divides each of a node's sizes: the log of

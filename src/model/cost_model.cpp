@@ -277,6 +277,8 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
     config_match_ = ConfigMatch(node_columns, config_columns);
   if (config.neighbour_match && task == Task::Layout && config_columns.columns() > 0)
     neighbour_match_ = NeighbourMatch(config_columns);
+  if (config.dim_fit && task == Task::Layout && config_columns.columns() > 0)
+    dim_fit_ = DimFit(node_columns, config_columns);
   if (config.tile_fit && task == Task::Tile && configs_at_nodes() && config_columns.columns() > 0)
     tile_fit_ = TileFit(node_columns, config_columns);
   if (config.column_pooling && config.size_pooling && configs_at_nodes())
@@ -413,8 +415,8 @@ torch::Tensor CostModelImpl::node_inputs(const SegmentBatch& batch) {
 }
 
 // Layout values are dimension indices: as one-hot slots (-1, absent, is its own slot), as
-// equality with the node's own coded columns and as disagreements with configurable neighbours,
-// or raw without model.categorical. Tile sizes as at
+// equality with the node's own coded columns, as differences from configurable neighbours and as
+// the sizes and padding of the dims they make minor, or raw without any of these. Tile sizes as at
 // the head (signed logs and one-hot slots of the coded columns) and their fit to the node's sizes.
 int64_t CostModelImpl::config_input_width() const {
   if (task_ == Task::Tile) return kTileConfigDim + config_onehot_.width() + tile_fit_.width();
@@ -423,7 +425,8 @@ int64_t CostModelImpl::config_input_width() const {
 }
 
 int64_t CostModelImpl::layout_coded_width() const {
-  return config_onehot_.width() + config_match_.width() + neighbour_match_.width();
+  return config_onehot_.width() + config_match_.width() + neighbour_match_.width() +
+         dim_fit_.width();
 }
 
 torch::Tensor CostModelImpl::config_inputs(const SegmentBatch& batch) const {
@@ -432,9 +435,10 @@ torch::Tensor CostModelImpl::config_inputs(const SegmentBatch& batch) const {
   if (task_ == Task::Tile)
     return torch::cat({tile_inputs(config), tile_fit_.encode(config, node_feat)}, 2);
   if (layout_coded_width() == 0) return config;
-  return torch::cat({config_onehot_.encode(config), config_match_.encode(config, node_feat),
-                     neighbour_match_.encode(config, batch.config_edges)},
-                    2);
+  return torch::cat(
+      {config_onehot_.encode(config), config_match_.encode(config, node_feat),
+       neighbour_match_.encode(config, batch.config_edges), dim_fit_.encode(config, node_feat)},
+      2);
 }
 
 torch::Tensor CostModelImpl::tile_inputs(const torch::Tensor& config) const {

@@ -132,6 +132,7 @@ class CostModelImpl : public torch::nn::Module {
   OneHotColumns config_onehot_;     // coded layout slots or tile columns (likewise)
   ConfigMatch config_match_;        // layout (empty unless model.config_match)
   NeighbourMatch neighbour_match_;  // layout (empty unless model.neighbour_match)
+  DimFit dim_fit_;                  // layout (empty unless model.dim_fit)
   TileFit tile_fit_;                // tile at the nodes (empty unless model.tile_fit)
   SizeWeights size_weights_;        // configs at the nodes (empty unless model.column_pooling)
   torch::nn::Embedding opcode_embedding_{nullptr};

@@ -38,6 +38,7 @@ struct ModelConfig {
   bool categorical = true;      // integer-coded node and config columns as one-hot slots
   bool config_match = true;     // layout: config values equal to the node's own coded columns
   bool neighbour_match = true;  // layout: configurable neighbours holding a different layout
+  bool dim_fit = true;          // layout: size and tile padding of the dims a config makes minor
   bool tile_fit = true;         // tile at the nodes: padding blow-up of node sizes by tile sizes
   bool size_pooling = true;     // a third readout: node states summed with learned size weights
   bool column_pooling = true;   // with it, a per-node cost summed with each size column as weight
@@ -55,6 +56,7 @@ struct ModelConfig {
     c.field("categorical", categorical);
     c.field("config_match", config_match);
     c.field("neighbour_match", neighbour_match);
+    c.field("dim_fit", dim_fit);
     c.field("tile_fit", tile_fit);
     c.field("size_pooling", size_pooling);
     c.field("column_pooling", column_pooling);

@@ -68,7 +68,9 @@ void join_nodes(const std::vector<const Segment*>& segments, bool layout, int64_
     }
     for (size_t i = 0; i < seg.edges.size(); i += 2) {
       const int64_t a = position[seg.edges[i]], b = position[seg.edges[i + 1]];
-      if (a >= 0 && b >= 0) config_edges[0].push_back(a), config_edges[1].push_back(b);
+      if (a < 0 || b < 0) continue;
+      config_edges[0].push_back(a);
+      config_edges[1].push_back(b);
     }
   }
   batch.node_feat =

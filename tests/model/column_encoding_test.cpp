@@ -90,6 +90,41 @@ TEST(NeighbourMatch, CountsEdgesWhoseLayoutBlocksDiffer) {
   EXPECT_EQ(NeighbourMatch(ColumnStats{}).width(), 0);
 }
 
+TEST(DimFit, PicksTheMinorDimsFromTheShapeRunAndTheirTilePadding) {
+  // Node: a rank (coded), dims in columns 1-3 and the element count in 4 (one run of size
+  // columns), a coded column, a lone size column (no run).
+  ColumnStats node = stats({1, 0, 0, 0, 0, -1, 0}, {4, 5000, 300, 64, 1e6, 3, 1e4},
+                           {1, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1, 1});
+  // Config: the minor-most and second-minor slots of block 0 vary; blocks 1 and 2 are constant.
+  std::vector<float> sd(kLayoutConfigDim, 0);
+  sd[0] = sd[1] = 1;
+  ColumnStats config =
+      stats(std::vector<float>(kLayoutConfigDim, -1), std::vector<float>(kLayoutConfigDim, 5),
+            std::vector<uint8_t>(kLayoutConfigDim, 1), sd);
+  DimFit fit(node, config);
+  ASSERT_EQ(fit.width(), 3 * 2);
+  torch::Tensor feat = torch::zeros({3, 7});
+  feat[0] = torch::tensor(std::vector<float>{2, 130, 16, 0, 2080, 1, 9});
+  feat[1] = torch::tensor(std::vector<float>{3, 8, 200, 3, 4800, 2, 9});
+  feat[2] = torch::tensor(std::vector<float>{2, 40, 40, 0, 1600, 1, 9});
+  torch::Tensor cfg = torch::full({1, 3, kLayoutConfigDim}, -1.0f);
+  cfg[0][0][0] = 0, cfg[0][0][1] = 1;  // minor dim 130, second-minor 16
+  cfg[0][1][0] = 2;                    // minor dim 3, second-minor absent
+  cfg[0][2][0] = 5, cfg[0][2][1] = 2;  // past the run; a dim of size 0
+  torch::Tensor e = fit.encode(cfg, feat);
+  ASSERT_EQ(e.sizes(), (std::vector<int64_t>{1, 3, 6}));
+  auto expect = [](double x, double pad128, double pad8) {
+    return std::vector<double>{std::log1p(x) / 8, std::log(pad128 / x), std::log(pad8 / x)};
+  };
+  std::vector<double> want = expect(130, 256, 136);
+  for (double v : expect(16, 128, 16)) want.push_back(v);
+  for (double v : expect(3, 128, 8)) want.push_back(v);
+  for (int i = 0; i < 3; ++i) want.push_back(0);
+  for (int i = 0; i < 6; ++i) want.push_back(0);
+  EXPECT_TRUE(e.view({18}).allclose(torch::tensor(want).to(torch::kFloat32), 1e-5, 1e-6)) << e;
+  EXPECT_EQ(DimFit(ColumnStats{}, config).width(), 0);
+}
+
 TEST(TileFit, LogPaddingBlowUpOfEveryNodeSizeByEveryTileSize) {
   // Config: column 0 a tile size 8..1024, column 1 its log2 (a name-like small integer, skipped).
   // Node: column 0 a dim 0..2048, column 1 a rank 1..4 (skipped), column 2 measured (skipped).

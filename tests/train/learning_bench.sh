@@ -73,9 +73,10 @@ mode_overrides() {
     structure_blind) echo "--set model.message_passing=false" ;;
     raw_inputs)
       echo "--set model.categorical=false --set model.config_match=false" \
-        "--set model.neighbour_match=false --set model.size_pooling=false"
+        "--set model.neighbour_match=false --set model.dim_fit=false --set model.size_pooling=false"
       ;;
     no_neighbour_match) echo "--set model.neighbour_match=false" ;;
+    no_dim_fit) echo "--set model.dim_fit=false" ;;
     tile) echo "" ;;
     tile_dropout) echo "--set model.dropout=0.1" ;;
     tile_nofit) echo "--set model.dropout=0.1 --set model.tile_fit=false" ;;

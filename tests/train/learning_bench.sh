@@ -5,7 +5,7 @@
 # Not run by ctest (tens of minutes of CPU).
 #
 #   tests/train/learning_bench.sh [-f "FAMILY;FAMILY..."] [-s SEEDS] [-n STEPS] [-t TILE_STEPS]
-#                                 [-g GRAPHS] [-j JOBS] [-m "MODE MODE..."] [-T "MODE MODE..."]
+#                                 [-g GRAPHS] [-j JOBS] [-m "MODE MODE..."] [-T "MODE MODE..."] [-R]
 #
 # FAMILY: layout:<--cost value> or tile:<--cost value>, e.g. "layout:agree;tile:oneshape,noisy"
 # (default: layout agree, agree,heavy, agree,relayout, agree,noisy, classic; tile classic and
@@ -20,17 +20,17 @@
 # 0.1), tile_noreg (no weight decay, no dropout). SEEDS (default 3) are train.seed values
 # 0..SEEDS-1 on one collection per family. JOBS: runs at once (default 1; each one process, one torch thread).
 # Work goes under $GST_BENCH_DIR (default build/learning_bench); collections and stores there are
-# reused.
+# reused. -R prints the table of the runs already there without training.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 GST=${GST:-build/gst}
 WORK=${GST_BENCH_DIR:-build/learning_bench}
 FAMILIES="layout:agree;layout:agree,heavy;layout:agree,relayout;layout:agree,noisy;layout:classic"
 FAMILIES+=";tile:classic;tile:spill,oneshape,noisy"
-SEEDS=3 STEPS=300 TILE_STEPS=6000 GRAPHS=60 JOBS=1
+SEEDS=3 STEPS=300 TILE_STEPS=6000 GRAPHS=60 JOBS=1 REPORT_ONLY=0
 MODES="gst gst_sed gst_efd segment_only full_graph structure_blind raw_inputs"
 TILE_MODES="tile"
-while getopts "f:s:n:t:g:j:m:T:" opt; do
+while getopts "f:s:n:t:g:j:m:T:R" opt; do
   case $opt in
     f) FAMILIES=$OPTARG ;;
     s) SEEDS=$OPTARG ;;
@@ -40,7 +40,8 @@ while getopts "f:s:n:t:g:j:m:T:" opt; do
     j) JOBS=$OPTARG ;;
     m) MODES=$OPTARG ;;
     T) TILE_MODES=$OPTARG ;;
-    *) sed -n 2,21p "$0"; exit 2 ;;
+    R) REPORT_ONLY=1 ;;
+    *) sed -n 2,24p "$0"; exit 2 ;;
   esac
 done
 mkdir -p "$WORK"
@@ -107,6 +108,7 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=';' read -r -a families <<< "$FAMILIES"
 pids=()
 for family in "${families[@]}"; do
+  [ $REPORT_ONLY = 1 ] && break
   task=${family%%:*} cost=${family#*:} dir=$WORK/${family//[:,]/_}
   mkdir -p "$dir"
   prepare "$task" "$cost" "$dir"

@@ -1,5 +1,6 @@
-// Encodings of integer-coded input columns (dimension indices, layouts, categories): a one-hot
-// slot per value, and equality between a config's values and a node's own values.
+// Encodings of integer-coded and size columns (dimension indices, layouts, shapes, tile sizes): a
+// one-hot slot per value, a config's values against the node's own and its neighbours' values,
+// the dims a config value picks, tile padding, and size weights for pooling.
 #pragma once
 
 #include <torch/torch.h>

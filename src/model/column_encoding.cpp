@@ -86,12 +86,13 @@ torch::Tensor ConfigMatch::encode(const torch::Tensor& config,
 
 NeighbourMatch::NeighbourMatch(const ColumnStats& config) {
   std::vector<int64_t> slots;
-  for (int64_t b = 0; b * kBlock + kBlock <= static_cast<int64_t>(config.columns()); ++b) {
+  for (int64_t b = 0; (b + 1) * kLayoutBlock <= static_cast<int64_t>(config.columns()); ++b) {
     bool varies = false;
-    for (int64_t s = b * kBlock; s < (b + 1) * kBlock; ++s) varies |= !is_constant(config, s);
+    for (int64_t s = b * kLayoutBlock; s < (b + 1) * kLayoutBlock; ++s)
+      varies |= !is_constant(config, s);
     if (!varies) continue;
     blocks_.push_back(b);
-    for (int64_t s = b * kBlock; s < (b + 1) * kBlock; ++s) slots.push_back(s);
+    for (int64_t s = b * kLayoutBlock; s < (b + 1) * kLayoutBlock; ++s) slots.push_back(s);
   }
   slot_index_ = int_tensor(slots);
 }
@@ -99,10 +100,9 @@ NeighbourMatch::NeighbourMatch(const ColumnStats& config) {
 torch::Tensor NeighbourMatch::encode(const torch::Tensor& config,
                                      const torch::Tensor& edges) const {
   const int64_t k = config.size(0), m = config.size(1), nb = static_cast<int64_t>(blocks_.size());
-  torch::Tensor counts = torch::zeros({k, m, width() / 2}, config.options());
-  if (width() == 0 || edges.size(1) == 0) return torch::cat({counts, counts}, 2);
+  if (width() == 0 || edges.size(1) == 0) return torch::zeros({k, m, width()}, config.options());
   torch::Tensor blocks =
-      config.index_select(2, slot_index_.to(config.device())).reshape({k, m, nb, kBlock});
+      config.index_select(2, slot_index_.to(config.device())).reshape({k, m, nb, kLayoutBlock});
   torch::Tensor from = blocks.index_select(1, edges[0]).unsqueeze(3);  // [K, P, nb, 1, 6]
   torch::Tensor to = blocks.index_select(1, edges[1]).unsqueeze(2);    // [K, P, 1, nb, 6]
   torch::Tensor differs = from.ne(to);                                 // [K, P, nb, nb, 6]
@@ -111,6 +111,7 @@ torch::Tensor NeighbourMatch::encode(const torch::Tensor& config,
                                        differs.select(4, 0).reshape({k, p, nb * nb})},
                                       2)
                                .to(config.scalar_type());  // [K, P, 2 nb^2]
+  torch::Tensor counts = torch::zeros({k, m, width() / 2}, config.options());
   // log1p: 0 stays 0, and a node with hundreds of configurable neighbours stays in range.
   return torch::log1p(torch::cat(
       {counts.index_add(1, edges[0], per_edge), counts.index_add(1, edges[1], per_edge)}, 2));
@@ -124,8 +125,8 @@ DimFit::DimFit(const ColumnStats& node, const ColumnStats& config) {
     if (j - i >= 2) runs_.push_back({sizes[i], static_cast<int64_t>(j - i)});
     i = j;
   }
-  for (int64_t b = 0; b + NeighbourMatch::kBlock <= static_cast<int64_t>(config.columns());
-       b += NeighbourMatch::kBlock) {
+  for (int64_t b = 0; b + kLayoutBlock <= static_cast<int64_t>(config.columns());
+       b += kLayoutBlock) {
     for (int64_t s : {b, b + 1}) {
       if (config.integer[s] && !is_constant(config, s) && config.min[s] >= -1 &&
           config.max[s] <= OneHotColumns::kHighest)

@@ -13,6 +13,8 @@
 
 namespace gst {
 
+constexpr int kLayoutBlock = 6;  // dims per minor-to-major order in a layout config row (3 of them)
+
 // Columns whose train values are whole numbers in [kLowest, kHighest], not constant. Such a value
 // is a name, not a quantity: layout 2 is not "twice" layout 1, and -1 means "absent".
 class OneHotColumns {
@@ -63,8 +65,6 @@ class ConfigMatch {
 // over its out-edges, then over its in-edges.
 class NeighbourMatch {
  public:
-  static constexpr int kBlock = 6;  // dims per layout in a config row
-
   NeighbourMatch() = default;
   explicit NeighbourMatch(const ColumnStats& config);
 

@@ -9,18 +9,19 @@
 #
 # FAMILY: layout:<--cost value> or tile:<--cost value>, e.g. "layout:agree;tile:oneshape,noisy"
 # (default: layout agree, agree,heavy, agree,relayout, agree,noisy, classic; tile classic and
-# spill,oneshape,noisy). Layout MODES (default: all): gst (history, no stale-embedding dropout,
-# the default), gst_sed (history + SED, p = 0.5), gst_efd (+ head fine-tuning), segment_only,
+# spill,oneshape,noisy). Layout MODES (default: all): gst (history, no stale-embedding dropout, the
+# default), gst_sed (history + SED, p = 0.5), gst_efd (+ head fine-tuning), segment_only,
 # full_graph, structure_blind, raw_inputs (gst without one-hot columns, config equality features,
-# neighbour layout differences and size pooling: the inputs of earlier versions),
-# no_neighbour_match (gst without the neighbour layout differences; not in the default list). Tile kernels are one segment, so GST modes
-# do not apply; tile MODES (-T, default: tile): tile (configs/quickstart_tile.yaml: tile configs
-# at every node with their padding fit, weight decay), tile_dropout (+ dropout 0.1), tile_nofit
-# (the same without the padding fit), tile_late_dropout (tile configs at the head only, dropout
-# 0.1), tile_noreg (no weight decay, no dropout). SEEDS (default 3) are train.seed values
-# 0..SEEDS-1 on one collection per family. JOBS: runs at once (default 1; each one process, one torch thread).
-# Work goes under $GST_BENCH_DIR (default build/learning_bench); collections and stores there are
-# reused. -R prints the table of the runs already there without training.
+# neighbour layout differences, dim fit and size pooling: the inputs of earlier versions); not in
+# the default list: no_neighbour_match, no_dim_fit (gst without either layout input). Tile kernels
+# are one segment, so GST modes do not apply; tile MODES (-T, default: tile): tile
+# (configs/quickstart_tile.yaml: tile configs at every node with their padding fit, weight decay),
+# tile_dropout (+ dropout 0.1), tile_nofit (the same without the padding fit), tile_late_dropout
+# (tile configs at the head only, dropout 0.1), tile_noreg (no weight decay, no dropout). SEEDS
+# (default 3) are train.seed values 0..SEEDS-1 on one collection per family. JOBS: runs at once
+# (default 1; each one process, one torch thread). Work goes under $GST_BENCH_DIR (default
+# build/learning_bench); collections and stores there are reused. -R prints the table of the runs
+# already there without training.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 GST=${GST:-build/gst}

@@ -117,6 +117,73 @@ torch::Tensor NeighbourMatch::encode(const torch::Tensor& config,
       {counts.index_add(1, edges[0], per_edge), counts.index_add(1, edges[1], per_edge)}, 2));
 }
 
+LayoutAgreement::LayoutAgreement(const ColumnStats& node, const ColumnStats& config) {
+  float highest = 0;
+  for (int64_t b = 0; (b + 1) * kLayoutBlock <= static_cast<int64_t>(config.columns()); ++b) {
+    bool varies = false;
+    for (int64_t s = b * kLayoutBlock; s < (b + 1) * kLayoutBlock; ++s) {
+      varies |= !is_constant(config, s);
+      highest = std::max(highest, config.max[s]);
+    }
+    if (varies) blocks_.push_back(b);
+  }
+  auto holds_dim_index = [&](int64_t c) {
+    return node.integer[c] && !is_constant(node, c) && node.min[c] >= -1 &&
+           node.max[c] <= highest && node.max[c] - node.min[c] >= 2;
+  };
+  const auto columns = static_cast<int64_t>(node.columns());
+  for (int64_t c = 0; c < columns;) {
+    int64_t end = c;
+    while (end < columns && holds_dim_index(end)) ++end;
+    if (end - c >= 2) runs_.push_back({c, std::min<int64_t>(end - c, kLayoutBlock)});
+    c = end + 1;
+  }
+  if (runs_.empty()) blocks_.clear();
+  std::vector<int64_t> slots;
+  for (int64_t b : blocks_) {
+    for (int64_t s = b * kLayoutBlock; s < (b + 1) * kLayoutBlock; ++s) slots.push_back(s);
+  }
+  slot_index_ = int_tensor(slots);
+}
+
+torch::Tensor LayoutAgreement::flags(const torch::Tensor& blocks, const torch::Tensor& node_feat,
+                                     const torch::Tensor& rows, const torch::Tensor& nodes) const {
+  const int64_t k = blocks.size(0), p = rows.size(0);
+  torch::Tensor config = blocks.index_select(1, rows);  // [K, P, nb, 6]
+  torch::Tensor set = config.select(3, 0).ge(0);        // [K, P, nb]
+  std::vector<torch::Tensor> parts;
+  for (const auto& [first, length] : runs_) {
+    torch::Tensor held = node_feat.index_select(0, nodes).narrow(1, first, length);  // [P, len]
+    torch::Tensor equal = config.narrow(3, 0, length).eq(held.unsqueeze(0).unsqueeze(2));
+    parts.push_back(equal.all(3) & set);
+    parts.push_back(equal.select(3, 0) & set);
+  }
+  return torch::stack(parts, 3).reshape({k, p, width() / 3}).to(blocks.scalar_type());
+}
+
+torch::Tensor LayoutAgreement::encode(const torch::Tensor& config, const torch::Tensor& node_feat,
+                                      const torch::Tensor& config_nodes,
+                                      const torch::Tensor& edges) const {
+  const int64_t k = config.size(0), m = config.size(1), nb = static_cast<int64_t>(blocks_.size());
+  if (width() == 0) return torch::zeros({k, m, 0}, config.options());
+  const torch::TensorOptions ids = config_nodes.options();
+  torch::Tensor blocks =
+      config.index_select(2, slot_index_.to(config.device())).reshape({k, m, nb, kLayoutBlock});
+  torch::Tensor position =
+      torch::full({node_feat.size(0)}, -1, ids).index_copy(0, config_nodes, torch::arange(m, ids));
+  std::vector<torch::Tensor> parts = {
+      flags(blocks, node_feat, torch::arange(m, ids), config_nodes)};
+  for (int64_t end : {1, 0}) {  // in-edges (the node is the target), then out-edges
+    torch::Tensor at = position.index_select(0, edges[end]);
+    torch::Tensor keep = at.ge(0).nonzero().squeeze(1);
+    torch::Tensor rows = at.index_select(0, keep);
+    torch::Tensor counts = torch::zeros({k, m, width() / 3}, config.options());
+    parts.push_back(torch::log1p(counts.index_add(
+        1, rows, flags(blocks, node_feat, rows, edges[1 - end].index_select(0, keep)))));
+  }
+  return torch::cat(parts, 2);
+}
+
 DimFit::DimFit(const ColumnStats& node, const ColumnStats& config) {
   const std::vector<int64_t> sizes = size_columns(node);
   for (size_t i = 0; i < sizes.size();) {

@@ -77,6 +77,36 @@ class NeighbourMatch {
   torch::Tensor slot_index_;  // [blocks x 6] config columns of the blocks
 };
 
+// For a layout config, whether each of its layout blocks is a layout that a node holds in its own
+// features: at the node itself ("keeps my layout"), at its producers ("takes the operand as it is
+// written") and at its consumers. A layout a node holds is a run of consecutive whole-number
+// columns in [-1, highest config value] (its minor-to-major dim indices), found from train
+// statistics; where no producer is configurable, its own layout is what it writes, and comparing
+// a config with a neighbour's features is what per-node layers cannot draw. Per (block, run) two
+// flags: the block equals the run over their common length; their minor-most dims are equal. A
+// block whose first value is absent (-1) equals nothing. Neighbours: log(1 + count) over the
+// node's in-edges, then over its out-edges.
+class LayoutAgreement {
+ public:
+  LayoutAgreement() = default;
+  LayoutAgreement(const ColumnStats& node, const ColumnStats& config);
+
+  // config: [K, M, 18], node_feat: [N, 140] of the batch, config_nodes: [M] ids in N, edges:
+  // [2, E] ids in N -> [K, M, width()].
+  torch::Tensor encode(const torch::Tensor& config, const torch::Tensor& node_feat,
+                       const torch::Tensor& config_nodes, const torch::Tensor& edges) const;
+  int64_t width() const { return 6 * static_cast<int64_t>(blocks_.size() * runs_.size()); }
+
+ private:
+  // [K, P, 2 blocks runs] flags of config rows `rows` (positions in M) against nodes `nodes`.
+  torch::Tensor flags(const torch::Tensor& blocks, const torch::Tensor& node_feat,
+                      const torch::Tensor& rows, const torch::Tensor& nodes) const;
+
+  std::vector<int64_t> blocks_;
+  std::vector<std::pair<int64_t, int64_t>> runs_;  // first column, length (<= kLayoutBlock)
+  torch::Tensor slot_index_;                       // [blocks x 6] config columns of the blocks
+};
+
 // For a layout config, the sizes of the dims it puts minor-most and second-minor, and their
 // padding to the (8, 128) tiles TPU vector registers hold: a minor dim of 130 pays for 256 lanes.
 // A config value k is a dim index, which picks the k-th column of a run of consecutive node size

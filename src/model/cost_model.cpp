@@ -21,6 +21,7 @@ constexpr double kMaxPoolLogWeight = 30.0;  // e^30 ~ 1e13: far from float overf
 // Log weights must reach ~ln(tensor size) (10-20) from the inputs' O(1) log features; scaling the
 // gate's output lets Adam's ~lr-sized steps get there in hundreds of steps, not thousands.
 constexpr double kPoolGateScale = 10.0;
+constexpr double kMaxNodeLogCost = 12.0;   // node_cost exp: factors up to e^12 ~ 1.6e5
 constexpr double kMinTotalWeight = 1e-20;  // a graph's total pool weight is >= e^-30 per node
 
 // Per node: opcode embedding, F' standardized features, their F' logs, the log node count of its
@@ -279,6 +280,8 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
     neighbour_match_ = NeighbourMatch(config_columns);
   if (config.dim_fit && task == Task::Layout && config_columns.columns() > 0)
     dim_fit_ = DimFit(node_columns, config_columns);
+  if (config.layout_agreement && task == Task::Layout && config_columns.columns() > 0)
+    layout_agreement_ = LayoutAgreement(node_columns, config_columns);
   if (config.tile_fit && task == Task::Tile && configs_at_nodes() && config_columns.columns() > 0)
     tile_fit_ = TileFit(node_columns, config_columns);
   if (config.column_pooling && config.size_pooling && configs_at_nodes())
@@ -383,6 +386,13 @@ torch::Tensor CostModelImpl::column_weights(const SegmentBatch& batch) const {
   return size_weights_.width() > 0 ? size_weights_.encode(batch.node_feat) : torch::Tensor();
 }
 
+torch::Tensor CostModelImpl::node_costs(const torch::Tensor& effect) {
+  torch::Tensor x = pool_cost_(effect).squeeze(-1);
+  if (config_.node_cost == NodeCost::Linear) return x;
+  // Linear below 0, so a node pushed far negative keeps its gradient (e^x would flatten there).
+  return torch::where(x > 0, torch::expm1(x.clamp_max(kMaxNodeLogCost)), x);
+}
+
 torch::Tensor CostModelImpl::column_totals(const torch::Tensor& w,
                                            const std::vector<int64_t>& offsets) {
   std::vector<torch::Tensor> totals;
@@ -426,7 +436,7 @@ int64_t CostModelImpl::config_input_width() const {
 
 int64_t CostModelImpl::layout_coded_width() const {
   return config_onehot_.width() + config_match_.width() + neighbour_match_.width() +
-         dim_fit_.width();
+         dim_fit_.width() + layout_agreement_.width();
 }
 
 torch::Tensor CostModelImpl::config_inputs(const SegmentBatch& batch) const {
@@ -435,9 +445,14 @@ torch::Tensor CostModelImpl::config_inputs(const SegmentBatch& batch) const {
   if (task_ == Task::Tile)
     return torch::cat({tile_inputs(config), tile_fit_.encode(config, node_feat)}, 2);
   if (layout_coded_width() == 0) return config;
+  // The structure-blind baseline sees no neighbour's layout either.
+  const torch::Tensor none = torch::zeros({2, 0}, batch.edges.options());
+  const torch::Tensor& edges = config_.message_passing ? batch.edges : none;
+  const torch::Tensor& config_edges = config_.message_passing ? batch.config_edges : none;
   return torch::cat(
       {config_onehot_.encode(config), config_match_.encode(config, node_feat),
-       neighbour_match_.encode(config, batch.config_edges), dim_fit_.encode(config, node_feat)},
+       neighbour_match_.encode(config, config_edges), dim_fit_.encode(config, node_feat),
+       layout_agreement_.encode(config, batch.node_feat, batch.config_nodes, edges)},
       2);
 }
 
@@ -618,7 +633,7 @@ torch::Tensor CostModelImpl::readout(const SegmentBatch& batch, const Plan& plan
   std::vector<torch::Tensor> row_costs, row_columns;
   torch::Tensor totals;  // [B, S]
   if (columns.defined()) {
-    row_costs = pool_cost_(d).squeeze(2).split_with_sizes(row_sizes);
+    row_costs = node_costs(d).split_with_sizes(row_sizes);
     row_columns = columns.index_select(0, last).split_with_sizes(row_sizes);
     totals = column_totals(columns, batch.segment_offsets);
   }
@@ -706,7 +721,7 @@ torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& b
                                       weighted.narrow(2, 2 * hw, hw + 1)};  // [B, K, 3H + 1]
   torch::Tensor columns = column_weights(batch);
   if (columns.defined()) {
-    torch::Tensor cost = pool_cost_(effect).squeeze(2);  // [K, N]
+    torch::Tensor cost = node_costs(effect);  // [K, N]
     std::vector<torch::Tensor> sums;
     const auto costs = cost.split_with_sizes(range_sizes(batch.segment_offsets), 1);
     const auto weights = columns.split_with_sizes(range_sizes(batch.segment_offsets));

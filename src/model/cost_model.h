@@ -82,6 +82,8 @@ class CostModelImpl : public torch::nn::Module {
   torch::Tensor pool_weights(const torch::Tensor& x);
   // Size-column weights of the nodes [N, S] (undefined without model.column_pooling).
   torch::Tensor column_weights(const SegmentBatch& batch) const;
+  // Column pooling: each node's scalar cost of its config effect [..., H] -> [...].
+  torch::Tensor node_costs(const torch::Tensor& effect);
   // Per segment of `offsets`, the totals of column weights w [N, S]: [B, S].
   static torch::Tensor column_totals(const torch::Tensor& w, const std::vector<int64_t>& offsets);
   // Inverted-dropout mask [rows, width] (undefined in eval mode or without dropout).
@@ -125,16 +127,17 @@ class CostModelImpl : public torch::nn::Module {
   ModelConfig config_;
   Task task_;
   Precision precision_ = Precision::Fp32;
-  torch::Tensor kept_columns_;      // [F'] int64, CPU: the non-constant feature columns
-  torch::Tensor feat_mean_;         // [F'] buffer
-  torch::Tensor feat_inv_std_;      // [F'] buffer
-  OneHotColumns node_onehot_;       // coded node columns (empty unless model.categorical)
-  OneHotColumns config_onehot_;     // coded layout slots or tile columns (likewise)
-  ConfigMatch config_match_;        // layout (empty unless model.config_match)
-  NeighbourMatch neighbour_match_;  // layout (empty unless model.neighbour_match)
-  DimFit dim_fit_;                  // layout (empty unless model.dim_fit)
-  TileFit tile_fit_;                // tile at the nodes (empty unless model.tile_fit)
-  SizeWeights size_weights_;        // configs at the nodes (empty unless model.column_pooling)
+  torch::Tensor kept_columns_;        // [F'] int64, CPU: the non-constant feature columns
+  torch::Tensor feat_mean_;           // [F'] buffer
+  torch::Tensor feat_inv_std_;        // [F'] buffer
+  OneHotColumns node_onehot_;         // coded node columns (empty unless model.categorical)
+  OneHotColumns config_onehot_;       // coded layout slots or tile columns (likewise)
+  ConfigMatch config_match_;          // layout (empty unless model.config_match)
+  NeighbourMatch neighbour_match_;    // layout (empty unless model.neighbour_match)
+  DimFit dim_fit_;                    // layout (empty unless model.dim_fit)
+  LayoutAgreement layout_agreement_;  // layout (empty unless model.layout_agreement)
+  TileFit tile_fit_;                  // tile at the nodes (empty unless model.tile_fit)
+  SizeWeights size_weights_;          // configs at the nodes (empty unless model.column_pooling)
   torch::nn::Embedding opcode_embedding_{nullptr};
   torch::nn::Linear input_node_{nullptr};    // [opcode_dim + F'] -> projection, with bias
   torch::nn::Linear input_config_{nullptr};  // config inputs -> projection, no bias

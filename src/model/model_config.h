@@ -26,6 +26,14 @@ constexpr auto enum_names(TileJoin) {
   return std::array{std::pair{TileJoin::Late, "late"}, std::pair{TileJoin::Early, "early"}};
 }
 
+// How column pooling turns a node's config effect x = u . D into the cost it weighs by size: x
+// itself, or e^x - 1 where x > 0 (x below): costs such as tile padding multiply a tensor's size by
+// a factor that spans orders of magnitude, which a linear map of layer-normed states cannot reach.
+enum class NodeCost { Linear, Exp };
+constexpr auto enum_names(NodeCost) {
+  return std::array{std::pair{NodeCost::Linear, "linear"}, std::pair{NodeCost::Exp, "exp"}};
+}
+
 struct ModelConfig {
   int hidden = 256;      // message-passing width
   int projection = 128;  // width of the per-node input projection
@@ -39,9 +47,13 @@ struct ModelConfig {
   bool config_match = true;     // layout: config values equal to the node's own coded columns
   bool neighbour_match = true;  // layout: configurable neighbours holding a different layout
   bool dim_fit = true;          // layout: size and tile padding of the dims a config makes minor
-  bool tile_fit = true;         // tile at the nodes: padding blow-up of node sizes by tile sizes
-  bool size_pooling = true;     // a third readout: node states summed with learned size weights
-  bool column_pooling = true;   // with it, a per-node cost summed with each size column as weight
+  // layout: config layouts equal to those a node and its neighbours hold
+  bool layout_agreement = true;
+  bool tile_fit = true;        // tile at the nodes: padding blow-up of node sizes by tile sizes
+  bool size_pooling = true;    // a third readout: node states summed with learned size weights
+  bool column_pooling = true;  // with it, a per-node cost summed with each size column as weight
+  // column pooling: a node's cost linear or exponential in its config effect
+  NodeCost node_cost = NodeCost::Exp;
   TileJoin tile_join = TileJoin::Early;
 
   void visit(ConfigSection& c) {
@@ -57,9 +69,11 @@ struct ModelConfig {
     c.field("config_match", config_match);
     c.field("neighbour_match", neighbour_match);
     c.field("dim_fit", dim_fit);
+    c.field("layout_agreement", layout_agreement);
     c.field("tile_fit", tile_fit);
     c.field("size_pooling", size_pooling);
     c.field("column_pooling", column_pooling);
+    c.choice("node_cost", node_cost);
     c.choice("tile_join", tile_join);
   }
 };

@@ -90,6 +90,41 @@ TEST(NeighbourMatch, CountsEdgesWhoseLayoutBlocksDiffer) {
   EXPECT_EQ(NeighbourMatch(ColumnStats{}).width(), 0);
 }
 
+TEST(LayoutAgreement, ComparesConfigLayoutsWithTheLayoutsNodesAndNeighboursHold) {
+  // Node: a rank (past the highest config value), a layout run in columns 1-3, a size, a lone
+  // coded column (no run). Config: block 0 varies, blocks 1 and 2 are constant.
+  ColumnStats node =
+      stats({1, -1, -1, -1, 0, -1}, {4, 3, 3, 3, 5000, 3}, {1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1});
+  std::vector<float> sd(kLayoutConfigDim, 0);
+  std::fill(sd.begin(), sd.begin() + 6, 1);
+  ColumnStats config =
+      stats(std::vector<float>(kLayoutConfigDim, -1), std::vector<float>(kLayoutConfigDim, 3),
+            std::vector<uint8_t>(kLayoutConfigDim, 1), sd);
+  LayoutAgreement agreement(node, config);
+  ASSERT_EQ(agreement.width(), 6);
+  // Nodes 1 and 3 are configurable; edges 0 -> 1, 2 -> 1, 1 -> 3, 3 -> 2.
+  const std::vector<std::vector<float>> held = {{1, 0, -1}, {0, 1, -1}, {2, 0, 1}, {2, 1, 0}};
+  torch::Tensor feat = torch::zeros({4, 6});
+  for (int n = 0; n < 4; ++n) feat[n].narrow(0, 1, 3).copy_(torch::tensor(held[n]));
+  torch::Tensor config_nodes = torch::tensor({1, 3}, torch::kInt64);
+  torch::Tensor edges = torch::tensor({0, 2, 1, 3, 1, 1, 3, 2}, torch::kInt64).view({2, 4});
+  // Config 0: node 1 takes (1, 0), node 3 (2, 0, 1); config 1 leaves node 1 unset (-1).
+  torch::Tensor cfg = torch::full({2, 2, kLayoutConfigDim}, -1.0f);
+  cfg[0][0].narrow(0, 0, 2).copy_(torch::tensor({1.0f, 0.0f}));
+  cfg.select(1, 1).narrow(1, 0, 3).copy_(torch::tensor({2.0f, 0.0f, 1.0f}).expand({2, 3}));
+  torch::Tensor e = agreement.encode(cfg, feat, config_nodes, edges);
+  ASSERT_EQ(e.sizes(), (std::vector<int64_t>{2, 2, 6}));
+  // Per node: [equal, minor-most equal] at the node itself, then log(1 + count) over in-edges
+  // and over out-edges. Node 1's (1, 0) is what producer 0 holds; node 3's (2, 0, 1) keeps its own
+  // minor dim only, and is what its consumer 2 holds.
+  const float l1 = std::log1p(1.0f);
+  EXPECT_TRUE(e[0][0].allclose(torch::tensor({0.0f, 0.0f, l1, l1, 0.0f, 0.0f})));
+  EXPECT_TRUE(e[0][1].allclose(torch::tensor({0.0f, 1.0f, 0.0f, 0.0f, l1, l1})));
+  EXPECT_TRUE(e[1][0].eq(0).all().item<bool>());
+  EXPECT_TRUE(e[1][1].allclose(e[0][1]));
+  EXPECT_EQ(LayoutAgreement(node, ColumnStats{}).width(), 0);
+}
+
 TEST(DimFit, PicksTheMinorDimsFromTheShapeRunAndTheirTilePadding) {
   // Node: a rank (coded), dims in columns 1-3 and the element count in 4 (one run of size
   // columns), a coded column, a lone size column (no run).

@@ -327,6 +327,7 @@ TEST(CostModel, WithoutMessagePassingEdgesDoNotMatter) {
   torch::Tensor before = model->segment_embeddings(batch);
   batch.edges = batch.edges.flip({1});                           // same edges reversed in order...
   batch.edges = torch::stack({batch.edges[1], batch.edges[0]});  // ...and direction
+  batch.config_edges = batch.config_edges.flip({0});
   EXPECT_TRUE(torch::allclose(before, model->segment_embeddings(batch)));
 
   config.message_passing = true;  // and with message passing they do
@@ -383,13 +384,16 @@ TEST(CostModel, ColumnPoolingSharesWorkExactly) {
   std::vector<Segment> segments = make_segments(rng, 0.2, 3, Task::Layout);
   add_size_columns(node_stats, segments, rng, {1, 2, 4});
   ModelConfig config = small_config(16, 8, 8);
-  CostModel model(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout));
-  model->to(torch::kFloat64);
-  // 3H + 1, then the three columns' cost sums and totals.
-  ASSERT_EQ(model->embedding_dim(), 3 * 16 + 1 + 2 * 3);
   SegmentBatch batch = to_batch(segments, Task::Layout, 3, torch::kFloat64);
-  expect_shared_equals_replicated(model, batch, 1e-10);
-  expect_shared_equals_replicated(model, batch, 1e-10, /*training=*/true);
+  for (NodeCost form : {NodeCost::Exp, NodeCost::Linear}) {
+    config.node_cost = form;
+    CostModel model(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout));
+    model->to(torch::kFloat64);
+    // 3H + 1, then the three columns' cost sums and totals.
+    ASSERT_EQ(model->embedding_dim(), 3 * 16 + 1 + 2 * 3);
+    expect_shared_equals_replicated(model, batch, 1e-10);
+    expect_shared_equals_replicated(model, batch, 1e-10, /*training=*/true);
+  }
   config.column_pooling = false;
   EXPECT_EQ(CostModel(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout))
                 ->embedding_dim(),

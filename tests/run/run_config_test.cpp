@@ -65,7 +65,10 @@ TEST(RunConfig, SavedConfigsWithoutALaterModelKeyKeepTheirModel) {
   EXPECT_FALSE(old.model.column_pooling);  // trained before column pooling existed
   EXPECT_EQ(old.model.hidden, 8);
   EXPECT_FALSE(old.model.neighbour_match);
+  EXPECT_FALSE(old.model.layout_agreement);
+  EXPECT_EQ(old.model.node_cost, gst::NodeCost::Linear);
   EXPECT_TRUE(gst::load_run_config(saved, {}).model.column_pooling);  // a new run gets the default
+  EXPECT_EQ(gst::load_run_config(saved, {}).model.node_cost, gst::NodeCost::Exp);
   // Trained with column pooling, before neighbour differences: only the missing key is off.
   std::ofstream(saved) << "data:\n  store: s\nmodel:\n  column_pooling: true\n";
   gst::RunConfig later = gst::read_saved_config(saved);

@@ -7,7 +7,9 @@
 #   tests/train/learning_bench.sh [-f "FAMILY;FAMILY..."] [-s SEEDS] [-n STEPS] [-t TILE_STEPS]
 #                                 [-g GRAPHS] [-j JOBS] [-m "MODE MODE..."] [-T "MODE MODE..."] [-R]
 #
-# FAMILY: layout:<--cost value> or tile:<--cost value>, e.g. "layout:agree;tile:oneshape,noisy"
+# FAMILY: layout:<--cost value> or tile:<--cost value>, e.g. "layout:agree;tile:oneshape,noisy",
+# or numpy:<options> for a layout collection written by tests/train/independent_layout.py, a cost
+# model and feature layout gst synth does not share, e.g. "numpy:" or "numpy:--copy,3,--noise,0.05"
 # (default: layout agree, agree,heavy, agree,relayout, agree,noisy, classic; tile classic and
 # spill,oneshape,noisy). Layout MODES (default: all): gst (history, no stale-embedding dropout, the
 # default), gst_sed (history + SED, p = 0.5), gst_efd (+ head fine-tuning), segment_only,
@@ -42,7 +44,7 @@ while getopts "f:s:n:t:g:j:m:T:R" opt; do
     m) MODES=$OPTARG ;;
     T) TILE_MODES=$OPTARG ;;
     R) REPORT_ONLY=1 ;;
-    *) sed -n 2,24p "$0"; exit 2 ;;
+    *) sed -n 2,26p "$0"; exit 2 ;;
   esac
 done
 mkdir -p "$WORK"
@@ -50,9 +52,14 @@ mkdir -p "$WORK"
 # prepare TASK COST DIR: synth (its reference line kept in DIR/reference.txt) and shard once.
 prepare() {
   local task=$1 cost=$2 dir=$3 collection
-  collection=$([ "$task" = layout ] && echo layout:xla:random || echo tile:xla)
+  collection=$([ "$task" = tile ] && echo tile:xla || echo layout:xla:random)
   [ -f "$dir/store/manifest.json" ] && return 0
-  if [ "$task" = layout ]; then
+  if [ "$task" = numpy ]; then
+    # shellcheck disable=SC2086
+    /usr/bin/python3 tests/train/independent_layout.py --out "$dir/data" --seed 1 \
+      --graphs "$GRAPHS" --min-nodes 500 --max-nodes 4000 --configs 64 ${cost//,/ } |
+      grep "cost family" > "$dir/reference.txt"
+  elif [ "$task" = layout ]; then
     $GST synth --collection $collection --out "$dir/data" --seed 1 --overwrite --cost "$cost" \
       --graphs "$GRAPHS" --min-nodes 500 --max-nodes 4000 --configs 64 2>&1 |
       grep "cost family" > "$dir/reference.txt"
@@ -91,7 +98,7 @@ mode_overrides() {
 # .time file holds "wall_seconds peak_rss_kb" of the training process.
 run() {
   local dir=$1 task=$2 mode=$3 seed=$4 name=$1/$3-$4 config steps
-  [ "$task" = layout ] && config=configs/quickstart.yaml steps=$STEPS ||
+  [ "$task" != tile ] && config=configs/quickstart.yaml steps=$STEPS ||
     config=configs/quickstart_tile.yaml steps=$TILE_STEPS
   rm -rf "$name"
   # shellcheck disable=SC2046
@@ -99,7 +106,7 @@ run() {
     --config $config --run-dir "$name" --set data.store="$dir/store" \
     --set train.steps="$steps" --set train.seed="$seed" --set train.torch_threads=1 \
     --set train.valid_every=0 --set train.checkpoint_every=0 \
-    $([ "$task" = layout ] && echo "--set train.batch_graphs=4 --set gst.head_steps=0") \
+    $([ "$task" != tile ] && echo "--set train.batch_graphs=4 --set gst.head_steps=0") \
     $(mode_overrides "$mode") > "$name.log" 2>&1 || { tail -20 "$name.log"; return 1; }
   "$GST" eval --run "$name" --split valid --out "$name.json" > "$name.eval.log" 2>&1 ||
     { tail -20 "$name.eval.log"; return 1; }
@@ -113,7 +120,7 @@ for family in "${families[@]}"; do
   task=${family%%:*} cost=${family#*:} dir=$WORK/${family//[:,]/_}
   mkdir -p "$dir"
   prepare "$task" "$cost" "$dir"
-  modes=$([ "$task" = layout ] && echo "$MODES" || echo "$TILE_MODES")
+  modes=$([ "$task" != tile ] && echo "$MODES" || echo "$TILE_MODES")
   for mode in $modes; do
     for ((seed = 0; seed < SEEDS; ++seed)); do
       run "$dir" "$task" "$mode" "$seed" &
@@ -131,7 +138,7 @@ echo "| family | ceiling / oracle | mode | Kendall tau | top-1 / top-5 slowdown 
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 for family in "${families[@]}"; do
   task=${family%%:*} dir=$WORK/${family//[:,]/_}
-  modes=$([ "$task" = layout ] && echo "$MODES" || echo "$TILE_MODES")
+  modes=$([ "$task" != tile ] && echo "$MODES" || echo "$TILE_MODES")
   for mode in $modes; do
     /usr/bin/python3 - "$family" "$dir" "$mode" "$SEEDS" <<'PY'
 import json, re, statistics as st, sys

@@ -10,12 +10,13 @@
 # FAMILY: layout:<--cost value> or tile:<--cost value>, e.g. "layout:agree;tile:oneshape,noisy",
 # or numpy:<options> for a layout collection written by tests/train/independent_layout.py, a cost
 # model and feature layout gst synth does not share, e.g. "numpy:" or "numpy:--copy,3,--noise,0.05"
-# (default: layout agree, agree,heavy, agree,relayout, agree,noisy, classic; tile classic and
-# spill,oneshape,noisy). Layout MODES (default: all): gst (history, no stale-embedding dropout, the
-# default), gst_sed (history + SED, p = 0.5), gst_efd (+ head fine-tuning), segment_only,
+# (default: layout agree, agree,heavy, agree,relayout, agree,noisy, classic; numpy:; tile classic
+# and spill,oneshape,noisy). Layout MODES (default: all): gst (history, no stale-embedding dropout,
+# the default), gst_sed (history + SED, p = 0.5), gst_efd (+ head fine-tuning), segment_only,
 # full_graph, structure_blind, raw_inputs (gst without one-hot columns, config equality features,
-# neighbour layout differences, dim fit and size pooling: the inputs of earlier versions); not in
-# the default list: no_neighbour_match, no_dim_fit (gst without either layout input). Tile kernels
+# neighbour layout differences, dim fit, layout agreement and size pooling: the inputs of earlier
+# versions); not in the default list: no_neighbour_match, no_dim_fit, no_layout_agreement (gst
+# without that layout input), linear_cost (model.node_cost linear). Tile kernels
 # are one segment, so GST modes do not apply; tile MODES (-T, default: tile): tile
 # (configs/quickstart_tile.yaml: tile configs at every node with their padding fit, weight decay),
 # tile_dropout (+ dropout 0.1), tile_nofit (the same without the padding fit), tile_late_dropout
@@ -28,7 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 GST=${GST:-build/gst}
 WORK=${GST_BENCH_DIR:-build/learning_bench}
-FAMILIES="layout:agree;layout:agree,heavy;layout:agree,relayout;layout:agree,noisy;layout:classic"
+FAMILIES="layout:agree;layout:agree,heavy;layout:agree,relayout;layout:agree,noisy;layout:classic;numpy:"
 FAMILIES+=";tile:classic;tile:spill,oneshape,noisy"
 SEEDS=3 STEPS=300 TILE_STEPS=6000 GRAPHS=60 JOBS=1 REPORT_ONLY=0
 MODES="gst gst_sed gst_efd segment_only full_graph structure_blind raw_inputs"
@@ -44,7 +45,7 @@ while getopts "f:s:n:t:g:j:m:T:R" opt; do
     m) MODES=$OPTARG ;;
     T) TILE_MODES=$OPTARG ;;
     R) REPORT_ONLY=1 ;;
-    *) sed -n 2,26p "$0"; exit 2 ;;
+    *) sed -n 2,27p "$0"; exit 2 ;;
   esac
 done
 mkdir -p "$WORK"
@@ -82,10 +83,13 @@ mode_overrides() {
     structure_blind) echo "--set model.message_passing=false" ;;
     raw_inputs)
       echo "--set model.categorical=false --set model.config_match=false" \
-        "--set model.neighbour_match=false --set model.dim_fit=false --set model.size_pooling=false"
+        "--set model.neighbour_match=false --set model.dim_fit=false" \
+        "--set model.layout_agreement=false --set model.size_pooling=false"
       ;;
     no_neighbour_match) echo "--set model.neighbour_match=false" ;;
     no_dim_fit) echo "--set model.dim_fit=false" ;;
+    no_layout_agreement) echo "--set model.layout_agreement=false" ;;
+    linear_cost) echo "--set model.node_cost=linear" ;;
     tile) echo "" ;;
     tile_dropout) echo "--set model.dropout=0.1" ;;
     tile_nofit) echo "--set model.dropout=0.1 --set model.tile_fit=false" ;;

@@ -81,8 +81,8 @@ class NeighbourMatch {
 // features: at the node itself ("keeps my layout"), at its producers ("takes the operand as it is
 // written") and at its consumers. A layout a node holds is a run of consecutive whole-number
 // columns in [-1, highest config value] (its minor-to-major dim indices), found from train
-// statistics; where no producer is configurable, its own layout is what it writes, and comparing
-// a config with a neighbour's features is what per-node layers cannot draw. Per (block, run) two
+// statistics. A producer that is not configurable writes the layout it holds, and comparing a
+// config with a neighbour's features is what per-node layers cannot draw. Per (block, run) two
 // flags: the block equals the run over their common length; their minor-most dims are equal. A
 // block whose first value is absent (-1) equals nothing. Neighbours: log(1 + count) over the
 // node's in-edges, then over its out-edges.

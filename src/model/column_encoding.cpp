@@ -20,6 +20,50 @@ std::vector<int64_t> size_columns(const ColumnStats& stats) {
   return out;
 }
 
+// Whole numbers in [-1, highest] spanning more than a flag's two values: dim indices (layouts).
+std::vector<int64_t> dim_index_columns(const ColumnStats& stats, float highest) {
+  std::vector<int64_t> out;
+  for (size_t c = 0; c < stats.columns(); ++c) {
+    if (stats.integer[c] && !is_constant(stats, c) && stats.min[c] >= -1 &&
+        stats.max[c] <= highest && stats.max[c] - stats.min[c] >= 2)
+      out.push_back(static_cast<int64_t>(c));
+  }
+  return out;
+}
+
+// Runs of at least two consecutive columns among `columns` (ascending): first column, length.
+std::vector<std::pair<int64_t, int64_t>> consecutive_runs(const std::vector<int64_t>& columns) {
+  std::vector<std::pair<int64_t, int64_t>> runs;
+  for (size_t i = 0; i < columns.size();) {
+    size_t j = i + 1;
+    while (j < columns.size() && columns[j] == columns[j - 1] + 1) ++j;
+    if (j - i >= 2) runs.push_back({columns[i], static_cast<int64_t>(j - i)});
+    i = j;
+  }
+  return runs;
+}
+
+// The layout blocks (kLayoutBlock config columns each) with a non-constant column.
+std::vector<int64_t> varying_blocks(const ColumnStats& config) {
+  std::vector<int64_t> blocks;
+  for (int64_t b = 0; (b + 1) * kLayoutBlock <= static_cast<int64_t>(config.columns()); ++b) {
+    bool varies = false;
+    for (int64_t s = b * kLayoutBlock; s < (b + 1) * kLayoutBlock; ++s)
+      varies |= !is_constant(config, s);
+    if (varies) blocks.push_back(b);
+  }
+  return blocks;
+}
+
+// The config columns of `blocks`, block after block.
+torch::Tensor block_slots(const std::vector<int64_t>& blocks) {
+  std::vector<int64_t> slots;
+  for (int64_t b : blocks) {
+    for (int64_t s = b * kLayoutBlock; s < (b + 1) * kLayoutBlock; ++s) slots.push_back(s);
+  }
+  return int_tensor(slots);
+}
+
 }  // namespace
 
 OneHotColumns::OneHotColumns(const ColumnStats& stats) {
@@ -62,11 +106,7 @@ ConfigMatch::ConfigMatch(const ColumnStats& node, const ColumnStats& config) {
     slots_.push_back(static_cast<int64_t>(s));
     highest = std::max(highest, config.max[s]);
   }
-  for (size_t c = 0; c < node.columns(); ++c) {
-    if (node.integer[c] && !is_constant(node, c) && node.min[c] >= -1 && node.max[c] <= highest &&
-        node.max[c] - node.min[c] >= 2)
-      node_columns_.push_back(static_cast<int64_t>(c));
-  }
+  node_columns_ = dim_index_columns(node, highest);
   if (node_columns_.empty()) slots_.clear();
   slot_index_ = int_tensor(slots_);
   node_index_ = int_tensor(node_columns_);
@@ -84,18 +124,8 @@ torch::Tensor ConfigMatch::encode(const torch::Tensor& config,
   return equal.to(config.scalar_type()).reshape({k, m, width()});
 }
 
-NeighbourMatch::NeighbourMatch(const ColumnStats& config) {
-  std::vector<int64_t> slots;
-  for (int64_t b = 0; (b + 1) * kLayoutBlock <= static_cast<int64_t>(config.columns()); ++b) {
-    bool varies = false;
-    for (int64_t s = b * kLayoutBlock; s < (b + 1) * kLayoutBlock; ++s)
-      varies |= !is_constant(config, s);
-    if (!varies) continue;
-    blocks_.push_back(b);
-    for (int64_t s = b * kLayoutBlock; s < (b + 1) * kLayoutBlock; ++s) slots.push_back(s);
-  }
-  slot_index_ = int_tensor(slots);
-}
+NeighbourMatch::NeighbourMatch(const ColumnStats& config)
+    : blocks_(varying_blocks(config)), slot_index_(block_slots(blocks_)) {}
 
 torch::Tensor NeighbourMatch::encode(const torch::Tensor& config,
                                      const torch::Tensor& edges) const {
@@ -117,43 +147,26 @@ torch::Tensor NeighbourMatch::encode(const torch::Tensor& config,
       {counts.index_add(1, edges[0], per_edge), counts.index_add(1, edges[1], per_edge)}, 2));
 }
 
-LayoutAgreement::LayoutAgreement(const ColumnStats& node, const ColumnStats& config) {
+LayoutAgreement::LayoutAgreement(const ColumnStats& node, const ColumnStats& config)
+    : blocks_(varying_blocks(config)) {
   float highest = 0;
-  for (int64_t b = 0; (b + 1) * kLayoutBlock <= static_cast<int64_t>(config.columns()); ++b) {
-    bool varies = false;
-    for (int64_t s = b * kLayoutBlock; s < (b + 1) * kLayoutBlock; ++s) {
-      varies |= !is_constant(config, s);
-      highest = std::max(highest, config.max[s]);
-    }
-    if (varies) blocks_.push_back(b);
-  }
-  auto holds_dim_index = [&](int64_t c) {
-    return node.integer[c] && !is_constant(node, c) && node.min[c] >= -1 &&
-           node.max[c] <= highest && node.max[c] - node.min[c] >= 2;
-  };
-  const auto columns = static_cast<int64_t>(node.columns());
-  for (int64_t c = 0; c < columns;) {
-    int64_t end = c;
-    while (end < columns && holds_dim_index(end)) ++end;
-    if (end - c >= 2) runs_.push_back({c, std::min<int64_t>(end - c, kLayoutBlock)});
-    c = end + 1;
-  }
+  for (int64_t s = 0; s < static_cast<int64_t>(config.columns()) / kLayoutBlock * kLayoutBlock; ++s)
+    highest = std::max(highest, config.max[s]);
+  runs_ = consecutive_runs(dim_index_columns(node, highest));
+  for (auto& run : runs_) run.second = std::min<int64_t>(run.second, kLayoutBlock);
   if (runs_.empty()) blocks_.clear();
-  std::vector<int64_t> slots;
-  for (int64_t b : blocks_) {
-    for (int64_t s = b * kLayoutBlock; s < (b + 1) * kLayoutBlock; ++s) slots.push_back(s);
-  }
-  slot_index_ = int_tensor(slots);
+  slot_index_ = block_slots(blocks_);
 }
 
 torch::Tensor LayoutAgreement::flags(const torch::Tensor& blocks, const torch::Tensor& node_feat,
                                      const torch::Tensor& rows, const torch::Tensor& nodes) const {
   const int64_t k = blocks.size(0), p = rows.size(0);
-  torch::Tensor config = blocks.index_select(1, rows);  // [K, P, nb, 6]
-  torch::Tensor set = config.select(3, 0).ge(0);        // [K, P, nb]
+  torch::Tensor config = blocks.index_select(1, rows);    // [K, P, nb, 6]
+  torch::Tensor set = config.select(3, 0).ge(0);          // [K, P, nb]
+  torch::Tensor feat = node_feat.index_select(0, nodes);  // [P, 140]
   std::vector<torch::Tensor> parts;
   for (const auto& [first, length] : runs_) {
-    torch::Tensor held = node_feat.index_select(0, nodes).narrow(1, first, length);  // [P, len]
+    torch::Tensor held = feat.narrow(1, first, length);  // [P, len]
     torch::Tensor equal = config.narrow(3, 0, length).eq(held.unsqueeze(0).unsqueeze(2));
     parts.push_back(equal.all(3) & set);
     parts.push_back(equal.select(3, 0) & set);
@@ -185,13 +198,7 @@ torch::Tensor LayoutAgreement::encode(const torch::Tensor& config, const torch::
 }
 
 DimFit::DimFit(const ColumnStats& node, const ColumnStats& config) {
-  const std::vector<int64_t> sizes = size_columns(node);
-  for (size_t i = 0; i < sizes.size();) {
-    size_t j = i + 1;
-    while (j < sizes.size() && sizes[j] == sizes[j - 1] + 1) ++j;
-    if (j - i >= 2) runs_.push_back({sizes[i], static_cast<int64_t>(j - i)});
-    i = j;
-  }
+  runs_ = consecutive_runs(size_columns(node));
   for (int64_t b = 0; b + kLayoutBlock <= static_cast<int64_t>(config.columns());
        b += kLayoutBlock) {
     for (int64_t s : {b, b + 1}) {

@@ -331,7 +331,7 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
         "head_norm",
         torch::nn::LayerNorm(torch::nn::LayerNormOptions({2 * layer_width(config.layers)})));
   }
-  const int64_t head_in = emb - 2 * size_weights_.width() +
+  const int64_t head_in = emb - column_pooling_width() +
                           (task == Task::Tile ? kTileConfigDim + config_onehot_.width() : 0);
   head_in_ = register_module("head_in", torch::nn::Linear(head_in, config.head_hidden));
   head_mid_ =
@@ -350,10 +350,12 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
   if (size_weights_.width() > 0) {
     pool_cost_ = register_module(
         "pool_cost",
-        torch::nn::Linear(torch::nn::LinearOptions(layer_width(config.layers), 1).bias(false)));
+        torch::nn::Linear(torch::nn::LinearOptions(layer_width(config.layers), config.cost_channels)
+                              .bias(false)));
     head_columns_ = register_module(
         "head_columns",
-        torch::nn::Linear(torch::nn::LinearOptions(size_weights_.width(), 1).bias(false)));
+        torch::nn::Linear(
+            torch::nn::LinearOptions(config.cost_channels * weight_columns(), 1).bias(false)));
     torch::NoGradGuard no_grad;  // pool_cost_ starts random, so the mix learns from step one
     head_columns_->weight.zero_();
   }
@@ -367,7 +369,11 @@ bool CostModelImpl::configs_at_nodes() const {
 
 int64_t CostModelImpl::embedding_dim() const {
   const int64_t h = layer_width(config_.layers);
-  return (config_.size_pooling ? 3 * h + 1 : 2 * h) + 2 * size_weights_.width();
+  return (config_.size_pooling ? 3 * h + 1 : 2 * h) + column_pooling_width();
+}
+
+int64_t CostModelImpl::column_pooling_width() const {
+  return (config_.cost_channels + 1) * weight_columns();
 }
 
 // Costs sum over nodes weighted by tensor size, which spans orders of magnitude, while mean and
@@ -382,15 +388,35 @@ torch::Tensor CostModelImpl::pool_weights(const torch::Tensor& x) {
   return torch::exp(a.clamp(-kMaxPoolLogWeight, kMaxPoolLogWeight));
 }
 
+// An operand relayout copies the producer's tensor, whose size is not among the node's columns.
 torch::Tensor CostModelImpl::column_weights(const SegmentBatch& batch) const {
-  return size_weights_.width() > 0 ? size_weights_.encode(batch.node_feat) : torch::Tensor();
+  if (size_weights_.width() == 0) return {};
+  torch::Tensor own = size_weights_.encode(batch.node_feat);
+  if (!weights_operands()) return own;
+  torch::Tensor operands =
+      torch::zeros_like(own).index_add_(0, batch.edges[1], own.index_select(0, batch.edges[0]));
+  return torch::cat({own, operands}, 1);
+}
+
+bool CostModelImpl::weights_operands() const {
+  return config_.operand_sizes && config_.message_passing;
+}
+
+int64_t CostModelImpl::weight_columns() const {
+  return size_weights_.width() * (weights_operands() ? 2 : 1);
 }
 
 torch::Tensor CostModelImpl::node_costs(const torch::Tensor& effect) {
-  torch::Tensor x = pool_cost_(effect).squeeze(-1);
+  torch::Tensor x = pool_cost_(effect);
   if (config_.node_cost == NodeCost::Linear) return x;
   // Linear below 0, so a node pushed far negative keeps its gradient (e^x would flatten there).
   return torch::where(x > 0, torch::expm1(x.clamp_max(kMaxNodeLogCost)), x);
+}
+
+torch::Tensor CostModelImpl::channel_sums(const torch::Tensor& costs,
+                                          const torch::Tensor& columns) {
+  const int64_t n = costs.size(0), k = costs.size(1);
+  return torch::mm(costs.reshape({n, -1}).t(), columns).view({k, -1});
 }
 
 torch::Tensor CostModelImpl::column_totals(const torch::Tensor& w,
@@ -629,7 +655,7 @@ torch::Tensor CostModelImpl::readout(const SegmentBatch& batch, const Plan& plan
     weighted_rows = (d * weight.index_select(0, last).view({-1, 1, 1})).split_with_sizes(row_sizes);
     total_weights = weight.split_with_sizes(sizes);
   }
-  // Column pooling: each row's cost [n_L, K] and its column weights [n_L, S], per segment.
+  // Column pooling: each row's costs [n_L, K, C] and its column weights [n_L, S], per segment.
   std::vector<torch::Tensor> row_costs, row_columns;
   torch::Tensor totals;  // [B, S]
   if (columns.defined()) {
@@ -645,7 +671,10 @@ torch::Tensor CostModelImpl::readout(const SegmentBatch& batch, const Plan& plan
       std::vector<torch::Tensor> parts = {shared_sum / sizes[b], shared_max};
       if (weight.defined())
         parts.insert(parts.end(), {torch::zeros_like(shared_sum), total_weights[b].sum().view(1)});
-      if (columns.defined()) parts.insert(parts.end(), {torch::zeros_like(totals[b]), totals[b]});
+      if (columns.defined()) {
+        parts.insert(parts.end(),
+                     {totals[b].new_zeros({config_.cost_channels * totals.size(1)}), totals[b]});
+      }
       out.push_back(torch::cat(parts).expand({k, -1}));
       continue;
     }
@@ -657,7 +686,7 @@ torch::Tensor CostModelImpl::readout(const SegmentBatch& batch, const Plan& plan
       parts.push_back(total_weights[b].sum().expand({k, 1}));
     }
     if (columns.defined()) {
-      parts.push_back(torch::mm(row_costs[b].t(), row_columns[b]));  // [K, S]
+      parts.push_back(channel_sums(row_costs[b], row_columns[b]));  // [K, C S]
       parts.push_back(totals[b].expand({k, -1}));
     }
     out.push_back(torch::cat(parts, -1));  // [K, D]
@@ -721,13 +750,13 @@ torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& b
                                       weighted.narrow(2, 2 * hw, hw + 1)};  // [B, K, 3H + 1]
   torch::Tensor columns = column_weights(batch);
   if (columns.defined()) {
-    torch::Tensor cost = node_costs(effect);  // [K, N]
+    torch::Tensor cost = node_costs(effect).transpose(0, 1);  // [N, K, C]
     std::vector<torch::Tensor> sums;
-    const auto costs = cost.split_with_sizes(range_sizes(batch.segment_offsets), 1);
+    const auto costs = cost.split_with_sizes(range_sizes(batch.segment_offsets));
     const auto weights = columns.split_with_sizes(range_sizes(batch.segment_offsets));
-    for (size_t b = 0; b < costs.size(); ++b) sums.push_back(torch::mm(costs[b], weights[b]));
+    for (size_t b = 0; b < costs.size(); ++b) sums.push_back(channel_sums(costs[b], weights[b]));
     torch::Tensor totals = column_totals(columns, batch.segment_offsets).unsqueeze(1);
-    parts.push_back(torch::stack(sums));          // [B, K, S]
+    parts.push_back(torch::stack(sums));          // [B, K, C S]
     parts.push_back(totals.expand({-1, k, -1}));  // [B, K, S]
   }
   return torch::cat(parts, 2);
@@ -751,9 +780,11 @@ torch::Tensor CostModelImpl::head(const torch::Tensor& graph_emb,
       additive = (head_sum_(graph_emb.narrow(2, pooled, pooled / 2)) / total).squeeze(2);
     }
     if (head_columns_) {
-      const int64_t s = size_weights_.width(), at = pooled + pooled / 2 + 1;
-      torch::Tensor totals = graph_emb.narrow(2, at + s, s).clamp_min(kMinTotalWeight);
-      additive = additive + head_columns_(graph_emb.narrow(2, at, s) / totals).squeeze(2);
+      const int64_t s = weight_columns(), cs = config_.cost_channels * s;
+      const int64_t at = pooled + pooled / 2 + 1, g = graph_emb.size(0), k = graph_emb.size(1);
+      torch::Tensor totals = graph_emb.narrow(2, at + cs, s).clamp_min(kMinTotalWeight);
+      torch::Tensor means = graph_emb.narrow(2, at, cs).view({g, k, -1, s}) / totals.unsqueeze(2);
+      additive = additive + head_columns_(means.view({g, k, cs})).squeeze(2);
     }
   }
   if (task_ == Task::Tile) {

@@ -37,9 +37,14 @@ class CostModelImpl : public torch::nn::Module {
   torch::Tensor head(const torch::Tensor& graph_emb, const torch::Tensor& tile_config);
 
   // D = 2 * hidden (mean and max pooling), 3 * hidden + 1 with model.size_pooling (a size-weighted
-  // sum and the total weight), + 2 S with model.column_pooling (S size columns: a cost summed with
-  // each as weight, and each column's total).
+  // sum and the total weight), + (C + 1) S with model.column_pooling (S size columns: C costs
+  // summed with each as weight, model.cost_channels, and each column's total).
   int64_t embedding_dim() const;
+  // Size-column weights of the nodes [N, S] (undefined without model.column_pooling): their own
+  // size columns, then with model.operand_sizes (and message passing) the same summed over their
+  // producers.
+  torch::Tensor column_weights(const SegmentBatch& batch) const;
+  int64_t weight_columns() const;  // S
   // Whether configs enter the backbone (layout; tile with model.tile_join early): then segment
   // batches carry K configs and segment embeddings differ per config.
   bool configs_at_nodes() const;
@@ -80,10 +85,13 @@ class CostModelImpl : public torch::nn::Module {
   // Size-aware pooling weights e^{a_i} of the nodes, a_i learned from node inputs x [N, W]: [N]
   // (undefined without model.size_pooling).
   torch::Tensor pool_weights(const torch::Tensor& x);
-  // Size-column weights of the nodes [N, S] (undefined without model.column_pooling).
-  torch::Tensor column_weights(const SegmentBatch& batch) const;
-  // Column pooling: each node's scalar cost of its config effect [..., H] -> [...].
+  // Column pooling: each node's C costs of its config effect [..., H] -> [..., C].
   torch::Tensor node_costs(const torch::Tensor& effect);
+  bool weights_operands() const;
+  // Each cost channel summed with each size column as weight: [n, K, C] x [n, S] -> [K, C S].
+  static torch::Tensor channel_sums(const torch::Tensor& costs, const torch::Tensor& columns);
+  // Width of the column pooling part of a segment embedding: (C + 1) S.
+  int64_t column_pooling_width() const;
   // Per segment of `offsets`, the totals of column weights w [N, S]: [B, S].
   static torch::Tensor column_totals(const torch::Tensor& w, const std::vector<int64_t>& offsets);
   // Inverted-dropout mask [rows, width] (undefined in eval mode or without dropout).
@@ -147,8 +155,8 @@ class CostModelImpl : public torch::nn::Module {
   std::vector<torch::nn::LayerNorm> layer_norm_;  // empty when norm = none
   std::vector<torch::Tensor> layer_prelu_;        // [H_out]
   torch::nn::Linear pool_gate_{nullptr};          // node inputs -> a_i (size_pooling)
-  torch::nn::Linear pool_cost_{nullptr};          // config effect -> a node's cost (column_pooling)
-  torch::nn::LayerNorm head_norm_{nullptr};       // null when norm = none
+  torch::nn::Linear pool_cost_{nullptr};     // config effect -> a node's C costs (column_pooling)
+  torch::nn::LayerNorm head_norm_{nullptr};  // null when norm = none
   torch::nn::Linear head_in_{nullptr}, head_mid_{nullptr}, head_out_{nullptr};
   // Size pooling with configs at the nodes: a linear cost per node state, summed by size weight
   // over the graph and divided by its total weight (a per-graph constant, so the config order is

@@ -54,6 +54,11 @@ struct ModelConfig {
   bool column_pooling = true;  // with it, a per-node cost summed with each size column as weight
   // column pooling: a node's cost linear or exponential in its config effect
   NodeCost node_cost = NodeCost::Exp;
+  // column pooling: separate node costs, each summed with every size column (a runtime adds terms
+  // of different forms: a padding factor times a size plus a flat copy of it)
+  int cost_channels = 8;
+  // column pooling: also weigh node costs by their producers' size columns (operand copies)
+  bool operand_sizes = false;
   TileJoin tile_join = TileJoin::Early;
 
   void visit(ConfigSection& c) {
@@ -74,6 +79,8 @@ struct ModelConfig {
     c.field("size_pooling", size_pooling);
     c.field("column_pooling", column_pooling);
     c.choice("node_cost", node_cost);
+    c.field("cost_channels", cost_channels, 1, 64);
+    c.field("operand_sizes", operand_sizes);
     c.choice("tile_join", tile_join);
   }
 };

@@ -18,11 +18,10 @@ RunConfig load_run_config(const std::filesystem::path& file, const std::vector<s
 
 // Model keys added after runs were saved, with the behaviour those runs were trained with: their
 // checkpoints hold no parameters for what the key turns on.
-constexpr std::pair<const char*, const char*> kAddedModelKeys[] = {{"column_pooling", "false"},
-                                                                   {"neighbour_match", "false"},
-                                                                   {"dim_fit", "false"},
-                                                                   {"layout_agreement", "false"},
-                                                                   {"node_cost", "linear"}};
+constexpr std::pair<const char*, const char*> kAddedModelKeys[] = {
+    {"column_pooling", "false"},   {"neighbour_match", "false"}, {"dim_fit", "false"},
+    {"layout_agreement", "false"}, {"node_cost", "linear"},      {"cost_channels", "1"},
+    {"operand_sizes", "false"}};
 
 RunConfig read_saved_config(const std::filesystem::path& file) {
   if (!std::filesystem::exists(file)) input_error("{}: run config not found", file.string());

@@ -386,13 +386,21 @@ TEST(CostModel, ColumnPoolingSharesWorkExactly) {
   ModelConfig config = small_config(16, 8, 8);
   SegmentBatch batch = to_batch(segments, Task::Layout, 3, torch::kFloat64);
   for (NodeCost form : {NodeCost::Exp, NodeCost::Linear}) {
-    config.node_cost = form;
-    CostModel model(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout));
-    model->to(torch::kFloat64);
-    // 3H + 1, then the three columns' cost sums and totals.
-    ASSERT_EQ(model->embedding_dim(), 3 * 16 + 1 + 2 * 3);
-    expect_shared_equals_replicated(model, batch, 1e-10);
-    expect_shared_equals_replicated(model, batch, 1e-10, /*training=*/true);
+    for (int channels : {1, 3}) {
+      for (bool operands : {false, true}) {
+        config.node_cost = form;
+        config.cost_channels = channels;
+        config.operand_sizes = operands;
+        CostModel model(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout));
+        model->to(torch::kFloat64);
+        // 3H + 1, then each channel's cost sums with the three columns (and their sums over the
+        // producers), and the column totals.
+        const int64_t s = operands ? 6 : 3;
+        ASSERT_EQ(model->embedding_dim(), 3 * 16 + 1 + (channels + 1) * s);
+        expect_shared_equals_replicated(model, batch, 1e-10);
+        expect_shared_equals_replicated(model, batch, 1e-10, /*training=*/true);
+      }
+    }
   }
   config.column_pooling = false;
   EXPECT_EQ(CostModel(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout))
@@ -405,21 +413,53 @@ TEST(CostModel, ColumnPoolingMixesCostMeansWeightedByEachColumn) {
   ColumnStats node_stats = testing::unit_node_stats();
   std::vector<Segment> none;
   add_size_columns(node_stats, none, rng, {1, 2});
-  CostModel model(small_config(4, 4), Task::Layout, node_stats,
-                  testing::unit_config_stats(Task::Layout));
+  ModelConfig config = small_config(4, 4);
+  config.cost_channels = 2;
+  CostModel model(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout));
   torch::NoGradGuard no_grad;
   auto params = model->named_parameters();
   params["head_out.weight"].zero_();
-  params["head_columns.weight"].copy_(torch::tensor({{2.0f, -1.0f}}));
-  // [G=1, K=2, 3H + 1 = 13 (ignored here), cost sums of columns 1 and 2, their totals].
-  torch::Tensor emb = torch::zeros({1, 2, 17});
-  emb.index_put_({0, 0, torch::indexing::Slice(13, 15)}, torch::tensor({8.0f, 3.0f}));
-  emb.index_put_({0, 1, torch::indexing::Slice(13, 15)}, torch::tensor({-4.0f, 6.0f}));
-  emb.index_put_({0, torch::indexing::Slice(), torch::indexing::Slice(15, 17)},
+  params["head_columns.weight"].copy_(torch::tensor({{2.0f, -1.0f, 0.5f, 3.0f}}));
+  // [G=1, K=2, 3H + 1 = 13 (ignored here), channel 0's and channel 1's cost sums with columns 1
+  // and 2, the column totals].
+  torch::Tensor emb = torch::zeros({1, 2, 19});
+  emb.index_put_({0, 0, torch::indexing::Slice(13, 17)}, torch::tensor({8.0f, 3.0f, 4.0f, 0.0f}));
+  emb.index_put_({0, 1, torch::indexing::Slice(13, 17)}, torch::tensor({-4.0f, 6.0f, 0.0f, 9.0f}));
+  emb.index_put_({0, torch::indexing::Slice(), torch::indexing::Slice(17, 19)},
                  torch::tensor({4.0f, 3.0f}));
   torch::Tensor scores = model->head(emb, {});
-  EXPECT_NEAR(scores[0][0].item<float>(), 2 * 8 / 4.0 - 3 / 3.0, 1e-5);
-  EXPECT_NEAR(scores[0][1].item<float>(), 2 * -4 / 4.0 - 6 / 3.0, 1e-5);
+  EXPECT_NEAR(scores[0][0].item<float>(), 2 * 8 / 4.0 - 3 / 3.0 + 0.5 * 4 / 4.0, 1e-5);
+  EXPECT_NEAR(scores[0][1].item<float>(), 2 * -4 / 4.0 - 6 / 3.0 + 3 * 9 / 3.0, 1e-5);
+}
+
+TEST(CostModel, ColumnWeightsAddTheSizesOfEachNodesProducers) {
+  ColumnStats node_stats = testing::unit_node_stats();
+  std::mt19937_64 rng(5);
+  std::vector<Segment> none;
+  add_size_columns(node_stats, none, rng, {3});
+  Segment s;
+  s.num_nodes = 4;
+  s.node_feat.assign(4 * kNodeFeatureDim, 0.0f);
+  for (int i = 0; i < 4; ++i)
+    s.node_feat[i * kNodeFeatureDim + 3] = float(std::vector{5, 7, 11, 13}[i]);
+  s.node_opcode.assign(4, 1);
+  s.edges = {0, 2, 1, 2, 2, 3};  // 0 -> 2, 1 -> 2, 2 -> 3
+  SegmentBatch batch = to_batch({s}, Task::Layout, 1, torch::kFloat32);
+  ModelConfig config = small_config(4, 4);
+  config.operand_sizes = true;
+  CostModel model(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout));
+  EXPECT_TRUE(
+      torch::equal(model->column_weights(batch),
+                   torch::tensor({{5.0f, 0.0f}, {7.0f, 0.0f}, {11.0f, 12.0f}, {13.0f, 11.0f}})));
+  config.operand_sizes = false;
+  CostModel own(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout));
+  EXPECT_TRUE(
+      torch::equal(own->column_weights(batch), torch::tensor({{5.0f}, {7.0f}, {11.0f}, {13.0f}})));
+  config.operand_sizes = true;
+  config.message_passing = false;  // the structure-blind baseline sees no producer
+  EXPECT_EQ(CostModel(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout))
+                ->weight_columns(),
+            1);
 }
 
 TEST(CostModel, TrainingModeRunsWithDropoutAndGivesFiniteGradients) {

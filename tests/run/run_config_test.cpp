@@ -67,6 +67,8 @@ TEST(RunConfig, SavedConfigsWithoutALaterModelKeyKeepTheirModel) {
   EXPECT_FALSE(old.model.neighbour_match);
   EXPECT_FALSE(old.model.layout_agreement);
   EXPECT_EQ(old.model.node_cost, gst::NodeCost::Linear);
+  EXPECT_EQ(old.model.cost_channels, 1);
+  EXPECT_FALSE(old.model.operand_sizes);
   EXPECT_TRUE(gst::load_run_config(saved, {}).model.column_pooling);  // a new run gets the default
   EXPECT_EQ(gst::load_run_config(saved, {}).model.node_cost, gst::NodeCost::Exp);
   // Trained with column pooling, before neighbour differences: only the missing key is off.

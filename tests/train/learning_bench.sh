@@ -16,8 +16,9 @@
 # full_graph, structure_blind, raw_inputs (gst without one-hot columns, config equality features,
 # neighbour layout differences, dim fit, layout agreement and size pooling: the inputs of earlier
 # versions); not in the default list: no_neighbour_match, no_dim_fit, no_layout_agreement (gst
-# without that layout input), linear_cost (model.node_cost linear). Tile kernels
-# are one segment, so GST modes do not apply; tile MODES (-T, default: tile): tile
+# without that layout input), linear_cost (model.node_cost linear), one_cost_channel
+# (model.cost_channels 1), dropout (model.dropout 0.1), weight_decay (train.weight_decay 0.001).
+# Tile kernels are one segment, so GST modes do not apply; tile MODES (-T, default: tile): tile
 # (configs/quickstart_tile.yaml: tile configs at every node with their padding fit, weight decay),
 # tile_dropout (+ dropout 0.1), tile_nofit (the same without the padding fit), tile_late_dropout
 # (tile configs at the head only, dropout 0.1), tile_noreg (no weight decay, no dropout). SEEDS
@@ -45,7 +46,7 @@ while getopts "f:s:n:t:g:j:m:T:R" opt; do
     m) MODES=$OPTARG ;;
     T) TILE_MODES=$OPTARG ;;
     R) REPORT_ONLY=1 ;;
-    *) sed -n 2,27p "$0"; exit 2 ;;
+    *) sed -n 2,29p "$0"; exit 2 ;;
   esac
 done
 mkdir -p "$WORK"
@@ -90,6 +91,9 @@ mode_overrides() {
     no_dim_fit) echo "--set model.dim_fit=false" ;;
     no_layout_agreement) echo "--set model.layout_agreement=false" ;;
     linear_cost) echo "--set model.node_cost=linear" ;;
+    one_cost_channel) echo "--set model.cost_channels=1" ;;
+    dropout) echo "--set model.dropout=0.1" ;;
+    weight_decay) echo "--set train.weight_decay=0.001" ;;
     tile) echo "" ;;
     tile_dropout) echo "--set model.dropout=0.1" ;;
     tile_nofit) echo "--set model.dropout=0.1 --set model.tile_fit=false" ;;

@@ -585,7 +585,9 @@ torch::Tensor CostModelImpl::unconfigured_embeddings(const SegmentBatch& batch, 
   }
   if (columns.defined()) {
     torch::Tensor totals = column_totals(columns, batch.segment_offsets).unsqueeze(1);  // [B, 1, S]
-    pooled = torch::cat({pooled, torch::zeros_like(totals), totals}, 2);
+    torch::Tensor costs =
+        totals.new_zeros({totals.size(0), 1, config_.cost_channels * totals.size(2)});
+    pooled = torch::cat({pooled, costs, totals}, 2);
   }
   return pooled.expand({-1, batch.num_configs, -1});
 }

@@ -399,6 +399,12 @@ TEST(CostModel, ColumnPoolingSharesWorkExactly) {
         ASSERT_EQ(model->embedding_dim(), 3 * 16 + 1 + (channels + 1) * s);
         expect_shared_equals_replicated(model, batch, 1e-10);
         expect_shared_equals_replicated(model, batch, 1e-10, /*training=*/true);
+        // Segment 1 has no configurable node: alone, it takes the path without config effects.
+        model->eval();
+        torch::Tensor alone =
+            model->segment_embeddings(to_batch({segments[1]}, Task::Layout, 3, torch::kFloat64));
+        ASSERT_EQ(alone.size(2), model->embedding_dim());
+        EXPECT_TRUE(torch::allclose(alone[0], model->segment_embeddings(batch)[1], 1e-10, 1e-10));
       }
     }
   }

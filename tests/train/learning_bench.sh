@@ -92,10 +92,9 @@ mode_overrides() {
     no_layout_agreement) echo "--set model.layout_agreement=false" ;;
     linear_cost) echo "--set model.node_cost=linear" ;;
     one_cost_channel) echo "--set model.cost_channels=1" ;;
-    dropout) echo "--set model.dropout=0.1" ;;
     weight_decay) echo "--set train.weight_decay=0.001" ;;
     tile) echo "" ;;
-    tile_dropout) echo "--set model.dropout=0.1" ;;
+    dropout | tile_dropout) echo "--set model.dropout=0.1" ;;
     tile_nofit) echo "--set model.dropout=0.1 --set model.tile_fit=false" ;;
     tile_late_dropout) echo "--set model.dropout=0.1 --set model.tile_join=late" ;;
     tile_noreg) echo "--set model.dropout=0 --set train.weight_decay=0" ;;

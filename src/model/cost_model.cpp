@@ -358,6 +358,13 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
             torch::nn::LinearOptions(config.cost_channels * weight_columns(), 1).bias(false)));
     torch::NoGradGuard no_grad;  // pool_cost_ starts random, so the mix learns from step one
     head_columns_->weight.zero_();
+    if (config.direct_costs) {
+      pool_direct_ = register_module(
+          "pool_direct",
+          torch::nn::Linear(
+              torch::nn::LinearOptions(config_input_width(), config.cost_channels).bias(false)));
+      pool_direct_->weight.zero_();  // starts as the costs of the layers' states alone
+    }
   }
   head_prelu_in_ = register_parameter("head_prelu_in", torch::full({config.head_hidden}, 0.25));
   head_prelu_mid_ = register_parameter("head_prelu_mid", torch::full({config.head_hidden}, 0.25));
@@ -406,8 +413,9 @@ int64_t CostModelImpl::weight_columns() const {
   return size_weights_.width() * (weights_operands() ? 2 : 1);
 }
 
-torch::Tensor CostModelImpl::node_costs(const torch::Tensor& effect) {
+torch::Tensor CostModelImpl::node_costs(const torch::Tensor& effect, const torch::Tensor& direct) {
   torch::Tensor x = pool_cost_(effect);
+  if (direct.defined()) x = x + direct;
   if (config_.node_cost == NodeCost::Linear) return x;
   // Linear below 0, so a node pushed far negative keeps its gradient (e^x would flatten there).
   return torch::where(x > 0, torch::expm1(x.clamp_max(kMaxNodeLogCost)), x);
@@ -562,9 +570,11 @@ torch::Tensor CostModelImpl::segment_embeddings(const SegmentBatch& batch) {
   States states{input_post(z, mask), {}};  // s: [N, P]
   if (plan.nodes[0].numel() == 0)
     return unconfigured_embeddings(batch, plan, states.s, weight, columns);
-  states.d = input_delta(batch, plan, z, states.s, mask);
+  torch::Tensor config =
+      config_inputs(batch).index_select(1, plan.config_order).permute({1, 0, 2});  // [n_0, K, W]
+  states.d = input_delta(plan, z, states.s, config, mask);
   for (int l = 0; l < config_.layers; ++l) states = layer_step(l, plan, states, batch.num_configs);
-  return readout(batch, plan, states, weight, columns);
+  return readout(batch, plan, states, weight, columns, direct_costs(plan, config));
 }
 
 torch::Tensor CostModelImpl::unconfigured_embeddings(const SegmentBatch& batch, const Plan& plan,
@@ -592,14 +602,21 @@ torch::Tensor CostModelImpl::unconfigured_embeddings(const SegmentBatch& batch, 
   return pooled.expand({-1, batch.num_configs, -1});
 }
 
-torch::Tensor CostModelImpl::input_delta(const SegmentBatch& batch, const Plan& plan,
-                                         const torch::Tensor& z, const torch::Tensor& s,
+torch::Tensor CostModelImpl::input_delta(const Plan& plan, const torch::Tensor& z,
+                                         const torch::Tensor& s, const torch::Tensor& config,
                                          const torch::Tensor& mask) {
   const torch::Tensor& first = plan.nodes[0];
-  torch::Tensor config =
-      config_inputs(batch).index_select(1, plan.config_order).permute({1, 0, 2});  // [n_0, K, W]
   torch::Tensor zp = z.index_select(0, first).unsqueeze(1) + linear_as(input_config_, config);
   return input_post(zp, rows_of(mask, first)) - s.index_select(0, first).unsqueeze(1);
+}
+
+torch::Tensor CostModelImpl::direct_costs(const Plan& plan, const torch::Tensor& config) {
+  if (!pool_direct_) return {};
+  torch::Tensor rows = torch::arange(config.size(0), plan.nodes[0].options());
+  for (const torch::Tensor& moves : plan.self_pos) rows = moves.index_select(0, rows);
+  torch::Tensor direct = pool_direct_(config);  // [n_0, K, C]
+  return direct.new_zeros({plan.nodes.back().size(0), direct.size(1), direct.size(2)})
+      .index_copy(0, rows, direct);
 }
 
 // Per config: zp = zs + W_self d (own rows) + mean of W_in d / W_out d over changed neighbours.
@@ -638,7 +655,7 @@ CostModelImpl::States CostModelImpl::layer_step(int layer, const Plan& plan, con
 // Per segment: mean and max over its shared nodes (once) and its R_L rows (per config).
 torch::Tensor CostModelImpl::readout(const SegmentBatch& batch, const Plan& plan,
                                      const States& states, const torch::Tensor& weight,
-                                     const torch::Tensor& columns) {
+                                     const torch::Tensor& columns, const torch::Tensor& direct) {
   const torch::Tensor &s = states.s, &d = states.d;
   const int64_t k = batch.num_configs;
   const torch::Tensor& last = plan.nodes[config_.layers];
@@ -661,7 +678,7 @@ torch::Tensor CostModelImpl::readout(const SegmentBatch& batch, const Plan& plan
   std::vector<torch::Tensor> row_costs, row_columns;
   torch::Tensor totals;  // [B, S]
   if (columns.defined()) {
-    row_costs = node_costs(d).split_with_sizes(row_sizes);
+    row_costs = node_costs(d, direct).split_with_sizes(row_sizes);
     row_columns = columns.index_select(0, last).split_with_sizes(row_sizes);
     totals = column_totals(columns, batch.segment_offsets);
   }
@@ -707,16 +724,16 @@ torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& b
   // Size pooling of config effects needs a reference: copy 0 runs with no config.
   const int64_t ref = configs_at_nodes() && weight.defined() ? 1 : 0;
   const int64_t c = k + ref;  // copies of the segment batch
-  torch::Tensor z;
+  torch::Tensor z, config;    // config: [K, N, W] inputs, zero at nodes without one
   if (configs_at_nodes()) {
     const int64_t f = x.size(1);
     const int64_t w = config_input_width();
-    torch::Tensor config = torch::zeros({k, n, w}, options);
+    config = torch::zeros({k, n, w}, options);
     if (batch.config_nodes.numel() > 0) {
       config = config.index_copy(1, batch.config_nodes, config_inputs(batch));
     }
-    config = torch::cat({torch::zeros({ref, n, w}, options), config});
-    torch::Tensor inputs = torch::cat({x.unsqueeze(0).expand({c, n, f}), config}, 2);
+    torch::Tensor copies = torch::cat({torch::zeros({ref, n, w}, options), config});
+    torch::Tensor inputs = torch::cat({x.unsqueeze(0).expand({c, n, f}), copies}, 2);
     torch::Tensor joined = torch::cat({input_node_->weight, input_config_->weight}, 1);
     z = torch::linear(inputs.reshape({c * n, f + w}), joined, input_node_->bias);
   } else {
@@ -752,7 +769,8 @@ torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& b
                                       weighted.narrow(2, 2 * hw, hw + 1)};  // [B, K, 3H + 1]
   torch::Tensor columns = column_weights(batch);
   if (columns.defined()) {
-    torch::Tensor cost = node_costs(effect).transpose(0, 1);  // [N, K, C]
+    torch::Tensor direct = pool_direct_ ? pool_direct_(config) : torch::Tensor();
+    torch::Tensor cost = node_costs(effect, direct).transpose(0, 1);  // [N, K, C]
     std::vector<torch::Tensor> sums;
     const auto costs = cost.split_with_sizes(range_sizes(batch.segment_offsets));
     const auto weights = columns.split_with_sizes(range_sizes(batch.segment_offsets));

@@ -85,8 +85,12 @@ class CostModelImpl : public torch::nn::Module {
   // Size-aware pooling weights e^{a_i} of the nodes, a_i learned from node inputs x [N, W]: [N]
   // (undefined without model.size_pooling).
   torch::Tensor pool_weights(const torch::Tensor& x);
-  // Column pooling: each node's C costs of its config effect [..., H] -> [..., C].
-  torch::Tensor node_costs(const torch::Tensor& effect);
+  // Column pooling: each node's C costs of its config effect [..., H] -> [..., C], plus the
+  // direct term of its config inputs [..., C] where defined (model.direct_costs).
+  torch::Tensor node_costs(const torch::Tensor& effect, const torch::Tensor& direct);
+  // model.direct_costs: the config inputs [n_0, K, W] of R_0 mapped into the rows of R_L,
+  // [n_L, K, C] (zero on rows without a config); undefined when off.
+  torch::Tensor direct_costs(const Plan& plan, const torch::Tensor& config);
   bool weights_operands() const;
   // Each cost channel summed with each size column as weight: [n, K, C] x [n, S] -> [K, C S].
   static torch::Tensor channel_sums(const torch::Tensor& costs, const torch::Tensor& columns);
@@ -115,10 +119,11 @@ class CostModelImpl : public torch::nn::Module {
   torch::Tensor unconfigured_embeddings(const SegmentBatch& batch, const Plan& plan,
                                         torch::Tensor s, const torch::Tensor& weight,
                                         const torch::Tensor& columns);
-  // d at the input: from the input pre-activation z [N, P], its post-activation s and the input
-  // dropout mask, the configs' effect on the configurable nodes [n_0, K, P].
-  torch::Tensor input_delta(const SegmentBatch& batch, const Plan& plan, const torch::Tensor& z,
-                            const torch::Tensor& s, const torch::Tensor& mask);
+  // d at the input: from the input pre-activation z [N, P], its post-activation s, the config
+  // inputs [n_0, K, W] and the input dropout mask, the configs' effect on the configurable nodes
+  // [n_0, K, P].
+  torch::Tensor input_delta(const Plan& plan, const torch::Tensor& z, const torch::Tensor& s,
+                            const torch::Tensor& config, const torch::Tensor& mask);
   // Layer `layer`'s per-config pre-activation on R_l: zs [N, H] (shared) plus W d scattered along
   // the plan's edges: [n_l, K, H].
   torch::Tensor delta_pre(int layer, const Plan& plan, const torch::Tensor& zs,
@@ -126,9 +131,10 @@ class CostModelImpl : public torch::nn::Module {
   // One SAGE layer on s (once) and d (per config).
   States layer_step(int layer, const Plan& plan, const States& in, int64_t k);
   // Per segment: mean and max (and the size-weighted sum of d) over its shared nodes, once, and
-  // its R_L rows, per config: [B, K, D].
+  // its R_L rows, per config: [B, K, D]. direct: direct_costs (may be undefined).
   torch::Tensor readout(const SegmentBatch& batch, const Plan& plan, const States& states,
-                        const torch::Tensor& weight, const torch::Tensor& columns);
+                        const torch::Tensor& weight, const torch::Tensor& columns,
+                        const torch::Tensor& direct);
   bool residual(int layer) const;
   int64_t layer_width(int layer) const;  // H_in of layer `layer`; layer_width(layers) = hidden
 
@@ -156,6 +162,7 @@ class CostModelImpl : public torch::nn::Module {
   std::vector<torch::Tensor> layer_prelu_;        // [H_out]
   torch::nn::Linear pool_gate_{nullptr};          // node inputs -> a_i (size_pooling)
   torch::nn::Linear pool_cost_{nullptr};     // config effect -> a node's C costs (column_pooling)
+  torch::nn::Linear pool_direct_{nullptr};   // config inputs -> the same C costs (direct_costs)
   torch::nn::LayerNorm head_norm_{nullptr};  // null when norm = none
   torch::nn::Linear head_in_{nullptr}, head_mid_{nullptr}, head_out_{nullptr};
   // Size pooling with configs at the nodes: a linear cost per node state, summed by size weight

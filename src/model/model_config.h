@@ -59,6 +59,9 @@ struct ModelConfig {
   int cost_channels = 8;
   // column pooling: also weigh node costs by their producers' size columns (operand copies)
   bool operand_sizes = false;
+  // column pooling: node costs also read the node's config inputs through a linear map, not only
+  // through the message-passing layers (a layout's cost is first a function of its own shape)
+  bool direct_costs = true;
   TileJoin tile_join = TileJoin::Early;
 
   void visit(ConfigSection& c) {
@@ -81,6 +84,7 @@ struct ModelConfig {
     c.choice("node_cost", node_cost);
     c.field("cost_channels", cost_channels, 1, 64);
     c.field("operand_sizes", operand_sizes);
+    c.field("direct_costs", direct_costs);
     c.choice("tile_join", tile_join);
   }
 };

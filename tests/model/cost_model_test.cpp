@@ -391,8 +391,13 @@ TEST(CostModel, ColumnPoolingSharesWorkExactly) {
         config.node_cost = form;
         config.cost_channels = channels;
         config.operand_sizes = operands;
+        config.direct_costs = channels > 1;
         CostModel model(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout));
         model->to(torch::kFloat64);
+        if (config.direct_costs) {  // it starts at zero, which would hide a misplaced row
+          torch::NoGradGuard no_grad;
+          model->named_parameters()["pool_direct.weight"].uniform_(-0.3, 0.3);
+        }
         // 3H + 1, then each channel's cost sums with the three columns (and their sums over the
         // producers), and the column totals.
         const int64_t s = operands ? 6 : 3;
@@ -405,6 +410,12 @@ TEST(CostModel, ColumnPoolingSharesWorkExactly) {
             model->segment_embeddings(to_batch({segments[1]}, Task::Layout, 3, torch::kFloat64));
         ASSERT_EQ(alone.size(2), model->embedding_dim());
         EXPECT_TRUE(torch::allclose(alone[0], model->segment_embeddings(batch)[1], 1e-10, 1e-10));
+        if (config.direct_costs) {  // the direct term reaches the cost sums
+          torch::NoGradGuard no_grad;
+          torch::Tensor with = model->segment_embeddings(batch);
+          model->named_parameters()["pool_direct.weight"].zero_();
+          EXPECT_FALSE(torch::allclose(with, model->segment_embeddings(batch), 1e-6, 1e-6));
+        }
       }
     }
   }

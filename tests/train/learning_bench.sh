@@ -17,7 +17,8 @@
 # neighbour layout differences, dim fit, layout agreement and size pooling: the inputs of earlier
 # versions); not in the default list: no_neighbour_match, no_dim_fit, no_layout_agreement (gst
 # without that layout input), linear_cost (model.node_cost linear), one_cost_channel
-# (model.cost_channels 1), dropout (model.dropout 0.1), weight_decay (train.weight_decay 0.001).
+# (model.cost_channels 1), dropout (model.dropout 0.1), weight_decay (train.weight_decay 0.001),
+# and set=KEY=VALUE[+KEY=VALUE...] for any other overrides, e.g. set=model.hidden=32+train.lr=0.004.
 # Tile kernels are one segment, so GST modes do not apply; tile MODES (-T, default: tile): tile
 # (configs/quickstart_tile.yaml: tile configs at every node with their padding fit, weight decay),
 # tile_dropout (+ dropout 0.1), tile_nofit (the same without the padding fit), tile_late_dropout
@@ -46,7 +47,7 @@ while getopts "f:s:n:t:g:j:m:T:R" opt; do
     m) MODES=$OPTARG ;;
     T) TILE_MODES=$OPTARG ;;
     R) REPORT_ONLY=1 ;;
-    *) sed -n 2,29p "$0"; exit 2 ;;
+    *) sed -n 2,30p "$0"; exit 2 ;;
   esac
 done
 mkdir -p "$WORK"
@@ -98,6 +99,8 @@ mode_overrides() {
     tile_nofit) echo "--set model.dropout=0.1 --set model.tile_fit=false" ;;
     tile_late_dropout) echo "--set model.dropout=0.1 --set model.tile_join=late" ;;
     tile_noreg) echo "--set model.dropout=0 --set train.weight_decay=0" ;;
+    set=*) local kv=${1#set=}; echo "--set ${kv//+/ --set }" ;;
+    *) echo "learning_bench: unknown mode '$1'" >&2; return 1 ;;
   esac
 }
 
@@ -119,6 +122,7 @@ run() {
     { tail -20 "$name.eval.log"; return 1; }
 }
 
+for mode in $MODES $TILE_MODES; do mode_overrides "$mode" > /dev/null || exit 2; done
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=';' read -r -a families <<< "$FAMILIES"
 pids=()

@@ -50,7 +50,6 @@ while getopts "f:s:n:t:g:j:m:T:R" opt; do
     *) sed -n 2,30p "$0"; exit 2 ;;
   esac
 done
-mkdir -p "$WORK"
 
 # prepare TASK COST DIR: synth (its reference line kept in DIR/reference.txt) and shard once.
 prepare() {
@@ -123,6 +122,7 @@ run() {
 }
 
 for mode in $MODES $TILE_MODES; do mode_overrides "$mode" > /dev/null || exit 2; done
+mkdir -p "$WORK"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=';' read -r -a families <<< "$FAMILIES"
 pids=()

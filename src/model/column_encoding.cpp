@@ -64,6 +64,18 @@ torch::Tensor block_slots(const std::vector<int64_t>& blocks) {
   return int_tensor(slots);
 }
 
+// Layouts a node holds in its features: runs of consecutive dim-index columns (whole numbers in
+// [-1, the highest value of a layout config column]), at most a block long.
+std::vector<std::pair<int64_t, int64_t>> held_layout_runs(const ColumnStats& node,
+                                                          const ColumnStats& config) {
+  float highest = 0;
+  for (int64_t s = 0; s < static_cast<int64_t>(config.columns()) / kLayoutBlock * kLayoutBlock; ++s)
+    highest = std::max(highest, config.max[s]);
+  auto runs = consecutive_runs(dim_index_columns(node, highest));
+  for (auto& run : runs) run.second = std::min<int64_t>(run.second, kLayoutBlock);
+  return runs;
+}
+
 }  // namespace
 
 OneHotColumns::OneHotColumns(const ColumnStats& stats) {
@@ -148,12 +160,7 @@ torch::Tensor NeighbourMatch::encode(const torch::Tensor& config,
 }
 
 LayoutAgreement::LayoutAgreement(const ColumnStats& node, const ColumnStats& config)
-    : blocks_(varying_blocks(config)) {
-  float highest = 0;
-  for (int64_t s = 0; s < static_cast<int64_t>(config.columns()) / kLayoutBlock * kLayoutBlock; ++s)
-    highest = std::max(highest, config.max[s]);
-  runs_ = consecutive_runs(dim_index_columns(node, highest));
-  for (auto& run : runs_) run.second = std::min<int64_t>(run.second, kLayoutBlock);
+    : blocks_(varying_blocks(config)), runs_(held_layout_runs(node, config)) {
   if (runs_.empty()) blocks_.clear();
   slot_index_ = block_slots(blocks_);
 }
@@ -195,6 +202,61 @@ torch::Tensor LayoutAgreement::encode(const torch::Tensor& config, const torch::
         1, rows, flags(blocks, node_feat, rows, edges[1 - end].index_select(0, keep)))));
   }
   return torch::cat(parts, 2);
+}
+
+OperandCopy::OperandCopy(const ColumnStats& node, const ColumnStats& config)
+    : blocks_(varying_blocks(config)), runs_(held_layout_runs(node, config)) {
+  if (runs_.empty()) blocks_.clear();
+  slot_index_ = block_slots(blocks_);
+}
+
+int64_t OperandCopy::width() const {
+  const auto nb = static_cast<int64_t>(blocks_.size());
+  return kPositions * nb * (1 + 2 * nb * static_cast<int64_t>(runs_.size()));
+}
+
+OperandCopy::Edges OperandCopy::encode(const torch::Tensor& config, const torch::Tensor& node_feat,
+                                       const torch::Tensor& config_nodes,
+                                       const torch::Tensor& edges,
+                                       const torch::Tensor& operand) const {
+  const int64_t k = config.size(0), m = config.size(1), nb = static_cast<int64_t>(blocks_.size());
+  const torch::TensorOptions ids = config_nodes.options();
+  torch::Tensor position =
+      torch::full({node_feat.size(0)}, -1, ids).index_copy(0, config_nodes, torch::arange(m, ids));
+  torch::Tensor at = position.index_select(0, edges[1]);
+  Edges out;
+  out.rows = at.ge(0).nonzero().squeeze(1);  // edges into a configurable node
+  const int64_t p = out.rows.size(0);
+  if (width() == 0 || p == 0) {
+    out.flags = torch::zeros({k, p, width()}, config.options());
+    return out;
+  }
+  torch::Tensor producer = edges[0].index_select(0, out.rows);
+  torch::Tensor blocks =
+      config.index_select(2, slot_index_.to(config.device())).reshape({k, m, nb, kLayoutBlock});
+  torch::Tensor asked = blocks.index_select(1, at.index_select(0, out.rows));  // [K, P, nb, 6]
+  // The producer's config blocks; absent (-1) where it is not configurable (row m).
+  torch::Tensor source = position.index_select(0, producer);
+  torch::Tensor written =
+      torch::cat({blocks, torch::full({k, 1, nb, kLayoutBlock}, -1, config.options())}, 1)
+          .index_select(1, torch::where(source.ge(0), source, torch::full_like(source, m)));
+  torch::Tensor asked_set = asked.select(3, 0).ge(0).unsqueeze(3);      // [K, P, nb, 1]
+  torch::Tensor written_set = written.select(3, 0).ge(0).unsqueeze(3);  // [K, P, nb, 1]
+  torch::Tensor feat = node_feat.index_select(0, producer);             // [P, 140]
+  std::vector<torch::Tensor> parts = {asked_set.squeeze(3)};
+  for (const auto& [first, length] : runs_) {
+    // What the producer writes: its config's block a where set, else the layout it holds.
+    torch::Tensor held = feat.narrow(1, first, length).unsqueeze(0).unsqueeze(2);  // [1, P, 1, len]
+    torch::Tensor writes = torch::where(written_set, written.narrow(3, 0, length), held);
+    torch::Tensor equal = asked.narrow(3, 0, length).unsqueeze(3).eq(writes.unsqueeze(2));
+    parts.push_back((equal.all(4) & asked_set).reshape({k, p, nb * nb}));
+    parts.push_back((equal.select(4, 0) & asked_set).reshape({k, p, nb * nb}));
+  }
+  torch::Tensor flags = torch::cat(parts, 2).to(config.scalar_type());  // [K, P, width / 3]
+  torch::Tensor slot = operand.index_select(0, out.rows).clamp_max(kPositions - 1);
+  torch::Tensor onehot = torch::one_hot(slot, kPositions).to(config.scalar_type());  // [P, 3]
+  out.flags = (flags.unsqueeze(3) * onehot.unsqueeze(0).unsqueeze(2)).reshape({k, p, width()});
+  return out;
 }
 
 DimFit::DimFit(const ColumnStats& node, const ColumnStats& config) {

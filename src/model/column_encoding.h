@@ -107,6 +107,39 @@ class LayoutAgreement {
   torch::Tensor slot_index_;                       // [blocks x 6] config columns of the blocks
 };
 
+// For a layout config, whether each operand layout a configurable node asks for is the layout its
+// producer writes: where they differ, the producer's tensor is copied into the asked layout
+// (TpuGraphs: blocks 1 and 2 of a config are the layouts of operands 0 and 1). A producer writes
+// its config's layout where that is set, else a layout it holds in its features (LayoutAgreement's
+// runs); which block and which run is learned. Per edge u -> v into a configurable v, per config:
+// for each non-constant block b of v, whether it is set, and per (block a of u's config, run r of
+// u's features) whether b equals "a where set, else r" and whether their minor-most dims are
+// equal; all of it once per operand position (v's first, second, later in-edge in the segment's
+// edge order, which keeps the source's), zeros in the other two.
+class OperandCopy {
+ public:
+  static constexpr int64_t kPositions = 3;
+
+  OperandCopy() = default;
+  OperandCopy(const ColumnStats& node, const ColumnStats& config);
+
+  struct Edges {
+    torch::Tensor rows;   // [P] the edges (columns of `edges`) that end at a configurable node
+    torch::Tensor flags;  // [K, P, width()]
+  };
+  // config: [K, M, 18], node_feat: [N, 140] of the batch, config_nodes: [M] ids in N, edges:
+  // [2, E] ids in N, operand: [E] each edge's rank among its target's in-edges.
+  Edges encode(const torch::Tensor& config, const torch::Tensor& node_feat,
+               const torch::Tensor& config_nodes, const torch::Tensor& edges,
+               const torch::Tensor& operand) const;
+  int64_t width() const;
+
+ private:
+  std::vector<int64_t> blocks_;
+  std::vector<std::pair<int64_t, int64_t>> runs_;  // first column, length (<= kLayoutBlock)
+  torch::Tensor slot_index_;                       // [blocks x 6] config columns of the blocks
+};
+
 // For a layout config, the sizes of the dims it puts minor-most and second-minor, and their
 // padding to the (8, 128) tiles TPU vector registers hold: a minor dim of 130 pays for 256 lanes.
 // A config value k is a dim index, which picks the k-th column of a run of consecutive node size

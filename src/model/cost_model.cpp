@@ -286,6 +286,9 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
     tile_fit_ = TileFit(node_columns, config_columns);
   if (config.column_pooling && config.size_pooling && configs_at_nodes())
     size_weights_ = SizeWeights(node_columns);
+  if (config.operand_copies && config.message_passing && task == Task::Layout &&
+      config_columns.columns() > 0 && size_weights_.width() > 0)
+    operand_copy_ = OperandCopy(node_columns, config_columns);
   const auto features = static_cast<int64_t>(kept.size());
   kept_columns_ = to_device(kept, torch::kCPU);  // not a buffer: Module::to(dtype) would cast it
   feat_mean_ = register_buffer("feat_mean", to_device(mean, torch::kCPU, torch::kFloat32));
@@ -365,6 +368,13 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
               torch::nn::LinearOptions(config_input_width(), config.cost_channels).bias(false)));
       pool_direct_->weight.zero_();  // starts as the costs of the layers' states alone
     }
+    if (operand_copy_.width() > 0) {
+      pool_copy_ = register_module(
+          "pool_copy",
+          torch::nn::Linear(
+              torch::nn::LinearOptions(operand_copy_.width(), config.cost_channels).bias(false)));
+      pool_copy_->weight.zero_();  // starts without copy costs
+    }
   }
   head_prelu_in_ = register_parameter("head_prelu_in", torch::full({config.head_hidden}, 0.25));
   head_prelu_mid_ = register_parameter("head_prelu_mid", torch::full({config.head_hidden}, 0.25));
@@ -415,16 +425,38 @@ int64_t CostModelImpl::weight_columns() const {
 
 torch::Tensor CostModelImpl::node_costs(const torch::Tensor& effect, const torch::Tensor& direct) {
   torch::Tensor x = pool_cost_(effect);
-  if (direct.defined()) x = x + direct;
+  return cost_of(direct.defined() ? x + direct : x);
+}
+
+torch::Tensor CostModelImpl::cost_of(const torch::Tensor& x) const {
   if (config_.node_cost == NodeCost::Linear) return x;
   // Linear below 0, so a node pushed far negative keeps its gradient (e^x would flatten there).
   return torch::where(x > 0, torch::expm1(x.clamp_max(kMaxNodeLogCost)), x);
 }
 
+torch::Tensor CostModelImpl::copy_sums(const SegmentBatch& batch, const torch::Tensor& columns) {
+  if (!pool_copy_) return {};
+  const OperandCopy::Edges copies = operand_copy_.encode(
+      batch.config_feat, batch.node_feat, batch.config_nodes, batch.edges, batch.operand_index);
+  torch::Tensor cost = cost_of(pool_copy_(copies.flags)).transpose(0, 1);  // [P, K, C]
+  torch::Tensor weights = columns.index_select(0, batch.edges[0].index_select(0, copies.rows));
+  // Edges come segment after segment, so each segment's copies are one contiguous run.
+  torch::Tensor segment =
+      batch.node_segment.index_select(0, batch.edges[1].index_select(0, copies.rows));
+  torch::Tensor counts = torch::bincount(segment, {}, batch.num_segments).to(torch::kCPU);
+  const std::vector<int64_t> sizes(counts.data_ptr<int64_t>(),
+                                   counts.data_ptr<int64_t>() + counts.numel());
+  const auto costs = cost.split_with_sizes(sizes);
+  const auto producers = weights.split_with_sizes(sizes);
+  std::vector<torch::Tensor> sums;
+  for (size_t b = 0; b < sizes.size(); ++b) sums.push_back(channel_sums(costs[b], producers[b]));
+  return torch::stack(sums);  // [B, K, C S]
+}
+
 torch::Tensor CostModelImpl::channel_sums(const torch::Tensor& costs,
                                           const torch::Tensor& columns) {
   const int64_t n = costs.size(0), k = costs.size(1);
-  return torch::mm(costs.reshape({n, -1}).t(), columns).view({k, -1});
+  return torch::mm(costs.reshape({n, k * costs.size(2)}).t(), columns).view({k, -1});
 }
 
 torch::Tensor CostModelImpl::column_totals(const torch::Tensor& w,
@@ -574,7 +606,8 @@ torch::Tensor CostModelImpl::segment_embeddings(const SegmentBatch& batch) {
       config_inputs(batch).index_select(1, plan.config_order).permute({1, 0, 2});  // [n_0, K, W]
   states.d = input_delta(plan, z, states.s, config, mask);
   for (int l = 0; l < config_.layers; ++l) states = layer_step(l, plan, states, batch.num_configs);
-  return readout(batch, plan, states, weight, columns, direct_costs(plan, config));
+  return readout(batch, plan, states, weight, columns, direct_costs(plan, config),
+                 copy_sums(batch, columns));
 }
 
 torch::Tensor CostModelImpl::unconfigured_embeddings(const SegmentBatch& batch, const Plan& plan,
@@ -655,7 +688,8 @@ CostModelImpl::States CostModelImpl::layer_step(int layer, const Plan& plan, con
 // Per segment: mean and max over its shared nodes (once) and its R_L rows (per config).
 torch::Tensor CostModelImpl::readout(const SegmentBatch& batch, const Plan& plan,
                                      const States& states, const torch::Tensor& weight,
-                                     const torch::Tensor& columns, const torch::Tensor& direct) {
+                                     const torch::Tensor& columns, const torch::Tensor& direct,
+                                     const torch::Tensor& copies) {
   const torch::Tensor &s = states.s, &d = states.d;
   const int64_t k = batch.num_configs;
   const torch::Tensor& last = plan.nodes[config_.layers];
@@ -705,7 +739,8 @@ torch::Tensor CostModelImpl::readout(const SegmentBatch& batch, const Plan& plan
       parts.push_back(total_weights[b].sum().expand({k, 1}));
     }
     if (columns.defined()) {
-      parts.push_back(channel_sums(row_costs[b], row_columns[b]));  // [K, C S]
+      torch::Tensor sums = channel_sums(row_costs[b], row_columns[b]);  // [K, C S]
+      parts.push_back(copies.defined() ? sums + copies[b] : sums);
       parts.push_back(totals[b].expand({k, -1}));
     }
     out.push_back(torch::cat(parts, -1));  // [K, D]
@@ -776,8 +811,10 @@ torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& b
     const auto weights = columns.split_with_sizes(range_sizes(batch.segment_offsets));
     for (size_t b = 0; b < costs.size(); ++b) sums.push_back(channel_sums(costs[b], weights[b]));
     torch::Tensor totals = column_totals(columns, batch.segment_offsets).unsqueeze(1);
-    parts.push_back(torch::stack(sums));          // [B, K, C S]
-    parts.push_back(totals.expand({-1, k, -1}));  // [B, K, S]
+    torch::Tensor copies = copy_sums(batch, columns);
+    parts.push_back(copies.defined() ? torch::stack(sums) + copies
+                                     : torch::stack(sums));  // [B, K, C S]
+    parts.push_back(totals.expand({-1, k, -1}));             // [B, K, S]
   }
   return torch::cat(parts, 2);
 }

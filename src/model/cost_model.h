@@ -88,6 +88,12 @@ class CostModelImpl : public torch::nn::Module {
   // Column pooling: each node's C costs of its config effect [..., H] -> [..., C], plus the
   // direct term of its config inputs [..., C] where defined (model.direct_costs).
   torch::Tensor node_costs(const torch::Tensor& effect, const torch::Tensor& direct);
+  // g of model.node_cost, elementwise: a cost from its linear pre-activation.
+  torch::Tensor cost_of(const torch::Tensor& x) const;
+  // model.operand_copies: per segment, the C costs of its edges into configurable nodes
+  // (OperandCopy) summed with their producers' column weights (columns [N, S]): [B, K, C S];
+  // undefined when off.
+  torch::Tensor copy_sums(const SegmentBatch& batch, const torch::Tensor& columns);
   // model.direct_costs: the config inputs [n_0, K, W] of R_0 mapped into the rows of R_L,
   // [n_L, K, C] (zero on rows without a config); undefined when off.
   torch::Tensor direct_costs(const Plan& plan, const torch::Tensor& config);
@@ -131,10 +137,11 @@ class CostModelImpl : public torch::nn::Module {
   // One SAGE layer on s (once) and d (per config).
   States layer_step(int layer, const Plan& plan, const States& in, int64_t k);
   // Per segment: mean and max (and the size-weighted sum of d) over its shared nodes, once, and
-  // its R_L rows, per config: [B, K, D]. direct: direct_costs (may be undefined).
+  // its R_L rows, per config: [B, K, D]. direct: direct_costs; copies: copy_sums, added to the
+  // column sums (either may be undefined).
   torch::Tensor readout(const SegmentBatch& batch, const Plan& plan, const States& states,
                         const torch::Tensor& weight, const torch::Tensor& columns,
-                        const torch::Tensor& direct);
+                        const torch::Tensor& direct, const torch::Tensor& copies);
   bool residual(int layer) const;
   int64_t layer_width(int layer) const;  // H_in of layer `layer`; layer_width(layers) = hidden
 
@@ -150,6 +157,7 @@ class CostModelImpl : public torch::nn::Module {
   NeighbourMatch neighbour_match_;    // layout (empty unless model.neighbour_match)
   DimFit dim_fit_;                    // layout (empty unless model.dim_fit)
   LayoutAgreement layout_agreement_;  // layout (empty unless model.layout_agreement)
+  OperandCopy operand_copy_;          // layout (empty unless model.operand_copies)
   TileFit tile_fit_;                  // tile at the nodes (empty unless model.tile_fit)
   SizeWeights size_weights_;          // configs at the nodes (empty unless model.column_pooling)
   torch::nn::Embedding opcode_embedding_{nullptr};
@@ -163,6 +171,7 @@ class CostModelImpl : public torch::nn::Module {
   torch::nn::Linear pool_gate_{nullptr};          // node inputs -> a_i (size_pooling)
   torch::nn::Linear pool_cost_{nullptr};     // config effect -> a node's C costs (column_pooling)
   torch::nn::Linear pool_direct_{nullptr};   // config inputs -> the same C costs (direct_costs)
+  torch::nn::Linear pool_copy_{nullptr};     // operand copy flags -> an edge's C costs
   torch::nn::LayerNorm head_norm_{nullptr};  // null when norm = none
   torch::nn::Linear head_in_{nullptr}, head_mid_{nullptr}, head_out_{nullptr};
   // Size pooling with configs at the nodes: a linear cost per node state, summed by size weight

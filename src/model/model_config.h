@@ -62,6 +62,10 @@ struct ModelConfig {
   // column pooling: node costs also read the node's config inputs through a linear map, not only
   // through the message-passing layers (a layout's cost is first a function of its own shape)
   bool direct_costs = true;
+  // column pooling, layout with message passing: each edge into a configurable node costs a learned
+  // function of whether the operand layout the node asks for is the one its producer writes,
+  // weighed by the producer's size columns (a relayout copies the producer's tensor)
+  bool operand_copies = true;
   TileJoin tile_join = TileJoin::Early;
 
   void visit(ConfigSection& c) {
@@ -85,6 +89,7 @@ struct ModelConfig {
     c.field("cost_channels", cost_channels, 1, 64);
     c.field("operand_sizes", operand_sizes);
     c.field("direct_costs", direct_costs);
+    c.field("operand_copies", operand_copies);
     c.choice("tile_join", tile_join);
   }
 };

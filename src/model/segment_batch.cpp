@@ -39,7 +39,7 @@ void join_nodes(const std::vector<const Segment*>& segments, bool layout, int64_
   for (const Segment* seg : segments) num_edges += static_cast<int64_t>(seg->edges.size() / 2);
   std::vector<float> feat;
   feat.reserve(total * kNodeFeatureDim);
-  std::vector<int64_t> opcode, node_segment, edges(2 * num_edges), config_nodes;
+  std::vector<int64_t> opcode, node_segment, edges(2 * num_edges), operand(num_edges), config_nodes;
   std::array<std::vector<int64_t>, 2> config_edges;
   opcode.reserve(total);
   node_segment.reserve(total);
@@ -51,12 +51,14 @@ void join_nodes(const std::vector<const Segment*>& segments, bool layout, int64_
     feat.insert(feat.end(), seg.node_feat.begin(), seg.node_feat.end());
     for (uint8_t op : seg.node_opcode) opcode.push_back(op);
     node_segment.insert(node_segment.end(), seg.num_nodes, static_cast<int64_t>(s));
+    std::vector<int64_t> in_edges(seg.num_nodes, 0);
     for (size_t i = 0; i < seg.edges.size(); i += 2, ++e) {
       const int64_t a = seg.edges[i], b = seg.edges[i + 1];
       GST_CHECK(a >= 0 && a < seg.num_nodes && b >= 0 && b < seg.num_nodes,
                 "segment {}: edge ({}, {}) outside its {} nodes", s, a, b, seg.num_nodes);
       edges[e] = first + a;
       edges[num_edges + e] = first + b;
+      operand[e] = in_edges[b]++;
     }
     if (!layout) continue;
     std::vector<int64_t> position(seg.num_nodes, -1);  // node -> its slot in config_nodes
@@ -77,6 +79,7 @@ void join_nodes(const std::vector<const Segment*>& segments, bool layout, int64_
       torch::from_blob(feat.data(), {total, kNodeFeatureDim}, torch::kFloat32).clone().to(device);
   batch.opcode = int64_tensor(opcode, {total}).to(device);
   batch.edges = int64_tensor(edges, {2, num_edges}).to(device);
+  batch.operand_index = int64_tensor(operand, {num_edges}).to(device);
   batch.node_segment = int64_tensor(node_segment, {total}).to(device);
   if (!layout) return;
   batch.config_nodes = int64_tensor(config_nodes, {num_config_nodes}).to(device);

@@ -14,9 +14,12 @@ namespace gst {
 // Nodes of segment s are the contiguous range [segment_offsets[s], segment_offsets[s+1]) of the
 // batch, in the order the segments were given.
 struct SegmentBatch {
-  torch::Tensor node_feat;     // [N, 140] float, raw (the model standardizes with manifest stats)
-  torch::Tensor opcode;        // [N] int64
-  torch::Tensor edges;         // [2, E] int64, batch-global node ids (source row 0, target row 1)
+  torch::Tensor node_feat;  // [N, 140] float, raw (the model standardizes with manifest stats)
+  torch::Tensor opcode;     // [N] int64
+  torch::Tensor edges;      // [2, E] int64, batch-global node ids (source row 0, target row 1)
+  // [E] int64: each edge's rank among its target's in-edges in the segment's edge order, which is
+  // the source file's (TpuGraphs lists a node's operands in order)
+  torch::Tensor operand_index;
   torch::Tensor node_segment;  // [N] int64, which segment of the batch each node belongs to
   int64_t num_segments = 0;    // B_seg
   std::vector<int64_t> segment_offsets;  // [B_seg + 1], host side

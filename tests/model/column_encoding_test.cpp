@@ -125,6 +125,52 @@ TEST(LayoutAgreement, ComparesConfigLayoutsWithTheLayoutsNodesAndNeighboursHold)
   EXPECT_EQ(LayoutAgreement(node, ColumnStats{}).width(), 0);
 }
 
+TEST(OperandCopy, ComparesAskedOperandLayoutsWithWhatProducersWrite) {
+  // Node: a rank, a layout run in columns 1-3, a size. Config: blocks 0 and 1 vary, block 2 is
+  // constant: per flag set, 2 + 2 x 2 x 2 x 1 run = 10 flags, once per operand position.
+  ColumnStats node =
+      stats({1, -1, -1, -1, 0}, {4, 3, 3, 3, 5000}, {1, 1, 1, 1, 1}, {1, 1, 1, 1, 1});
+  std::vector<float> sd(kLayoutConfigDim, 1);
+  std::fill(sd.begin() + 12, sd.end(), 0);
+  ColumnStats config =
+      stats(std::vector<float>(kLayoutConfigDim, -1), std::vector<float>(kLayoutConfigDim, 3),
+            std::vector<uint8_t>(kLayoutConfigDim, 1), sd);
+  OperandCopy copy(node, config);
+  ASSERT_EQ(copy.width(), 3 * 10);
+  // Nodes 1 and 3 are configurable; edges 0 -> 1, 2 -> 1, 1 -> 3, 3 -> 2 (operand ranks 0, 1,
+  // 0, 0). Held layouts: 0 (1, 0), 1 (0, 1), 2 (2, 0, 1), 3 (2, 1, 0).
+  const std::vector<std::vector<float>> held = {{1, 0, -1}, {0, 1, -1}, {2, 0, 1}, {2, 1, 0}};
+  torch::Tensor feat = torch::zeros({4, 5});
+  for (int n = 0; n < 4; ++n) feat[n].narrow(0, 1, 3).copy_(torch::tensor(held[n]));
+  torch::Tensor config_nodes = torch::tensor({1, 3}, torch::kInt64);
+  torch::Tensor edges = torch::tensor({0, 2, 1, 3, 1, 1, 3, 2}, torch::kInt64).view({2, 4});
+  torch::Tensor operand = torch::tensor({0, 1, 0, 0}, torch::kInt64);
+  // Node 1 leaves its output unset and asks (1, 0) of its operands; node 3 writes (0, 1) and
+  // asks (0, 1).
+  torch::Tensor cfg = torch::full({1, 2, kLayoutConfigDim}, -1.0f);
+  cfg[0][0].narrow(0, 6, 2).copy_(torch::tensor({1.0f, 0.0f}));
+  cfg[0][1].narrow(0, 0, 2).copy_(torch::tensor({0.0f, 1.0f}));
+  cfg[0][1].narrow(0, 6, 2).copy_(torch::tensor({0.0f, 1.0f}));
+  OperandCopy::Edges e = copy.encode(cfg, feat, config_nodes, edges, operand);
+  EXPECT_TRUE(torch::equal(e.rows, torch::tensor({0, 1, 2}, torch::kInt64)));  // not 3 -> 2
+  ASSERT_EQ(e.flags.sizes(), (std::vector<int64_t>{1, 3, 30}));
+  // Flags: [b0 set, b1 set], equal (b, a) for (0, 0), (0, 1), (1, 0), (1, 1), then minor-most
+  // equal for the same pairs; flag f at position r is column 3 f + r.
+  auto at = [](int position, std::vector<float> flags) {
+    torch::Tensor out = torch::zeros({10, 3});
+    out.select(1, position).copy_(torch::tensor(flags));
+    return out.view({30});
+  };
+  // 0 -> 1: producer 0 is not configurable and writes what it holds, (1, 0): what 1 asks.
+  EXPECT_TRUE(e.flags[0][0].equal(at(0, {0, 1, 0, 0, 1, 1, 0, 0, 1, 1})));
+  // 2 -> 1, the second operand: 2 writes (2, 0, 1), not (1, 0).
+  EXPECT_TRUE(e.flags[0][1].equal(at(1, {0, 1, 0, 0, 0, 0, 0, 0, 0, 0})));
+  // 1 -> 3: 1's output is unset, so it writes its held (0, 1), which 3 asks in both blocks;
+  // 1's block 1, (1, 0), is set and is what 1 "writes" as a block-1 layout.
+  EXPECT_TRUE(e.flags[0][2].equal(at(0, {1, 1, 1, 0, 1, 0, 1, 0, 1, 0})));
+  EXPECT_EQ(OperandCopy(node, ColumnStats{}).width(), 0);
+}
+
 TEST(DimFit, PicksTheMinorDimsFromTheShapeRunAndTheirTilePadding) {
   // Node: a rank (coded), dims in columns 1-3 and the element count in 4 (one run of size
   // columns), a coded column, a lone size column (no run).

@@ -377,6 +377,39 @@ TEST(CostModel, AdditiveTermIsTheWeightedMeanOfALinearNodeCost) {
   EXPECT_NEAR(scores[0][1].item<float>(), 3.0, 1e-4);
 }
 
+// The operand copy term, against a sum written out edge by edge: each edge into a configurable
+// node adds g(W f) of its OperandCopy flags f, times its producer's column weights, to the cost
+// sums of its segment (after the 3H + 1 pooled values); nothing else changes.
+void expect_copy_costs(CostModel& model, const ColumnStats& node_stats, const SegmentBatch& batch,
+                       NodeCost form, int64_t s) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor weight = model->named_parameters()["pool_copy.weight"];  // [C, F]
+  torch::Tensor with = model->segment_embeddings(batch);
+  torch::Tensor saved = weight.clone();
+  weight.zero_();
+  torch::Tensor diff = with - model->segment_embeddings(batch);
+  weight.copy_(saved);
+  const int64_t c = weight.size(0), at = 3 * model->config().hidden + 1;
+  OperandCopy::Edges e = OperandCopy(node_stats, testing::unit_config_stats(Task::Layout))
+                             .encode(batch.config_feat, batch.node_feat, batch.config_nodes,
+                                     batch.edges, batch.operand_index);
+  torch::Tensor x = torch::matmul(e.flags, weight.t());  // [K, P, C]
+  torch::Tensor cost = form == NodeCost::Exp ? torch::where(x > 0, torch::expm1(x), x) : x;
+  torch::Tensor columns = model->column_weights(batch);
+  torch::Tensor expected = torch::zeros_like(diff);
+  for (int64_t p = 0; p < e.rows.size(0); ++p) {
+    const int64_t edge = e.rows[p].item<int64_t>();
+    const int64_t u = batch.edges[0][edge].item<int64_t>(),
+                  v = batch.edges[1][edge].item<int64_t>();
+    const int64_t b = batch.node_segment[v].item<int64_t>();
+    torch::Tensor term = cost.select(1, p).unsqueeze(2) * columns[u].view({1, 1, s});  // [K, C, S]
+    expected[b].narrow(1, at, c * s) += term.reshape({-1, c * s});
+  }
+  ASSERT_GT(e.rows.size(0), 0);
+  EXPECT_GT(expected.abs().max().item<double>(), 1e-3);
+  EXPECT_TRUE(torch::allclose(diff, expected, 1e-9, 1e-9));
+}
+
 TEST(CostModel, ColumnPoolingSharesWorkExactly) {
   torch::manual_seed(8);
   std::mt19937_64 rng(8);
@@ -394,9 +427,10 @@ TEST(CostModel, ColumnPoolingSharesWorkExactly) {
         config.direct_costs = channels > 1;
         CostModel model(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout));
         model->to(torch::kFloat64);
-        if (config.direct_costs) {  // it starts at zero, which would hide a misplaced row
+        if (config.direct_costs) {  // they start at zero, which would hide a misplaced row
           torch::NoGradGuard no_grad;
           model->named_parameters()["pool_direct.weight"].uniform_(-0.3, 0.3);
+          model->named_parameters()["pool_copy.weight"].uniform_(-0.3, 0.3);
         }
         // 3H + 1, then each channel's cost sums with the three columns (and their sums over the
         // producers), and the column totals.
@@ -414,7 +448,9 @@ TEST(CostModel, ColumnPoolingSharesWorkExactly) {
           torch::NoGradGuard no_grad;
           torch::Tensor with = model->segment_embeddings(batch);
           model->named_parameters()["pool_direct.weight"].zero_();
-          EXPECT_FALSE(torch::allclose(with, model->segment_embeddings(batch), 1e-6, 1e-6));
+          torch::Tensor without = model->segment_embeddings(batch);
+          EXPECT_FALSE(torch::allclose(with, without, 1e-6, 1e-6));
+          expect_copy_costs(model, node_stats, batch, form, s);
         }
       }
     }

@@ -49,6 +49,8 @@ TEST(SegmentBatch, ListsEdgesBetweenConfigurableNodesByPosition) {
   SegmentBatch batch = make_segment_batch({&a, &b}, Task::Layout, 1, torch::kCPU);
   EXPECT_TRUE(torch::equal(batch.config_edges,
                            torch::tensor({1, 1, 4, 2, 0, 3}, torch::kInt64).view({2, 3})));
+  // Each edge's rank among its target's in-edges: node 3 of a reads 2, then 0.
+  EXPECT_TRUE(torch::equal(batch.operand_index, torch::tensor({0, 0, 0, 1, 0}, torch::kInt64)));
 }
 
 TEST(SegmentBatch, TileHasOneConfigAndNoConfigNodes) {

@@ -14,11 +14,12 @@
 # and spill,oneshape,noisy). Layout MODES (default: all): gst (history, no stale-embedding dropout,
 # the default), gst_sed (history + SED, p = 0.5), gst_efd (+ head fine-tuning), segment_only,
 # full_graph, structure_blind, raw_inputs (gst without one-hot columns, config equality features,
-# neighbour layout differences, dim fit, layout agreement and size pooling: the inputs of earlier
-# versions); not in the default list: no_neighbour_match, no_dim_fit, no_layout_agreement (gst
-# without that layout input), linear_cost (model.node_cost linear), one_cost_channel
-# (model.cost_channels 1), dropout (model.dropout 0.1), weight_decay (train.weight_decay 0.001),
-# and set=KEY=VALUE[+KEY=VALUE...] for any other overrides, e.g. set=model.hidden=32+train.lr=0.004.
+# neighbour layout differences, dim fit, layout agreement, operand copies and size pooling: the
+# inputs of earlier versions); not in the default list: no_neighbour_match, no_dim_fit,
+# no_layout_agreement, no_operand_copies (gst without that layout input), linear_cost
+# (model.node_cost linear), one_cost_channel (model.cost_channels 1), dropout (model.dropout 0.1),
+# weight_decay (train.weight_decay 0.001), and set=KEY=VALUE[+KEY=VALUE...] for any other
+# overrides, e.g. set=model.hidden=32+train.lr=0.004.
 # Tile kernels are one segment, so GST modes do not apply; tile MODES (-T, default: tile): tile
 # (configs/quickstart_tile.yaml: tile configs at every node with their padding fit, weight decay),
 # tile_dropout (+ dropout 0.1), tile_nofit (the same without the padding fit), tile_late_dropout
@@ -85,11 +86,13 @@ mode_overrides() {
     raw_inputs)
       echo "--set model.categorical=false --set model.config_match=false" \
         "--set model.neighbour_match=false --set model.dim_fit=false" \
-        "--set model.layout_agreement=false --set model.size_pooling=false"
+        "--set model.layout_agreement=false --set model.operand_copies=false" \
+        "--set model.size_pooling=false"
       ;;
     no_neighbour_match) echo "--set model.neighbour_match=false" ;;
     no_dim_fit) echo "--set model.dim_fit=false" ;;
     no_layout_agreement) echo "--set model.layout_agreement=false" ;;
+    no_operand_copies) echo "--set model.operand_copies=false" ;;
     linear_cost) echo "--set model.node_cost=linear" ;;
     one_cost_channel) echo "--set model.cost_channels=1" ;;
     weight_decay) echo "--set train.weight_decay=0.001" ;;

@@ -444,19 +444,25 @@ torch::Tensor CostModelImpl::copy_sums(const SegmentBatch& batch, const torch::T
   torch::Tensor segment =
       batch.node_segment.index_select(0, batch.edges[1].index_select(0, copies.rows));
   torch::Tensor counts = torch::bincount(segment, {}, batch.num_segments).to(torch::kCPU);
-  const std::vector<int64_t> sizes(counts.data_ptr<int64_t>(),
-                                   counts.data_ptr<int64_t>() + counts.numel());
-  const auto costs = cost.split_with_sizes(sizes);
-  const auto producers = weights.split_with_sizes(sizes);
-  std::vector<torch::Tensor> sums;
-  for (size_t b = 0; b < sizes.size(); ++b) sums.push_back(channel_sums(costs[b], producers[b]));
-  return torch::stack(sums);  // [B, K, C S]
+  return run_channel_sums(
+      cost, weights, {counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel()});
 }
 
 torch::Tensor CostModelImpl::channel_sums(const torch::Tensor& costs,
                                           const torch::Tensor& columns) {
   const int64_t n = costs.size(0), k = costs.size(1);
   return torch::mm(costs.reshape({n, k * costs.size(2)}).t(), columns).view({k, -1});
+}
+
+torch::Tensor CostModelImpl::run_channel_sums(const torch::Tensor& costs,
+                                              const torch::Tensor& columns,
+                                              const std::vector<int64_t>& sizes) {
+  const auto cost_runs = costs.split_with_sizes(sizes);
+  const auto column_runs = columns.split_with_sizes(sizes);
+  std::vector<torch::Tensor> sums;
+  for (size_t b = 0; b < sizes.size(); ++b)
+    sums.push_back(channel_sums(cost_runs[b], column_runs[b]));
+  return torch::stack(sums);  // [B, K, C S]
 }
 
 torch::Tensor CostModelImpl::column_totals(const torch::Tensor& w,
@@ -806,15 +812,11 @@ torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& b
   if (columns.defined()) {
     torch::Tensor direct = pool_direct_ ? pool_direct_(config) : torch::Tensor();
     torch::Tensor cost = node_costs(effect, direct).transpose(0, 1);  // [N, K, C]
-    std::vector<torch::Tensor> sums;
-    const auto costs = cost.split_with_sizes(range_sizes(batch.segment_offsets));
-    const auto weights = columns.split_with_sizes(range_sizes(batch.segment_offsets));
-    for (size_t b = 0; b < costs.size(); ++b) sums.push_back(channel_sums(costs[b], weights[b]));
+    torch::Tensor sums = run_channel_sums(cost, columns, range_sizes(batch.segment_offsets));
     torch::Tensor totals = column_totals(columns, batch.segment_offsets).unsqueeze(1);
     torch::Tensor copies = copy_sums(batch, columns);
-    parts.push_back(copies.defined() ? torch::stack(sums) + copies
-                                     : torch::stack(sums));  // [B, K, C S]
-    parts.push_back(totals.expand({-1, k, -1}));             // [B, K, S]
+    parts.push_back(copies.defined() ? sums + copies : sums);  // [B, K, C S]
+    parts.push_back(totals.expand({-1, k, -1}));               // [B, K, S]
   }
   return torch::cat(parts, 2);
 }

@@ -100,6 +100,9 @@ class CostModelImpl : public torch::nn::Module {
   bool weights_operands() const;
   // Each cost channel summed with each size column as weight: [n, K, C] x [n, S] -> [K, C S].
   static torch::Tensor channel_sums(const torch::Tensor& costs, const torch::Tensor& columns);
+  // channel_sums of each run of `sizes` consecutive rows: [n, K, C] x [n, S] -> [B, K, C S].
+  static torch::Tensor run_channel_sums(const torch::Tensor& costs, const torch::Tensor& columns,
+                                        const std::vector<int64_t>& sizes);
   // Width of the column pooling part of a segment embedding: (C + 1) S.
   int64_t column_pooling_width() const;
   // Per segment of `offsets`, the totals of column weights w [N, S]: [B, S].

@@ -499,7 +499,7 @@ std::vector<double> measured(const Graph& g) {
 
 // Adds one graph's ceiling and oracle figures to `sums` (divided by the count at the end); a
 // graph whose node_config_feat was not kept brings its figures computed from the blocks.
-void add_reference(const SynthResult& r, const synth::CostFamily& family, SynthReference& sums) {
+void add_reference(const SynthResult& r, const synth::CostFamily& family, ReferenceFigures& sums) {
   const Graph& g = r.graph;
   const std::vector<double> truth = measured(g),
                             ceiling = r.draw ? r.ceiling : synth::noiseless_cost(g, family),
@@ -513,6 +513,20 @@ void add_reference(const SynthResult& r, const synth::CostFamily& family, SynthR
     sums.oracle_top1 += top_k_slowdown(oracle, truth, 1);
     sums.oracle_top5 += top_k_slowdown(oracle, truth, 5);
   }
+}
+
+// Divides the sums of add_reference by the graph count and logs them; `what` follows the family.
+void finish_reference(const std::string& family, const std::string& what, Task task,
+                      ReferenceFigures& f) {
+  for (double* v : {&f.ceiling_tau, &f.oracle_tau, &f.ceiling_top1, &f.ceiling_top5, &f.oracle_top1,
+                    &f.oracle_top5})
+    *v /= std::max<int64_t>(1, f.graphs);
+  std::string tile = task == Task::Tile
+                         ? fmt::format(", top-1/5 slowdown {:.4f}/{:.4f} (oracle {:.4f}/{:.4f})",
+                                       f.ceiling_top1, f.ceiling_top5, f.oracle_top1, f.oracle_top5)
+                         : "";
+  spdlog::info("synth: cost family {}{}: noise ceiling tau {:.4f}, oracle tau {:.4f}{}", family,
+               what, f.ceiling_tau, f.oracle_tau, tile);
 }
 
 uint64_t name_hash(const std::string& s) {
@@ -645,22 +659,17 @@ SynthReference synth_collection(const std::string& collection, const std::filesy
                    r.graph.num_configs() * r.graph.num_config_nodes() * kLayoutConfigDim * 4 / 1e6);
     write_synth_graph(dir / split_of[i] / (r.graph.id + ".npz"), r, o.compress, memory.block_bytes);
     add_reference(r, family, ref);
+    add_reference(r, family, ref.splits[split_of[i]]);
     progress.advance();
   }
   double seconds = progress.finish();
-  for (double* v : {&ref.ceiling_tau, &ref.oracle_tau, &ref.ceiling_top1, &ref.ceiling_top5,
-                    &ref.oracle_top1, &ref.oracle_top5})
-    *v /= std::max<int64_t>(1, ref.graphs);
   spdlog::info("synth: wrote {} {} graphs ({} train, {} valid, {} test) to {} in {:.1f} s",
                num_graphs, name.str(), n_train, n_valid, num_graphs - n_train - n_valid,
                dir.string(), seconds);
-  std::string tile =
-      name.task == Task::Tile
-          ? fmt::format(", top-1/5 slowdown {:.4f}/{:.4f} (oracle {:.4f}/{:.4f})", ref.ceiling_top1,
-                        ref.ceiling_top5, ref.oracle_top1, ref.oracle_top5)
-          : "";
-  spdlog::info("synth: cost family {}: noise ceiling tau {:.4f}, oracle tau {:.4f}{}", ref.family,
-               ref.ceiling_tau, ref.oracle_tau, tile);
+  finish_reference(ref.family, "", name.task, ref);
+  for (auto& [split, figures] : ref.splits)
+    finish_reference(ref.family, fmt::format(", {} split ({} graphs)", split, figures.graphs),
+                     name.task, figures);
   return ref;
 }
 

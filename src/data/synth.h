@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <utility>
 
@@ -44,14 +45,19 @@ struct SynthOptions {
 // One graph of `task` with exactly num_nodes nodes, deterministic in (options, task, seed).
 Graph synth_graph(const SynthOptions& options, Task task, uint64_t seed, int64_t num_nodes);
 
-// What a written collection offers a model at best: mean over its graphs of Kendall's tau between
-// the runtimes and the noiseless cost (the noise ceiling) or the oracle's scores, and for tile
-// the top-1 / top-5 slowdowns of both.
-struct SynthReference {
-  std::string family;  // canonical --cost spelling
+// What graphs offer a model at best: mean over them of Kendall's tau between the runtimes and the
+// noiseless cost (the noise ceiling) or the oracle's scores, and for tile the top-1 / top-5
+// slowdowns of both.
+struct ReferenceFigures {
   int64_t graphs = 0;
   double ceiling_tau = 0, oracle_tau = 0;
   double ceiling_top1 = 0, ceiling_top5 = 0, oracle_top1 = 0, oracle_top5 = 0;  // tile only
+};
+// The figures of a whole written collection and of each of its splits: a model is measured on
+// one split (valid), and a split of a few graphs can sit hundredths away from the collection.
+struct SynthReference : ReferenceFigures {
+  std::string family;                              // canonical --cost spelling
+  std::map<std::string, ReferenceFigures> splits;  // "train", "valid", "test" (those with graphs)
 };
 
 // Writes `num_graphs` graphs of the collection `collection` ("layout:xla:random", "tile:xla", ...)

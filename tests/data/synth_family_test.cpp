@@ -2,10 +2,13 @@
 // figures (noise ceiling, oracle) every collection reports.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <set>
 
+#include "data/graph_io.h"
 #include "data/synth.h"
 #include "data/synth_cost.h"
+#include "eval/metrics.h"
 #include "expect_input_error.h"
 #include "test_support.h"
 
@@ -142,6 +145,42 @@ TEST(SynthFamily, CollectionsReportCeilingAndOracle) {
     EXPECT_LT(r.ceiling_top1, 0.1) << cost;
     EXPECT_LE(r.ceiling_top5, r.ceiling_top1 + 1e-12) << cost;
   }
+}
+
+// The figures of each split are those of its written files, recomputed here from the files read
+// back, and the collection's are their graph-weighted mean.
+TEST(SynthFamily, ReferenceFiguresPerSplitMatchTheirFiles) {
+  ScratchDir dir("synth-splits");
+  SynthOptions o;
+  o.min_nodes = 200;
+  o.max_nodes = 600;
+  o.configs = 24;
+  o.cost = "agree,relayout";
+  SynthReference r = synth_collection("layout:xla:random", dir.path(), 10, 3, o);
+  const CostFamily family = parse_cost_family(o.cost, Task::Layout);
+  int64_t graphs = 0;
+  double ceiling = 0, oracle = 0;
+  for (const auto& [split, f] : r.splits) {
+    double split_ceiling = 0, split_oracle = 0;
+    int64_t files = 0;
+    for (const auto& e :
+         std::filesystem::directory_iterator(dir.path() / "npz/layout/xla/random" / split)) {
+      Graph g = read_graph(e.path(), Task::Layout);
+      split_ceiling += kendall_tau(synth::noiseless_cost(g, family), g.runtime);
+      split_oracle += kendall_tau(synth::oracle_cost(g, family), g.runtime);
+      ++files;
+    }
+    ASSERT_EQ(f.graphs, files) << split;
+    EXPECT_NEAR(f.ceiling_tau, split_ceiling / files, 1e-12) << split;
+    EXPECT_NEAR(f.oracle_tau, split_oracle / files, 1e-12) << split;
+    graphs += f.graphs;
+    ceiling += f.ceiling_tau * f.graphs;
+    oracle += f.oracle_tau * f.graphs;
+  }
+  EXPECT_EQ(r.splits.size(), 3u);
+  EXPECT_EQ(graphs, r.graphs);
+  EXPECT_NEAR(r.ceiling_tau, ceiling / graphs, 1e-12);
+  EXPECT_NEAR(r.oracle_tau, oracle / graphs, 1e-12);
 }
 
 }  // namespace

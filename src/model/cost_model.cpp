@@ -438,7 +438,8 @@ torch::Tensor CostModelImpl::copy_sums(const SegmentBatch& batch, const torch::T
   if (!pool_copy_) return {};
   const OperandCopy::Edges copies = operand_copy_.encode(
       batch.config_feat, batch.node_feat, batch.config_nodes, batch.edges, batch.operand_index);
-  torch::Tensor cost = cost_of(pool_copy_(copies.flags)).transpose(0, 1);  // [P, K, C]
+  torch::Tensor cost =
+      cost_of(pool_copy_(copies.flags) * config_.cost_map_scale).transpose(0, 1);  // [P, K, C]
   torch::Tensor weights = columns.index_select(0, batch.edges[0].index_select(0, copies.rows));
   // Edges come segment after segment, so each segment's copies are one contiguous run.
   torch::Tensor segment =
@@ -653,7 +654,7 @@ torch::Tensor CostModelImpl::direct_costs(const Plan& plan, const torch::Tensor&
   if (!pool_direct_) return {};
   torch::Tensor rows = torch::arange(config.size(0), plan.nodes[0].options());
   for (const torch::Tensor& moves : plan.self_pos) rows = moves.index_select(0, rows);
-  torch::Tensor direct = pool_direct_(config);  // [n_0, K, C]
+  torch::Tensor direct = pool_direct_(config) * config_.cost_map_scale;  // [n_0, K, C]
   return direct.new_zeros({plan.nodes.back().size(0), direct.size(1), direct.size(2)})
       .index_copy(0, rows, direct);
 }
@@ -810,7 +811,8 @@ torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& b
                                       weighted.narrow(2, 2 * hw, hw + 1)};  // [B, K, 3H + 1]
   torch::Tensor columns = column_weights(batch);
   if (columns.defined()) {
-    torch::Tensor direct = pool_direct_ ? pool_direct_(config) : torch::Tensor();
+    torch::Tensor direct =
+        pool_direct_ ? pool_direct_(config) * config_.cost_map_scale : torch::Tensor();
     torch::Tensor cost = node_costs(effect, direct).transpose(0, 1);  // [N, K, C]
     torch::Tensor sums = run_channel_sums(cost, columns, range_sizes(batch.segment_offsets));
     torch::Tensor totals = column_totals(columns, batch.segment_offsets).unsqueeze(1);

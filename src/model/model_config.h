@@ -66,6 +66,11 @@ struct ModelConfig {
   // function of whether the operand layout the node asks for is the one its producer writes,
   // weighed by the producer's size columns (a relayout copies the producer's tensor)
   bool operand_copies = true;
+  // The direct and operand copy cost maps' outputs times this. They start at 0 and must reach
+  // costs of log-factor size (a minor dim of 2 padded to 128: log 64) from O(1) inputs, while Adam
+  // moves a weight by about lr per step: unscaled, 300 steps at lr 2e-3 end with them at that
+  // bound. Larger scales move the exponential costs too far per step (10 made a short run diverge)
+  double cost_map_scale = 4.0;
   TileJoin tile_join = TileJoin::Early;
 
   void visit(ConfigSection& c) {
@@ -90,6 +95,7 @@ struct ModelConfig {
     c.field("operand_sizes", operand_sizes);
     c.field("direct_costs", direct_costs);
     c.field("operand_copies", operand_copies);
+    c.field("cost_map_scale", cost_map_scale, 1e-3, 1e3);
     c.choice("tile_join", tile_join);
   }
 };

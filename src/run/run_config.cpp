@@ -21,7 +21,8 @@ RunConfig load_run_config(const std::filesystem::path& file, const std::vector<s
 constexpr std::pair<const char*, const char*> kAddedModelKeys[] = {
     {"column_pooling", "false"},   {"neighbour_match", "false"}, {"dim_fit", "false"},
     {"layout_agreement", "false"}, {"node_cost", "linear"},      {"cost_channels", "1"},
-    {"operand_sizes", "false"},    {"direct_costs", "false"},    {"operand_copies", "false"}};
+    {"operand_sizes", "false"},    {"direct_costs", "false"},    {"operand_copies", "false"},
+    {"cost_map_scale", "1"}};
 
 RunConfig read_saved_config(const std::filesystem::path& file) {
   if (!std::filesystem::exists(file)) input_error("{}: run config not found", file.string());

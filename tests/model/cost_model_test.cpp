@@ -378,8 +378,9 @@ TEST(CostModel, AdditiveTermIsTheWeightedMeanOfALinearNodeCost) {
 }
 
 // The operand copy term, against a sum written out edge by edge: each edge into a configurable
-// node adds g(W f) of its OperandCopy flags f, times its producer's column weights, to the cost
-// sums of its segment (after the 3H + 1 pooled values); nothing else changes.
+// node adds g(s W f) of its OperandCopy flags f (s: model.cost_map_scale), times its producer's
+// column weights, to the cost sums of its segment (after the 3H + 1 pooled values); nothing else
+// changes.
 void expect_copy_costs(CostModel& model, const ColumnStats& node_stats, const SegmentBatch& batch,
                        NodeCost form, int64_t s) {
   torch::NoGradGuard no_grad;
@@ -393,7 +394,8 @@ void expect_copy_costs(CostModel& model, const ColumnStats& node_stats, const Se
   OperandCopy::Edges e = OperandCopy(node_stats, testing::unit_config_stats(Task::Layout))
                              .encode(batch.config_feat, batch.node_feat, batch.config_nodes,
                                      batch.edges, batch.operand_index);
-  torch::Tensor x = torch::matmul(e.flags, weight.t());  // [K, P, C]
+  torch::Tensor x =
+      torch::matmul(e.flags, weight.t()) * model->config().cost_map_scale;  // [K, P, C]
   torch::Tensor cost = form == NodeCost::Exp ? torch::where(x > 0, torch::expm1(x), x) : x;
   torch::Tensor columns = model->column_weights(batch);
   torch::Tensor expected = torch::zeros_like(diff);
@@ -459,6 +461,46 @@ TEST(CostModel, ColumnPoolingSharesWorkExactly) {
   EXPECT_EQ(CostModel(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout))
                 ->embedding_dim(),
             3 * 16 + 1);
+}
+
+// model.cost_map_scale multiplies the direct and copy maps' outputs: a model with scale 4 and those
+// weights divided by 4 is the same model, on the shared and the replicated path.
+TEST(CostModel, CostMapScaleMultipliesTheDirectAndCopyMaps) {
+  torch::manual_seed(9);
+  std::mt19937_64 rng(9);
+  ColumnStats node_stats = testing::unit_node_stats();
+  std::vector<Segment> segments = make_segments(rng, 0.3, 3, Task::Layout);
+  add_size_columns(node_stats, segments, rng, {1, 2, 4});
+  SegmentBatch batch = to_batch(segments, Task::Layout, 3, torch::kFloat64);
+  ModelConfig config = small_config(16, 8, 8);
+  config.cost_channels = 3;
+  auto build = [&](double scale) {
+    config.cost_map_scale = scale;
+    CostModel model(config, Task::Layout, node_stats, testing::unit_config_stats(Task::Layout));
+    model->to(torch::kFloat64);
+    model->eval();
+    return model;
+  };
+  CostModel one = build(1), four = build(4);
+  torch::NoGradGuard no_grad;
+  one->named_parameters()["pool_direct.weight"].uniform_(-0.3, 0.3);
+  one->named_parameters()["pool_copy.weight"].uniform_(-0.3, 0.3);
+  for (const auto& p : one->named_parameters()) {
+    const bool scaled = p.key() == "pool_direct.weight" || p.key() == "pool_copy.weight";
+    four->named_parameters()[p.key()].copy_(scaled ? p.value() / 4 : p.value());
+  }
+  EXPECT_TRUE(torch::allclose(one->segment_embeddings(batch), four->segment_embeddings(batch),
+                              1e-12, 1e-12));
+  EXPECT_TRUE(torch::allclose(one->segment_embeddings_replicated(batch),
+                              four->segment_embeddings_replicated(batch), 1e-12, 1e-12));
+  // Unscaled weights under scale 4 give other costs: the scale is applied on both paths.
+  four->named_parameters()["pool_direct.weight"].mul_(4);
+  EXPECT_FALSE(
+      torch::allclose(one->segment_embeddings(batch), four->segment_embeddings(batch), 1e-6, 1e-6));
+  four->named_parameters()["pool_direct.weight"].div_(4);
+  four->named_parameters()["pool_copy.weight"].mul_(4);
+  EXPECT_FALSE(torch::allclose(one->segment_embeddings_replicated(batch),
+                               four->segment_embeddings_replicated(batch), 1e-6, 1e-6));
 }
 
 TEST(CostModel, ColumnPoolingMixesCostMeansWeightedByEachColumn) {

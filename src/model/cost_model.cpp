@@ -650,11 +650,15 @@ torch::Tensor CostModelImpl::input_delta(const Plan& plan, const torch::Tensor& 
   return input_post(zp, rows_of(mask, first)) - s.index_select(0, first).unsqueeze(1);
 }
 
+torch::Tensor CostModelImpl::direct_map(const torch::Tensor& config) {
+  return pool_direct_(config) * config_.cost_map_scale;
+}
+
 torch::Tensor CostModelImpl::direct_costs(const Plan& plan, const torch::Tensor& config) {
   if (!pool_direct_) return {};
   torch::Tensor rows = torch::arange(config.size(0), plan.nodes[0].options());
   for (const torch::Tensor& moves : plan.self_pos) rows = moves.index_select(0, rows);
-  torch::Tensor direct = pool_direct_(config) * config_.cost_map_scale;  // [n_0, K, C]
+  torch::Tensor direct = direct_map(config);  // [n_0, K, C]
   return direct.new_zeros({plan.nodes.back().size(0), direct.size(1), direct.size(2)})
       .index_copy(0, rows, direct);
 }
@@ -811,8 +815,7 @@ torch::Tensor CostModelImpl::segment_embeddings_replicated(const SegmentBatch& b
                                       weighted.narrow(2, 2 * hw, hw + 1)};  // [B, K, 3H + 1]
   torch::Tensor columns = column_weights(batch);
   if (columns.defined()) {
-    torch::Tensor direct =
-        pool_direct_ ? pool_direct_(config) * config_.cost_map_scale : torch::Tensor();
+    torch::Tensor direct = pool_direct_ ? direct_map(config) : torch::Tensor();
     torch::Tensor cost = node_costs(effect, direct).transpose(0, 1);  // [N, K, C]
     torch::Tensor sums = run_channel_sums(cost, columns, range_sizes(batch.segment_offsets));
     torch::Tensor totals = column_totals(columns, batch.segment_offsets).unsqueeze(1);

@@ -97,6 +97,8 @@ class CostModelImpl : public torch::nn::Module {
   // model.direct_costs: the config inputs [n_0, K, W] of R_0 mapped into the rows of R_L,
   // [n_L, K, C] (zero on rows without a config); undefined when off.
   torch::Tensor direct_costs(const Plan& plan, const torch::Tensor& config);
+  // The direct map's C costs of config inputs [..., W] -> [..., C], times model.cost_map_scale.
+  torch::Tensor direct_map(const torch::Tensor& config);
   bool weights_operands() const;
   // Each cost channel summed with each size column as weight: [n, K, C] x [n, S] -> [K, C S].
   static torch::Tensor channel_sums(const torch::Tensor& costs, const torch::Tensor& columns);

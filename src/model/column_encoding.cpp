@@ -259,8 +259,9 @@ OperandCopy::Edges OperandCopy::encode(const torch::Tensor& config, const torch:
   return out;
 }
 
-DimFit::DimFit(const ColumnStats& node, const ColumnStats& config) {
-  runs_ = consecutive_runs(size_columns(node));
+DimFit::DimFit(const ColumnStats& node, const ColumnStats& config, bool kept_layouts)
+    : runs_(consecutive_runs(size_columns(node))) {
+  if (kept_layouts) held_ = held_layout_runs(node, config);
   for (int64_t b = 0; b + kLayoutBlock <= static_cast<int64_t>(config.columns());
        b += kLayoutBlock) {
     for (int64_t s : {b, b + 1}) {
@@ -271,24 +272,56 @@ DimFit::DimFit(const ColumnStats& node, const ColumnStats& config) {
   }
   if (runs_.empty()) slots_.clear();
   slot_index_ = int_tensor(slots_);
+  // The column of each held run that a slot keeps: the run's minor-most or second-minor entry,
+  // -1 where the run is too short.
+  std::vector<int64_t> kept;
+  for (const auto& [first, length] : held_) {
+    for (int64_t s : slots_)
+      kept.push_back(s % kLayoutBlock < length ? first + s % kLayoutBlock : -1);
+  }
+  kept_index_ = int_tensor(kept).view(
+      {static_cast<int64_t>(held_.size()), static_cast<int64_t>(slots_.size())});
 }
+
+namespace {
+
+// log(1 + x) / 8 of the dim each of `picked` [K, M, S] names in `dims` [M, length], and its log
+// padding blow-ups to multiples of 128 and 8; 0 where the value is absent or past the run.
+void add_dim_fit(const torch::Tensor& picked, const torch::Tensor& dims,
+                 std::vector<torch::Tensor>& parts) {
+  const int64_t length = dims.size(1);
+  torch::Tensor inside = picked.ge(0) & picked.lt(length) & picked.round().eq(picked);
+  torch::Tensor x =
+      dims.unsqueeze(0)
+          .expand({picked.size(0), dims.size(0), length})
+          .gather(2, torch::where(inside, picked, torch::zeros_like(picked)).to(torch::kInt64));
+  torch::Tensor present = inside & x.gt(0);
+  torch::Tensor safe = x.clamp_min(1);
+  for (torch::Tensor f : {torch::log1p(safe) / 8, torch::log(torch::ceil(safe / 128) * 128 / safe),
+                          torch::log(torch::ceil(safe / 8) * 8 / safe)})
+    parts.push_back(torch::where(present, f, torch::zeros_like(f)));
+}
+
+}  // namespace
 
 torch::Tensor DimFit::encode(const torch::Tensor& config, const torch::Tensor& node_feat) const {
   const int64_t k = config.size(0), m = config.size(1);
   if (width() == 0) return torch::zeros({k, m, 0}, config.options());
   torch::Tensor picked = config.index_select(2, slot_index_.to(config.device()));  // [K, M, S]
+  // Where a config leaves a slot absent the node keeps a layout it holds: each held run's value.
+  std::vector<torch::Tensor> kept;
+  for (int64_t r = 0; r < kept_index_.size(0); ++r) {
+    torch::Tensor cols = kept_index_[r].to(config.device());
+    torch::Tensor held = node_feat.index_select(1, cols.clamp_min(0));
+    held = torch::where(cols.ge(0), held, torch::full_like(held, -1));  // [M, S]
+    kept.push_back(torch::where(picked.lt(0), held.unsqueeze(0).expand_as(picked),
+                                torch::full_like(picked, -1)));
+  }
   std::vector<torch::Tensor> parts;
   for (const auto& [first, length] : runs_) {
-    torch::Tensor dims = node_feat.narrow(1, first, length).unsqueeze(0).expand({k, m, length});
-    torch::Tensor inside = picked.ge(0) & picked.lt(length) & picked.round().eq(picked);
-    torch::Tensor x = dims.gather(
-        2, torch::where(inside, picked, torch::zeros_like(picked)).to(torch::kInt64));  // [K, M, S]
-    torch::Tensor present = inside & x.gt(0);
-    torch::Tensor safe = x.clamp_min(1);
-    for (torch::Tensor f :
-         {torch::log1p(safe) / 8, torch::log(torch::ceil(safe / 128) * 128 / safe),
-          torch::log(torch::ceil(safe / 8) * 8 / safe)})
-      parts.push_back(torch::where(present, f, torch::zeros_like(f)));
+    torch::Tensor dims = node_feat.narrow(1, first, length);
+    add_dim_fit(picked, dims, parts);
+    for (const torch::Tensor& values : kept) add_dim_fit(values, dims, parts);
   }
   return torch::stack(parts, 3).reshape({k, m, width()});
 }

@@ -146,20 +146,29 @@ class OperandCopy {
 // columns (the shape dims); a per-node layer fed k and the dims cannot draw such a lookup. Per
 // minor-most and second-minor slot of each non-constant layout block and per run of at least two
 // size columns: log(1 + x) / 8 of the picked dim x, log of its padding blow-up to a multiple of
-// 128 and to a multiple of 8; all 0 where k is absent or past the run.
+// 128 and to a multiple of 8; all 0 where k is absent or past the run. Then the same once per
+// held layout run (LayoutAgreement's) for the value the node keeps where the config leaves the
+// slot absent (the run's minor-most or second-minor entry), 0 where the config sets it: a node a
+// config leaves alone still pays the padding of its own layout, and which run holds that layout
+// is learned.
 class DimFit {
  public:
   DimFit() = default;
-  DimFit(const ColumnStats& node, const ColumnStats& config);
+  // kept_layouts: also the fits of the held layouts where a slot is absent.
+  DimFit(const ColumnStats& node, const ColumnStats& config, bool kept_layouts);
 
   // config: [K, M, 18], node_feat: [M, 140] of the same M nodes -> [K, M, width()].
   torch::Tensor encode(const torch::Tensor& config, const torch::Tensor& node_feat) const;
-  int64_t width() const { return static_cast<int64_t>(3 * slots_.size() * runs_.size()); }
+  int64_t width() const {
+    return static_cast<int64_t>(3 * slots_.size() * runs_.size() * (1 + held_.size()));
+  }
 
  private:
   std::vector<int64_t> slots_;
-  std::vector<std::pair<int64_t, int64_t>> runs_;  // first column, length
+  std::vector<std::pair<int64_t, int64_t>> runs_;  // size runs: first column, length
+  std::vector<std::pair<int64_t, int64_t>> held_;  // held layout runs (LayoutAgreement's)
   torch::Tensor slot_index_;
+  torch::Tensor kept_index_;  // [held runs, slots] node column a slot keeps where absent, or -1
 };
 
 // For tile configs at the nodes, how well each tile size divides each of a node's sizes: the log of

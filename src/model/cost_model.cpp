@@ -279,7 +279,7 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
   if (config.neighbour_match && task == Task::Layout && config_columns.columns() > 0)
     neighbour_match_ = NeighbourMatch(config_columns);
   if (config.dim_fit && task == Task::Layout && config_columns.columns() > 0)
-    dim_fit_ = DimFit(node_columns, config_columns);
+    dim_fit_ = DimFit(node_columns, config_columns, config.kept_layout_fit);
   if (config.layout_agreement && task == Task::Layout && config_columns.columns() > 0)
     layout_agreement_ = LayoutAgreement(node_columns, config_columns);
   if (config.tile_fit && task == Task::Tile && configs_at_nodes() && config_columns.columns() > 0)

@@ -47,6 +47,8 @@ struct ModelConfig {
   bool config_match = true;     // layout: config values equal to the node's own coded columns
   bool neighbour_match = true;  // layout: configurable neighbours holding a different layout
   bool dim_fit = true;          // layout: size and tile padding of the dims a config makes minor
+  // dim fit: also of the layout a node holds, where its config leaves a slot absent (-1)
+  bool kept_layout_fit = true;
   // layout: config layouts equal to those a node and its neighbours hold
   bool layout_agreement = true;
   bool tile_fit = true;        // tile at the nodes: padding blow-up of node sizes by tile sizes
@@ -86,6 +88,7 @@ struct ModelConfig {
     c.field("config_match", config_match);
     c.field("neighbour_match", neighbour_match);
     c.field("dim_fit", dim_fit);
+    c.field("kept_layout_fit", kept_layout_fit);
     c.field("layout_agreement", layout_agreement);
     c.field("tile_fit", tile_fit);
     c.field("size_pooling", size_pooling);

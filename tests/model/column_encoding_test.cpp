@@ -182,7 +182,7 @@ TEST(DimFit, PicksTheMinorDimsFromTheShapeRunAndTheirTilePadding) {
   ColumnStats config =
       stats(std::vector<float>(kLayoutConfigDim, -1), std::vector<float>(kLayoutConfigDim, 5),
             std::vector<uint8_t>(kLayoutConfigDim, 1), sd);
-  DimFit fit(node, config);
+  DimFit fit(node, config, /*kept_layouts=*/true);  // no held layout run: nothing kept
   ASSERT_EQ(fit.width(), 3 * 2);
   torch::Tensor feat = torch::zeros({3, 7});
   feat[0] = torch::tensor(std::vector<float>{2, 130, 16, 0, 2080, 1, 9});
@@ -203,7 +203,49 @@ TEST(DimFit, PicksTheMinorDimsFromTheShapeRunAndTheirTilePadding) {
   for (int i = 0; i < 3; ++i) want.push_back(0);
   for (int i = 0; i < 6; ++i) want.push_back(0);
   EXPECT_TRUE(e.view({18}).allclose(torch::tensor(want).to(torch::kFloat32), 1e-5, 1e-6)) << e;
-  EXPECT_EQ(DimFit(ColumnStats{}, config).width(), 0);
+  EXPECT_EQ(DimFit(ColumnStats{}, config, true).width(), 0);
+}
+
+TEST(DimFit, AbsentSlotsTakeTheFitOfTheLayoutTheNodeHolds) {
+  // Node: dims in columns 0-2 (a size run), its own minor-to-major layout in 3-4 (a held run).
+  ColumnStats node =
+      stats({0, 0, 0, -1, -1}, {5000, 300, 64, 3, 3}, {1, 1, 1, 1, 1}, {1, 1, 1, 1, 1});
+  std::vector<float> sd(kLayoutConfigDim, 0);
+  sd[0] = sd[1] = 1;
+  ColumnStats config =
+      stats(std::vector<float>(kLayoutConfigDim, -1), std::vector<float>(kLayoutConfigDim, 5),
+            std::vector<uint8_t>(kLayoutConfigDim, 1), sd);
+  EXPECT_EQ(DimFit(node, config, /*kept_layouts=*/false).width(), 3 * 2);
+  DimFit fit(node, config, /*kept_layouts=*/true);
+  ASSERT_EQ(fit.width(), 3 * 2 * 2);
+  torch::Tensor feat = torch::tensor(std::vector<float>{130, 16, 0, 1, 0,  //
+                                                        8, 200, 3, 2, -1,  //
+                                                        40, 40, 5, 0, 1})
+                           .view({3, 5});
+  torch::Tensor cfg = torch::full({1, 3, kLayoutConfigDim}, -1.0f);
+  cfg[0][1][0] = 0;                    // node 1: minor dim set, second-minor absent
+  cfg[0][2][0] = 2, cfg[0][2][1] = 1;  // node 2: both set
+  torch::Tensor e = fit.encode(cfg, feat).view({3, 2, 6});  // node, slot, (set fit, kept fit)
+  auto fits = [](double x) {
+    return torch::tensor(std::vector<double>{std::log1p(x) / 8,
+                                             std::log(std::ceil(x / 128) * 128 / x),
+                                             std::log(std::ceil(x / 8) * 8 / x)})
+        .to(torch::kFloat32);
+  };
+  torch::Tensor none = torch::zeros({3});
+  auto expect = [&](int n, int slot, const torch::Tensor& set, const torch::Tensor& kept) {
+    EXPECT_TRUE(e[n][slot].allclose(torch::cat({set, kept}), 1e-5, 1e-6))
+        << "node " << n << " slot " << slot << ": " << e[n][slot];
+  };
+  // Node 0 leaves both slots to its own layout (1, 0): minor dim 16, second-minor 130.
+  expect(0, 0, none, fits(16));
+  expect(0, 1, none, fits(130));
+  // Node 1 sets its minor dim (8); its held second-minor is absent (-1, a rank-1 layout).
+  expect(1, 0, fits(8), none);
+  expect(1, 1, none, none);
+  // Node 2 sets both; nothing is kept.
+  expect(2, 0, fits(5), none);
+  expect(2, 1, fits(40), none);
 }
 
 TEST(TileFit, LogPaddingBlowUpOfEveryNodeSizeByEveryTileSize) {

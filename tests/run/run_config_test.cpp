@@ -72,9 +72,11 @@ TEST(RunConfig, SavedConfigsWithoutALaterModelKeyKeepTheirModel) {
   EXPECT_FALSE(old.model.direct_costs);
   EXPECT_FALSE(old.model.operand_copies);
   EXPECT_EQ(old.model.cost_map_scale, 1.0);
+  EXPECT_FALSE(old.model.kept_layout_fit);
   EXPECT_TRUE(gst::load_run_config(saved, {}).model.column_pooling);  // a new run gets the default
   EXPECT_TRUE(gst::load_run_config(saved, {}).model.direct_costs);
   EXPECT_TRUE(gst::load_run_config(saved, {}).model.operand_copies);
+  EXPECT_TRUE(gst::load_run_config(saved, {}).model.kept_layout_fit);
   EXPECT_EQ(gst::load_run_config(saved, {}).model.cost_map_scale,
             gst::ModelConfig{}.cost_map_scale);
   EXPECT_EQ(gst::load_run_config(saved, {}).model.node_cost, gst::NodeCost::Exp);

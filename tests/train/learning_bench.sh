@@ -16,10 +16,10 @@
 # full_graph, structure_blind, raw_inputs (gst without one-hot columns, config equality features,
 # neighbour layout differences, dim fit, layout agreement, operand copies and size pooling: the
 # inputs of earlier versions); not in the default list: no_neighbour_match, no_dim_fit,
-# no_layout_agreement, no_operand_copies (gst without that layout input), linear_cost
-# (model.node_cost linear), one_cost_channel (model.cost_channels 1), dropout (model.dropout 0.1),
-# weight_decay (train.weight_decay 0.001), and set=KEY=VALUE[+KEY=VALUE...] for any other
-# overrides, e.g. set=model.hidden=32+train.lr=0.004.
+# no_layout_agreement, no_operand_copies, no_kept_layout_fit (gst without that layout input),
+# linear_cost (model.node_cost linear), one_cost_channel (model.cost_channels 1), dropout
+# (model.dropout 0.1), weight_decay (train.weight_decay 0.001), and set=KEY=VALUE[+KEY=VALUE...]
+# for any other overrides, e.g. set=model.hidden=32+train.lr=0.004.
 # Tile kernels are one segment, so GST modes do not apply; tile MODES (-T, default: tile): tile
 # (configs/quickstart_tile.yaml: tile configs at every node with their padding fit, weight decay),
 # tile_dropout (+ dropout 0.1), tile_nofit (the same without the padding fit), tile_late_dropout
@@ -93,6 +93,7 @@ mode_overrides() {
     no_dim_fit) echo "--set model.dim_fit=false" ;;
     no_layout_agreement) echo "--set model.layout_agreement=false" ;;
     no_operand_copies) echo "--set model.operand_copies=false" ;;
+    no_kept_layout_fit) echo "--set model.kept_layout_fit=false" ;;
     linear_cost) echo "--set model.node_cost=linear" ;;
     one_cost_channel) echo "--set model.cost_channels=1" ;;
     weight_decay) echo "--set train.weight_decay=0.001" ;;

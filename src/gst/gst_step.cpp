@@ -11,7 +11,14 @@ namespace gst {
 
 torch::Tensor RankingLoss::operator()(const torch::Tensor& scores,
                                       const torch::Tensor& runtimes) const {
-  if (kind == LossKind::ListMle) return listmle_loss(scores, runtimes);
+  switch (kind) {
+    case LossKind::ListMle:
+      return listmle_loss(scores, runtimes);
+    case LossKind::ListMleTop:
+      return listmle_loss(scores, runtimes, {}, /*top_weighted=*/true);
+    case LossKind::Hinge:
+      break;
+  }
   return pairwise_hinge_loss(scores, runtimes, margin);
 }
 

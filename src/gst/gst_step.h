@@ -46,7 +46,7 @@ struct GraphSample {
   std::optional<uint64_t> sed_seed;
 };
 
-// The ranking loss of the run: hinge (pairwise, margin) or listmle.
+// The ranking loss of the run: hinge (pairwise, margin), listmle or listmle_top (position-aware).
 struct RankingLoss {
   LossKind kind = LossKind::Hinge;
   double margin = 0.1;

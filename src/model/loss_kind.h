@@ -7,9 +7,10 @@
 
 namespace gst {
 
-enum class LossKind { Hinge, ListMle };
+enum class LossKind { Hinge, ListMle, ListMleTop };
 constexpr auto enum_names(LossKind) {
-  return std::array{std::pair{LossKind::Hinge, "hinge"}, std::pair{LossKind::ListMle, "listmle"}};
+  return std::array{std::pair{LossKind::Hinge, "hinge"}, std::pair{LossKind::ListMle, "listmle"},
+                    std::pair{LossKind::ListMleTop, "listmle_top"}};
 }
 
 }  // namespace gst

@@ -43,7 +43,7 @@ torch::Tensor pairwise_hinge_loss(const torch::Tensor& scores, const torch::Tens
 }
 
 torch::Tensor listmle_loss(const torch::Tensor& scores, const torch::Tensor& runtimes,
-                           const torch::Tensor& mask) {
+                           const torch::Tensor& mask, bool top_weighted) {
   torch::Tensor valid = valid_mask(scores, runtimes, mask);
   // True order fastest first (stable among equal runtimes), padded configs last.
   torch::Tensor key =
@@ -58,8 +58,11 @@ torch::Tensor listmle_loss(const torch::Tensor& scores, const torch::Tensor& run
   torch::Tensor filled = torch::where(in_order, utility, floor.expand_as(utility));
   torch::Tensor tail_lse = filled.flip({1}).logcumsumexp(1).flip({1});  // log sum_{j >= i} e^u_j
   torch::Tensor terms = torch::where(in_order, tail_lse - utility, torch::zeros_like(utility));
+  torch::Tensor weight = in_order.to(scores.scalar_type());  // padded configs come last
+  if (top_weighted)
+    weight = weight / torch::log2(torch::arange(2, scores.size(1) + 2, scores.options()));
   torch::Tensor count = valid.sum(1);  // [G]
-  torch::Tensor per_graph = terms.sum(1) / count.clamp_min(1);
+  torch::Tensor per_graph = (terms * weight).sum(1) / weight.sum(1).clamp_min(1e-12);
   return mean_over_graphs(per_graph, count > 1, scores);
 }
 

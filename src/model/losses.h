@@ -16,8 +16,11 @@ torch::Tensor pairwise_hinge_loss(const torch::Tensor& scores, const torch::Tens
                                   double margin = 0.1, const torch::Tensor& mask = {});
 
 // ListMLE (Plackett-Luce likelihood of the true order, fastest first, on -score), divided by the
-// number of valid configs of the graph.
+// number of valid configs of the graph. With top_weighted, position-aware ListMLE: the term of
+// true position i (0 = fastest) weighs 1 / log2(2 + i), the DCG discount, and the sum is divided
+// by the weights' sum. Unweighted, the order among slow configs counts as much as which config is
+// fastest, while the top-k slowdowns a compiler pays are decided at the top.
 torch::Tensor listmle_loss(const torch::Tensor& scores, const torch::Tensor& runtimes,
-                           const torch::Tensor& mask = {});
+                           const torch::Tensor& mask = {}, bool top_weighted = false);
 
 }  // namespace gst

@@ -69,6 +69,29 @@ TEST(ListMleLoss, HandComputedTwoAndThreeConfigs) {
   EXPECT_GT(listmle_loss(row({2, -1, 0.5}), row({5, 9, 1})).item<double>(), expected);
 }
 
+TEST(ListMleLoss, TopWeightedDiscountsEachTruePositionLikeDcg) {
+  // True order 2, 0, 1; utilities u = -s = (0.5, -1, 2). Terms by true position: lse(u2, u0, u1)
+  // - u2, lse(u0, u1) - u0, 0; weights 1, 1 / log2 3, 1 / log2 4 = 1 / 2.
+  const double u2 = 2, u0 = 0.5, u1 = -1;
+  const double t0 = std::log(std::exp(u2) + std::exp(u0) + std::exp(u1)) - u2;
+  const double t1 = std::log(std::exp(u0) + std::exp(u1)) - u0;
+  const double w1 = 1 / std::log2(3.0);
+  EXPECT_NEAR(listmle_loss(row({-0.5, 1, -2}), row({5, 9, 1}), {}, true).item<double>(),
+              (t0 + w1 * t1) / (1 + w1 + 0.5), 1e-12);
+  // Swapping the two fastest configs costs more than swapping the two slowest; the unweighted
+  // loss charges the slow swap more (1.53 against 1.72).
+  torch::Tensor runtimes = row({1, 2, 3}), top_swapped = row({-1, -2, 0}),
+                tail_swapped = row({-2, 0, -1});
+  EXPECT_GT(listmle_loss(top_swapped, runtimes, {}, true).item<double>(),
+            listmle_loss(tail_swapped, runtimes, {}, true).item<double>());
+  EXPECT_LT(listmle_loss(top_swapped, runtimes).item<double>(),
+            listmle_loss(tail_swapped, runtimes).item<double>());
+  // Padded configs sort last and weigh nothing: the same as the graph without them.
+  torch::Tensor mask = torch::tensor({true, true, true, false}).view({1, 4});
+  EXPECT_NEAR(listmle_loss(row({-0.5, 1, -2, 7}), row({5, 9, 1, 0.5}), mask, true).item<double>(),
+              (t0 + w1 * t1) / (1 + w1 + 0.5), 1e-12);
+}
+
 TEST(ListMleLoss, PaddedConfigsDoNotCount) {
   torch::Tensor scores = torch::tensor({1.0, 0.0, -30.0}, torch::kFloat64).view({1, 3});
   torch::Tensor runtimes = torch::tensor({1.0, 2.0, 0.5}, torch::kFloat64).view({1, 3});

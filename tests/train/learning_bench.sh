@@ -21,8 +21,9 @@
 # (model.dropout 0.1), weight_decay (train.weight_decay 0.001), and set=KEY=VALUE[+KEY=VALUE...]
 # for any other overrides, e.g. set=model.hidden=32+train.lr=0.004.
 # Tile kernels are one segment, so GST modes do not apply; tile MODES (-T, default: tile): tile
-# (configs/quickstart_tile.yaml: tile configs at every node with their padding fit, weight decay),
-# tile_dropout (+ dropout 0.1), tile_nofit (the same without the padding fit), tile_late_dropout
+# (configs/quickstart_tile.yaml: tile configs at every node with their padding fit, weight decay,
+# position-aware ListMLE), tile_dropout (+ dropout 0.1), tile_listmle (tile_dropout with plain
+# ListMLE), tile_nofit (the same without the padding fit), tile_late_dropout
 # (tile configs at the head only, dropout 0.1), tile_noreg (no weight decay, no dropout). SEEDS
 # (default 3) are train.seed values 0..SEEDS-1 on one collection per family. JOBS: runs at once
 # (default 1; each one process, one torch thread). Work goes under $GST_BENCH_DIR (default
@@ -99,6 +100,7 @@ mode_overrides() {
     weight_decay) echo "--set train.weight_decay=0.001" ;;
     tile) echo "" ;;
     dropout | tile_dropout) echo "--set model.dropout=0.1" ;;
+    tile_listmle) echo "--set model.dropout=0.1 --set train.loss=listmle" ;;
     tile_nofit) echo "--set model.dropout=0.1 --set model.tile_fit=false" ;;
     tile_late_dropout) echo "--set model.dropout=0.1 --set model.tile_join=late" ;;
     tile_noreg) echo "--set model.dropout=0 --set train.weight_decay=0" ;;

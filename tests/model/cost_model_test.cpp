@@ -412,14 +412,29 @@ void expect_copy_costs(CostModel& model, const ColumnStats& node_stats, const Se
   EXPECT_TRUE(torch::allclose(diff, expected, 1e-9, 1e-9));
 }
 
-TEST(CostModel, ColumnPoolingSharesWorkExactly) {
-  torch::manual_seed(8);
-  std::mt19937_64 rng(8);
+// Three layout segments of 3 configs (a `share` of configurable nodes) whose node columns 1, 2 and
+// 4 are size columns, as a double batch: the input of column pooling and its cost maps.
+struct SizedLayout {
   ColumnStats node_stats = testing::unit_node_stats();
-  std::vector<Segment> segments = make_segments(rng, 0.2, 3, Task::Layout);
-  add_size_columns(node_stats, segments, rng, {1, 2, 4});
+  std::vector<Segment> segments;
+  SegmentBatch batch;
+};
+SizedLayout sized_layout(uint64_t seed, double share) {
+  torch::manual_seed(seed);
+  std::mt19937_64 rng(seed);
+  SizedLayout out;
+  out.segments = make_segments(rng, share, 3, Task::Layout);
+  add_size_columns(out.node_stats, out.segments, rng, {1, 2, 4});
+  out.batch = to_batch(out.segments, Task::Layout, 3, torch::kFloat64);
+  return out;
+}
+
+TEST(CostModel, ColumnPoolingSharesWorkExactly) {
+  const SizedLayout data = sized_layout(8, 0.2);
+  const ColumnStats& node_stats = data.node_stats;
+  const std::vector<Segment>& segments = data.segments;
+  const SegmentBatch& batch = data.batch;
   ModelConfig config = small_config(16, 8, 8);
-  SegmentBatch batch = to_batch(segments, Task::Layout, 3, torch::kFloat64);
   for (NodeCost form : {NodeCost::Exp, NodeCost::Linear}) {
     for (int channels : {1, 3}) {
       for (bool operands : {false, true}) {
@@ -466,12 +481,9 @@ TEST(CostModel, ColumnPoolingSharesWorkExactly) {
 // model.cost_map_scale multiplies the direct and copy maps' outputs: a model with scale 4 and those
 // weights divided by 4 is the same model, on the shared and the replicated path.
 TEST(CostModel, CostMapScaleMultipliesTheDirectAndCopyMaps) {
-  torch::manual_seed(9);
-  std::mt19937_64 rng(9);
-  ColumnStats node_stats = testing::unit_node_stats();
-  std::vector<Segment> segments = make_segments(rng, 0.3, 3, Task::Layout);
-  add_size_columns(node_stats, segments, rng, {1, 2, 4});
-  SegmentBatch batch = to_batch(segments, Task::Layout, 3, torch::kFloat64);
+  const SizedLayout data = sized_layout(9, 0.3);
+  const ColumnStats& node_stats = data.node_stats;
+  const SegmentBatch& batch = data.batch;
   ModelConfig config = small_config(16, 8, 8);
   config.cost_channels = 3;
   auto build = [&](double scale) {

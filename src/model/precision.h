@@ -20,6 +20,8 @@ constexpr auto enum_names(Precision) {
 // with a warning (LibTorch would emulate bf16 slower than fp32); on CUDA bf16 needs compute
 // capability 8.0 (checked where the CUDA runtime is linked, i.e. GST_WITH_NCCL builds) and
 // otherwise falls back likewise. `what` names the setting in the warning (e.g. "train.precision").
+// bf16 on the CPU also turns off oneDNN's primitive cache for the process (see precision.cpp)
+// unless ONEDNN_PRIMITIVE_CACHE_CAPACITY is set.
 Precision usable_precision(Precision requested, c10::Device device, const char* what);
 
 // Whether this CPU multiplies bf16 matrices in hardware (AVX512-BF16 or AMX-BF16).

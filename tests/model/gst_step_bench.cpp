@@ -463,7 +463,8 @@ int main(int argc, char** argv) {
   for (int threads : o.threads) {
     torch::set_num_threads(threads);
     for (const std::string& precision_word : o.precisions) {
-      const Precision precision = parse_enum<Precision>(precision_word, "--precision");
+      const Precision precision = usable_precision(
+          parse_enum<Precision>(precision_word, "--precision"), torch::kCPU, "--precision");
       model->set_precision(precision);
       std::map<std::string, double> shared_time;  // phase -> s/step of the shared path
       for (const char* phase : {"train", "eval"}) {

@@ -465,6 +465,7 @@ int main(int argc, char** argv) {
     for (const std::string& precision_word : o.precisions) {
       const Precision precision = usable_precision(
           parse_enum<Precision>(precision_word, "--precision"), torch::kCPU, "--precision");
+      const std::string label(to_string(precision));  // fp32 where bf16 fell back
       model->set_precision(precision);
       std::map<std::string, double> shared_time;  // phase -> s/step of the shared path
       for (const char* phase : {"train", "eval"}) {
@@ -492,9 +493,8 @@ int main(int argc, char** argv) {
           if (!shared) replicated_time = per_step;
           if (shared) shared_time[phase] = per_step;
           std::printf("%-6s %-7d %-11s %-9s %12.0f %12.2f %10.1f %12.1f %9.2fx\n", phase, threads,
-                      shared ? "shared" : "replicated", precision_word.c_str(),
-                      graph_configs / per_step, o.graphs / per_step, 1000 * per_step,
-                      1000 * cpu_per_step,
+                      shared ? "shared" : "replicated", label.c_str(), graph_configs / per_step,
+                      o.graphs / per_step, 1000 * per_step, 1000 * cpu_per_step,
                       shared && replicated_time > 0 ? replicated_time / per_step : 1.0);
           std::fflush(stdout);
         }
@@ -520,8 +520,8 @@ int main(int argc, char** argv) {
         const double peak = flops / plain_product_seconds(products, train);
         const double achieved = flops / shared_time[phase];
         std::snprintf(line, sizeof line, "%-6s %-9s %7d %11.2f %12.1f %12.1f %9.0f%%", phase,
-                      precision_word.c_str(), threads, flops * 1e-9 / graph_configs * 1e3,
-                      achieved * 1e-9, peak * 1e-9, 100 * achieved / peak);
+                      label.c_str(), threads, flops * 1e-9 / graph_configs * 1e3, achieved * 1e-9,
+                      peak * 1e-9, 100 * achieved / peak);
         std::string row = line;
         if (train) {
           const double total = shared_time[phase] + history_s + sync_s;

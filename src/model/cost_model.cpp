@@ -685,14 +685,26 @@ CostModelImpl::States CostModelImpl::layer_step(int layer, const Plan& plan, con
   torch::Tensor zs = layer_pre(layer, in.s, plan.edges);  // [N, H], the shared pre-activation
   torch::Tensor post_s = layer_post(layer, zs, mask);
   States out;
-  out.d = layer_post(layer, delta_pre(layer, plan, zs, in.d, k), rows_of(mask, rows)) -
-          post_s.index_select(0, rows).unsqueeze(1);  // [n_l, K, H]
-  if (residual(layer)) {
-    out.s = in.s + post_s;
-    out.d.index_add_(0, plan.self_pos[layer], in.d);
-  } else {
-    out.s = post_s;
+  out.s = residual(layer) ? in.s + post_s : post_s;
+  out.d = delta_pre(layer, plan, zs, in.d, k);  // [n_l, K, H]
+  if (!torch::GradMode::is_enabled() && !mask.defined() && out.d.device().is_cpu() &&
+      out.d.scalar_type() == torch::kFloat) {  // inference: one pass over the rows
+    RowsPost post{{}, {}, 1e-5, layer_prelu_[layer], post_s, rows, {}, {}};
+    if (!layer_norm_.empty()) {
+      const torch::nn::LayerNorm& norm = layer_norm_[layer];
+      post.norm_weight = norm->weight;
+      post.norm_bias = norm->bias;
+      post.eps = norm->options.eps();
+    }
+    if (residual(layer)) {
+      post.residual = in.d;
+      post.residual_pos = plan.self_pos[layer];
+    }
+    post_minus_shared_(out.d, post);
+    return out;
   }
+  out.d = layer_post(layer, out.d, rows_of(mask, rows)) - post_s.index_select(0, rows).unsqueeze(1);
+  if (residual(layer)) out.d.index_add_(0, plan.self_pos[layer], in.d);
   return out;
 }
 

@@ -177,6 +177,33 @@ TEST(CostModel, SharedEqualsReplicatedInFloat) {
                                   false, 1e-3);
 }
 
+// Without autograd each layer's per-config rows go through one fused pass (post_minus_shared_):
+// the same embeddings as with autograd on, with and without LayerNorm, residual connections from
+// the first layer (projection = hidden) or not, and in both precisions.
+TEST(CostModel, InferencePassEqualsTheAutogradPath) {
+  torch::manual_seed(3);
+  std::mt19937_64 rng(3);
+  const int64_t k = 5;
+  for (Norm norm : {Norm::Layer, Norm::None}) {
+    for (int projection : {16, 32}) {
+      ModelConfig config = small_config(32, projection);
+      config.norm = norm;
+      CostModel model = make_model(config, Task::Layout);
+      model->eval();
+      SegmentBatch batch =
+          to_batch(make_segments(rng, 0.3, k, Task::Layout), Task::Layout, k, torch::kFloat32);
+      for (Precision precision : {Precision::Fp32, Precision::Bf16}) {
+        model->set_precision(precision);
+        const torch::Tensor with_autograd = model->segment_embeddings(batch).detach();
+        torch::NoGradGuard no_grad;
+        EXPECT_LT(relative_diff(model->segment_embeddings(batch), with_autograd), 2e-5)
+            << "projection " << projection << " norm " << (norm == Norm::Layer) << " precision "
+            << to_string(precision);
+      }
+    }
+  }
+}
+
 // bf16 matrix products: the same model in fp32 gives nearly the same embeddings and gradients
 // (each product's inputs rounded to 8 mantissa bits), outputs and gradients stay fp32, and
 // the shared and replicated paths still agree (each with its own roundings).

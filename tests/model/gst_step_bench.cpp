@@ -278,7 +278,8 @@ double plain_product_seconds(const std::vector<Product>& products, bool train) {
 
 // Seconds in matrix products and in aggregation (the fused sparse products, index_select and
 // index_add_) within one run of f, from the profiler's op ranges (outermost of each kind only).
-std::pair<double, double> profile_shares(const std::function<void()>& f, int top) {
+std::pair<double, double> profile_shares(const std::function<void()>& f, int top,
+                                         const char* phase) {
   using namespace torch::autograd::profiler;
   static const std::set<std::string> matmul = {"aten::mm",     "aten::addmm",  "aten::bmm",
                                                "aten::matmul", "aten::linear", "aten::baddbmm"};
@@ -316,7 +317,7 @@ std::pair<double, double> profile_shares(const std::function<void()>& f, int top
   for (const auto& [name, us] : by_name) sorted.push_back({us, name});
   std::sort(sorted.rbegin(), sorted.rend());
   for (int i = 0; i < top && i < static_cast<int>(sorted.size()); ++i)
-    std::printf("  profile: %-40s %9.1f ms (inclusive)\n", sorted[i].second.c_str(),
+    std::printf("  profile %-5s %-40s %9.1f ms (inclusive)\n", phase, sorted[i].second.c_str(),
                 sorted[i].first * 1e-3);
   return {mm_us * 1e-6, gather_us * 1e-6};
 }
@@ -502,13 +503,21 @@ int main(int argc, char** argv) {
       if (threads != o.threads.front()) continue;
       // The roofline of the shared path at the first thread count.
       const std::vector<Product> products = model_products(model, batch, reach, precision);
+      // Eval first: a profile taken after a backward pass also holds events of its engine threads.
+      model->eval();
+      const auto [eval_mm_s, eval_gather_s] = profile_shares(
+          [&] {
+            torch::NoGradGuard no_grad;
+            model->head(model->segment_embeddings(batch), {});
+          },
+          o.profile_top, "eval");
       model->train();
       const auto [mm_s, gather_s] = profile_shares(
           [&] {
             adam.zero_grad();
             train_loss().backward();
           },
-          o.profile_top);
+          o.profile_top, "train");
       const auto [history_s, sync_s] =
           table_and_sync_seconds(model, o.graphs, o.configs, train_loss);
       adam.zero_grad();
@@ -529,8 +538,13 @@ int main(int argc, char** argv) {
                         100 * mm_s / total, 100 * gather_s / total, 100 * history_s / total,
                         100 * sync_s / total,
                         100 * (total - mm_s - gather_s - history_s - sync_s) / total);
-          row += line;
+        } else {  // no history table or gradient sum in an eval step
+          const double total = shared_time[phase];
+          std::snprintf(line, sizeof line, " %7.0f%% %7.0f%% %8s %8s %7.0f%%",
+                        100 * eval_mm_s / total, 100 * eval_gather_s / total, "-", "-",
+                        100 * (total - eval_mm_s - eval_gather_s) / total);
         }
+        row += line;
         roofline.push_back(row);
       }
     }
@@ -545,7 +559,8 @@ int main(int argc, char** argv) {
   for (const std::string& row : roofline) std::printf("%s\n", row.c_str());
   std::printf(
       "(train shares: of one model step plus a world-size-1 history pull/push of 3 stale "
-      "segments per graph and a gradient sum; matmul/aggreg from the profiler over one step)\n");
+      "segments per graph and a gradient sum; eval shares: of one forward step; matmul/aggreg "
+      "from the profiler over one step)\n");
   std::printf("peak RSS %.0f MB\n", peak_rss_mb());
   return 0;
 }

@@ -12,7 +12,7 @@ shift || true
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(npz config manifest shard checkpoint)
 
-PACKAGES=(clang libclang-rt-14-dev cmake pkg-config libhdf5-dev libyaml-cpp-dev libzip-dev zlib1g-dev
+PACKAGES=(clang libclang-rt-14-dev cmake pkg-config libhdf5-dev libyaml-cpp-dev libzip-dev libdeflate-dev zlib1g-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev)
 source launch/debian_packages.sh
 install_missing_packages fuzz "${PACKAGES[@]}"

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config ccache clang-format git
   libtorch-dev libopenblas0-openmp libopenmpi-dev openmpi-bin libhdf5-dev libyaml-cpp-dev libgtest-dev
-  libzip-dev libmetis-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev
+  libzip-dev libdeflate-dev libmetis-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev
   python3-numpy python3-h5py python3-torch gnuplot-nox time
 )

@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
   o.segment_size = K;
   o.shards = 2;
   o.workers = 2;
-  o.compression_level = static_cast<int>(gst::testing::int_arg(argc, argv, "--compression", 4));
+  o.compression_level = static_cast<int>(
+      gst::testing::int_arg(argc, argv, "--compression", ShardOptions{}.compression_level));
   ShardSummary built = shard_collection(source, o);
   std::printf("store: %lld graphs x 3000 nodes, %lld configs, deflate level %d, %.1f MB\n",
               static_cast<long long>(graphs), static_cast<long long>(configs), o.compression_level,

@@ -1,7 +1,7 @@
 // One huge layout graph through `gst shard` in bounded memory, and sampled-config reads as the
 // number of configs grows. Writes its own inputs a piece at a time (never holding them whole).
 //   build/tests/shard_scale_bench [--sizes-mb 512,2048] [--config-nodes 2734] [--nodes 20000]
-//       [--memory-mb 1024] [--workers 1] [--compression 4] [--stored 0]
+//       [--memory-mb 1024] [--workers 1] [--compression 2] [--stored 0]
 //       [--read-configs 1000,10000,100000] [--reads 200]
 // Part 1, per size: write a graph whose node_config_feat holds that many MB (deflated .npz by
 // default), read that array back with the npz reader (its decompression rate), then run
@@ -28,6 +28,7 @@
 
 #include "data/graph.h"
 #include "data/npz.h"
+#include "sharding/shard_collection.h"
 #include "store/segment_store.h"
 #include "test_support.h"
 
@@ -238,7 +239,8 @@ int main(int argc, char** argv) {
   const int64_t config_nodes = testing::int_arg(argc, argv, "--config-nodes", 2734);
   const int64_t memory_mb = testing::int_arg(argc, argv, "--memory-mb", 1024);
   const int64_t workers = testing::int_arg(argc, argv, "--workers", 1);
-  const int64_t level = testing::int_arg(argc, argv, "--compression", 4);
+  const int64_t level =
+      testing::int_arg(argc, argv, "--compression", ShardOptions{}.compression_level);
   const bool stored = testing::int_arg(argc, argv, "--stored", 0) != 0;
   const int64_t reads = testing::int_arg(argc, argv, "--reads", 200);
   testing::ScratchDir dir("shard_scale_bench");

@@ -55,6 +55,49 @@ TEST(ChunkCodec, EncodedChunksDecodeToPaddedRows) {
   EXPECT_EQ(rows[3], 0.0f);  // padding of the edge chunk
 }
 
+// Chunks written by HDF5's own shuffle + deflate filters (zlib: h5py's files, stores of earlier
+// gst versions) read back through the chunk codec (libdeflate), rows and all; a flipped byte in
+// a deflated chunk is an error, not wrong values.
+TEST(ChunkCodec, ReadsChunksDeflatedByHdf5ItselfAndRejectsACorruptOne) {
+  ScratchDir dir("hdf5_filters");
+  const std::string path = (dir / "x.h5").string();
+  std::vector<float> values(40 * 18);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 7) - 1.0f;
+  {
+    hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(file, 0);
+    const hsize_t dims[2] = {40, 18}, chunk[2] = {16, 18};
+    hid_t space = H5Screate_simple(2, dims, nullptr), plist = H5Pcreate(H5P_DATASET_CREATE);
+    ASSERT_GE(H5Pset_chunk(plist, 2, chunk), 0);
+    ASSERT_GE(H5Pset_shuffle(plist), 0);
+    ASSERT_GE(H5Pset_deflate(plist, 6), 0);
+    hid_t set = H5Dcreate2(file, "x", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, plist, H5P_DEFAULT);
+    ASSERT_GE(set, 0);
+    ASSERT_GE(H5Dwrite(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
+    H5Dclose(set);
+    H5Pclose(plist);
+    H5Sclose(space);
+    H5Fclose(file);
+  }
+  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  std::vector<int64_t> shape;
+  EXPECT_EQ(read_direct<float>(file, "x", &shape), values);
+  EXPECT_EQ(shape, (std::vector<int64_t>{40, 18}));
+  const std::vector<float> rows = read_rows_direct<float>(file, "x", {39, 0, 17});
+  ASSERT_EQ(rows.size(), 3u * 18);
+  EXPECT_EQ(rows[0], values[39 * 18]);
+  EXPECT_EQ(rows[2 * 18 + 5], values[17 * 18 + 5]);
+  H5Fclose(file);
+
+  std::vector<float> chunk_values(16 * 18, 2.0f);
+  EncodedDataset d = encode_dataset("y", chunk_values, {16, 18}, 16, 2);
+  std::vector<uint8_t> bad = d.chunks[0];
+  bad[bad.size() / 2] ^= 0x40;
+  EXPECT_THROW(decode_chunk(bad, sizeof(float), 16 * 18 * sizeof(float), 2), Error);
+  EXPECT_THROW(decode_chunk(d.chunks[0], sizeof(float), 17 * 18 * sizeof(float), 2), Error);
+}
+
 // Shards `graphs` (split, graph) into `dir` and returns the summary.
 ShardSummary shard(const fs::path& dir, Task task,
                    std::vector<std::pair<std::string, Graph>> graphs, Partitioner partitioner,

@@ -405,8 +405,12 @@ int main(int argc, char** argv) {
   config.hidden = o.hidden;
   config.layers = o.layers;
   // The PyTorch mirror (gst_step_bench.py) feeds raw values only and pools mean + max: the same
-  // model without coded columns and size pooling when its batch is dumped.
-  config.categorical = config.config_match = config.size_pooling = o.dump_npz.empty();
+  // model without coded columns, layout-aware config inputs and size pooling when its batch is
+  // dumped.
+  const bool full = o.dump_npz.empty();
+  config.categorical = config.config_match = config.size_pooling = full;
+  config.neighbour_match = config.dim_fit = config.kept_layout_fit = full;
+  config.layout_agreement = full;
   // Column statistics of the batch itself (the manifest holds the train split's).
   torch::Tensor feat = batch.node_feat;
   torch::Tensor mean_t = feat.mean(0), std_t = feat.std(0);

@@ -103,26 +103,17 @@ class PreluFunction : public torch::autograd::Function<PreluFunction> {
 // The row helpers are inlined into each ISA clone of post_rows (a call would run baseline code).
 #define GST_INLINE inline __attribute__((always_inline))
 
-// Sum of a row in 8 running partial sums: a single running sum would serialize on the add latency
-// and keep the loop from vectorizing (float addition is not reassociated without -ffast-math).
-GST_INLINE float row_sum(const float* x, int64_t c) {
+// The sum of term(i) over a row's c entries in 8 running partial sums: a single running sum would
+// serialize on the add latency and keep the loop from vectorizing (float addition is not
+// reassociated without -ffast-math).
+template <typename Term>
+GST_INLINE float row_sum(int64_t c, Term term) {
   float acc[8] = {};
   int64_t i = 0;
   for (; i + 8 <= c; i += 8)
-    for (int u = 0; u < 8; ++u) acc[u] += x[i + u];
+    for (int u = 0; u < 8; ++u) acc[u] += term(i + u);
   float sum = 0;
-  for (; i < c; ++i) sum += x[i];
-  for (float a : acc) sum += a;
-  return sum;
-}
-
-GST_INLINE float row_square_sum(const float* x, float mean, int64_t c) {
-  float acc[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= c; i += 8)
-    for (int u = 0; u < 8; ++u) acc[u] += (x[i + u] - mean) * (x[i + u] - mean);
-  float sum = 0;
-  for (; i < c; ++i) sum += (x[i] - mean) * (x[i] - mean);
+  for (; i < c; ++i) sum += term(i);
   for (float a : acc) sum += a;
   return sum;
 }
@@ -145,8 +136,9 @@ GST_INLINE void post_row(const RowsKernel& a, float* __restrict y, const float* 
   const int64_t c = a.c;
   float mean = 0, rstd = 1;
   if (Norm) {
-    mean = row_sum(y, c) / c;
-    rstd = 1.0f / std::sqrt(row_square_sum(y, mean, c) / c + a.eps);
+    mean = row_sum(c, [&](int64_t i) { return y[i]; }) / c;
+    const float var = row_sum(c, [&](int64_t i) { return (y[i] - mean) * (y[i] - mean); }) / c;
+    rstd = 1.0f / std::sqrt(var + a.eps);
   }
   for (int64_t i = 0; i < c; ++i) {
     const float t = Norm ? (y[i] - mean) * rstd * gamma[i] + beta[i] : y[i];
@@ -201,10 +193,13 @@ void post_minus_shared_(torch::Tensor& z, const RowsPost& post) {
   const torch::Tensor gamma = floats(post.norm_weight, c), beta = floats(post.norm_bias, c);
   GST_CHECK(gamma.defined() == beta.defined(), "post_minus_shared_: norm weight without bias");
   const torch::Tensor slope = floats(post.slope, c);
-  const torch::Tensor shared = floats(post.shared, post.shared.numel());
+  GST_CHECK(slope.defined() && post.shared.defined() && post.rows.defined(),
+            "post_minus_shared_: slope, shared and rows are required");
+  const torch::Tensor shared = post.shared.contiguous();
   const torch::Tensor index = post.rows.to(torch::kLong).contiguous();
-  GST_CHECK(slope.defined() && shared.dim() == 2 && shared.size(1) == c && index.numel() == rows,
-            "post_minus_shared_: slope [{}], shared [N, {}] and {} rows expected", c, c, rows);
+  GST_CHECK(shared.dim() == 2 && shared.size(1) == c && shared.scalar_type() == torch::kFloat &&
+                index.numel() == rows,
+            "post_minus_shared_: float shared [N, {}] and {} rows expected", c, rows);
   GST_CHECK(!overlaps(z, shared) && !(post.residual.defined() && overlaps(z, post.residual)),
             "post_minus_shared_: z overlaps its shared or residual rows");
   const int64_t* row_of = index.data_ptr<int64_t>();

@@ -689,7 +689,10 @@ CostModelImpl::States CostModelImpl::layer_step(int layer, const Plan& plan, con
   out.d = delta_pre(layer, plan, zs, in.d, k);  // [n_l, K, H]
   if (!torch::GradMode::is_enabled() && !mask.defined() && out.d.device().is_cpu() &&
       out.d.scalar_type() == torch::kFloat) {  // inference: one pass over the rows
-    RowsPost post{{}, {}, 1e-5, layer_prelu_[layer], post_s, rows, {}, {}};
+    RowsPost post;
+    post.slope = layer_prelu_[layer];
+    post.shared = post_s;
+    post.rows = rows;
     if (!layer_norm_.empty()) {
       const torch::nn::LayerNorm& norm = layer_norm_[layer];
       post.norm_weight = norm->weight;

@@ -46,8 +46,9 @@ std::vector<uint8_t> unshuffle(const uint8_t* data, size_t bytes, size_t element
 }
 
 // libdeflate, one compressor and one decompressor per thread: whole-buffer zlib streams, the
-// format HDF5's deflate filter (and so h5py) reads, compressed 2-3x and inflated 3-4x faster than
-// zlib's streaming API does on shuffled config features (src/store/README.md, Figures).
+// format HDF5's deflate filter (and so h5py) reads. On shuffled config features it compressed
+// 1.6x (level 4) to 2.3x (level 2) and inflated 4.6x faster than zlib's streaming API at level 4
+// (src/store/README.md).
 class ChunkDeflate {
  public:
   ChunkDeflate() = default;

@@ -610,12 +610,13 @@ EncodedEntry encode_entry(const GraphSource& source, const GraphInput& input, Sc
   return out;
 }
 
-// Reads a streamed graph's node_config_feat a block at a time (the next block is read while this
-// one is encoded) into the config_feat datasets its entry created; train graphs also get their
-// config statistics here.
-void stream_config_feat(const GraphSource& source, const GraphInput& input,
+// One pass over a streamed graph's node_config_feat, a block at a time (the next block is read,
+// and train graphs' config statistics taken, while this one is encoded), into config_feat
+// datasets of int8 codes or f32. A NotInt8Codes leaves no dataset behind.
+void stream_config_pass(const GraphSource& source, const GraphInput& input,
                         const StreamedLayout& layout, ShardFileWriter& writer,
-                        const ShardOptions& o, const MemoryPlan& memory, Scanned* scanned) {
+                        const ShardOptions& o, const MemoryPlan& memory, bool int8,
+                        Scanned* scanned) {
   const int64_t C = layout.num_configs, M = layout.num_config_nodes;
   const int64_t row_values = M * kLayoutConfigDim;
   const int64_t block = std::clamp<int64_t>(
@@ -628,13 +629,16 @@ void stream_config_feat(const GraphSource& source, const GraphInput& input,
               input.id, scanned->kept.size(), C);
     rows = std::make_unique<SubsetConfigRows>(std::move(rows), scanned->kept, M);
   }
-  StreamedConfigWriter out(writer.file(), layout, o.compression_level, o.workers);
+  StreamedConfigWriter out(writer.file(), layout, o.compression_level, o.workers, int8);
   std::optional<BlockedFeatureStats> stats;
   if (input.split == "train") stats.emplace(kLayoutConfigDim);
   std::vector<float> current(block * row_values), next(block * row_values);
   auto read_block = [&](int64_t first, std::vector<float>* dest) {
     int64_t n = std::min(block, C - first);
-    return std::async(std::launch::async, [&rows, n, dest] { rows->read(n, dest->data()); });
+    return std::async(std::launch::async, [&rows, &stats, n, M, dest] {
+      rows->read(n, dest->data());
+      if (stats) stats->add(dest->data(), n * M);
+    });
   };
   Progress progress(fmt::format("configs of {}", input.id), C);
   std::future<void> pending = read_block(0, &next);
@@ -643,13 +647,16 @@ void stream_config_feat(const GraphSource& source, const GraphInput& input,
     current.swap(next);
     if (first + block < C) pending = read_block(first + block, &next);
     int64_t n = std::min(block, C - first);
-    if (stats) stats->add(current.data(), n * M);
     try {
       out.add(current.data(), n);
     } catch (const h5::Failure& e) {
       if (pending.valid()) pending.wait();
       fail("{}: writing config_feat of graph {} ({}): {}", writer.path().string(), input.id,
            input.source, e.what());
+    } catch (const NotInt8Codes&) {
+      if (pending.valid()) pending.wait();
+      out.discard();
+      throw;
     } catch (...) {
       if (pending.valid()) pending.wait();
       throw;
@@ -659,6 +666,22 @@ void stream_config_feat(const GraphSource& source, const GraphInput& input,
   out.finish();
   progress.finish();
   if (stats) scanned->config_stats = std::make_unique<FeatureStats>(stats->finish());
+}
+
+// A streamed graph's config_feat: int8 codes (real layout configs are dimension indices and -1),
+// or f32 again from the first config when a value turns out not to be one.
+void stream_config_feat(const GraphSource& source, const GraphInput& input,
+                        const StreamedLayout& layout, ShardFileWriter& writer,
+                        const ShardOptions& o, const MemoryPlan& memory, Scanned* scanned) {
+  try {
+    stream_config_pass(source, input, layout, writer, o, memory, true, scanned);
+  } catch (const NotInt8Codes& e) {
+    spdlog::warn(
+        "{}: {}; streaming its node_config_feat again as float32 (the int8 chunks "
+        "written so far stay as unused space in the shard file)",
+        input.source, e.what());
+    stream_config_pass(source, input, layout, writer, o, memory, false, scanned);
+  }
 }
 
 // Pass 2: every planned graph into its shard file; returns the temporary shard files.

@@ -19,6 +19,16 @@ void add_dataset(EncodedGroup* group, EncodedDataset dataset) {
   group->datasets.push_back(std::move(dataset));
 }
 
+// A segment's config_feat [C, m, 18], as int8 where its values allow (narrow_to_int8).
+EncodedDataset encode_config_feat(const std::vector<float>& values, int64_t configs, int64_t m,
+                                  int level) {
+  std::vector<int64_t> shape{configs, m, kLayoutConfigDim};
+  std::vector<int8_t> codes(values.size());
+  if (narrow_to_int8(values.data(), values.size(), codes.data()))
+    return encode_dataset(schema::kConfigFeat, codes, shape, config_chunk_rows(m), level);
+  return encode_dataset(schema::kConfigFeat, values, shape, config_chunk_rows(m), level);
+}
+
 }  // namespace
 
 EncodedGraph encode_graph(const SegmentedGraph& g, int64_t index, int level,
@@ -70,12 +80,9 @@ EncodedGraph encode_graph(const SegmentedGraph& g, int64_t index, int level,
     if (g.task == Task::Layout) {
       int64_t m = static_cast<int64_t>(a.config_nodes.size());
       add_dataset(&seg, encode_dataset(s::kConfigNodes, a.config_nodes, {m}, 0, level));
-      if (config_feat_streamed && m > 0)
-        add_dataset(&seg, chunked_dataset<float>(s::kConfigFeat, {C, m, kLayoutConfigDim},
-                                                 config_chunk_rows(m), level));
-      else
-        add_dataset(&seg, encode_dataset(s::kConfigFeat, a.config_feat, {C, m, kLayoutConfigDim},
-                                         config_chunk_rows(m), level));
+      // A streamed graph's StreamedConfigWriter creates the dataset once it has seen values.
+      if (!config_feat_streamed || m == 0)
+        add_dataset(&seg, encode_config_feat(a.config_feat, C, m, level));
     }
     out.groups.push_back(std::move(seg));
   }

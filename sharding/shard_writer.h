@@ -35,8 +35,9 @@ struct EncodedGraph {
 int64_t config_chunk_rows(int64_t config_nodes);
 
 // index: the graph's position in the manifest; level: deflate level (0 = uncompressed).
-// config_feat_streamed: the segments' config_feat datasets are created empty, their chunks
-// written later by StreamedConfigWriter (sharding/streamed_config.h).
+// Layout config_feat is stored as int8 when every value allows it (narrow_to_int8), else f32.
+// config_feat_streamed: the segments' config_feat datasets are left out, for StreamedConfigWriter
+// (sharding/streamed_config.h) to create and fill.
 EncodedGraph encode_graph(const SegmentedGraph& graph, int64_t index, int level,
                           bool config_feat_streamed = false);
 

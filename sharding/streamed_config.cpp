@@ -25,21 +25,33 @@ StreamedLayout StreamedLayout::of(const SegmentedGraph& g) {
 }
 
 StreamedConfigWriter::StreamedConfigWriter(hid_t file, const StreamedLayout& layout, int level,
-                                           int workers)
-    : layout_(layout), level_(level), workers_(std::max(workers, 1)) {
+                                           int workers, bool int8)
+    : file_(file),
+      layout_(layout),
+      level_(level),
+      workers_(std::max(workers, 1)),
+      element_size_(int8 ? sizeof(int8_t) : sizeof(float)) {
+  const int64_t C = layout.num_configs;
   int64_t first = 0;
   for (size_t s = 0; s < layout.segment_config_nodes.size(); ++s) {
     int64_t m = layout.segment_config_nodes[s];
     if (m > 0) {
       Segment seg;
-      std::string path = schema::segment_path(layout.split, layout.id, static_cast<int64_t>(s)) +
-                         "/" + schema::kConfigFeat;
-      seg.dataset = h5::Handle(GST_H5(H5Dopen2(file, path.c_str(), H5P_DEFAULT)));
+      const std::string group_path =
+          schema::segment_path(layout.split, layout.id, static_cast<int64_t>(s));
+      EncodedDataset empty =
+          int8 ? chunked_dataset<int8_t>(schema::kConfigFeat, {C, m, kLayoutConfigDim},
+                                         config_chunk_rows(m), level)
+               : chunked_dataset<float>(schema::kConfigFeat, {C, m, kLayoutConfigDim},
+                                        config_chunk_rows(m), level);
+      h5::Handle group(GST_H5(H5Gopen2(file, group_path.c_str(), H5P_DEFAULT)));
+      write_encoded(group, empty);
+      seg.path = group_path + "/" + schema::kConfigFeat;
+      seg.dataset = h5::Handle(GST_H5(H5Dopen2(file, seg.path.c_str(), H5P_DEFAULT)));
       seg.m = m;
       seg.first = first;
-      // The chunk rows encode_dataset gives [C, m, 18]: never more than C.
-      seg.chunk_rows = std::min(config_chunk_rows(m), std::max<int64_t>(layout.num_configs, 1));
-      seg.pending.resize(seg.chunk_rows * m * kLayoutConfigDim);
+      seg.chunk_rows = empty.chunk_rows;
+      seg.pending.resize(seg.chunk_rows * m * kLayoutConfigDim * element_size_);
       segments_.push_back(std::move(seg));
     }
     first += m;
@@ -50,11 +62,10 @@ StreamedConfigWriter::StreamedConfigWriter(hid_t file, const StreamedLayout& lay
 
 void StreamedConfigWriter::encode_pending(Segment& seg, size_t index,
                                           std::vector<Chunk>* out) const {
-  const size_t row_bytes = seg.m * kLayoutConfigDim * sizeof(float);
+  const size_t row_bytes = seg.m * kLayoutConfigDim * element_size_;
   out->push_back({index, seg.next_chunk++,
-                  encode_chunk(reinterpret_cast<const uint8_t*>(seg.pending.data()),
-                               seg.pending_rows * row_bytes, seg.chunk_rows * row_bytes,
-                               sizeof(float), level_)});
+                  encode_chunk(seg.pending.data(), seg.pending_rows * row_bytes,
+                               seg.chunk_rows * row_bytes, element_size_, level_)});
   seg.pending_rows = 0;
 }
 
@@ -62,11 +73,21 @@ void StreamedConfigWriter::gather(Segment& seg, size_t index, const float* block
                                   std::vector<Chunk>* out) const {
   const int64_t M = layout_.num_config_nodes, D = kLayoutConfigDim;
   const int64_t* order = layout_.config_node_order.data() + seg.first;
+  const size_t row_bytes = seg.m * D * element_size_;
   for (int64_t c = 0; c < configs; ++c) {
-    float* row = seg.pending.data() + seg.pending_rows * seg.m * D;
+    uint8_t* row = seg.pending.data() + seg.pending_rows * row_bytes;
     const float* source = block + c * M * D;
-    for (int64_t k = 0; k < seg.m; ++k)
-      std::memcpy(row + k * D, source + order[k] * D, D * sizeof(float));
+    if (element_size_ == sizeof(float)) {
+      for (int64_t k = 0; k < seg.m; ++k)
+        std::memcpy(row + k * D * sizeof(float), source + order[k] * D, D * sizeof(float));
+    } else {
+      for (int64_t k = 0; k < seg.m; ++k)
+        if (!narrow_to_int8(source + order[k] * D, D, reinterpret_cast<int8_t*>(row) + k * D))
+          throw NotInt8Codes(fmt::format(
+              "config {} of configurable node {} holds a value that is not an integer in "
+              "[-128, 127]",
+              received_ - configs + c, order[k]));
+    }
     if (++seg.pending_rows == seg.chunk_rows) encode_pending(seg, index, out);
   }
 }
@@ -118,6 +139,14 @@ void StreamedConfigWriter::finish() {
   for (size_t s = 0; s < segments_.size(); ++s)
     if (segments_[s].pending_rows > 0) encode_pending(segments_[s], s, &chunks[0]);
   write(chunks);
+}
+
+void StreamedConfigWriter::discard() {
+  for (auto& seg : segments_) {
+    seg.dataset.reset();
+    GST_H5(H5Ldelete(file_, seg.path.c_str(), H5P_DEFAULT));
+  }
+  segments_.clear();
 }
 
 }  // namespace gst

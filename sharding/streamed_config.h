@@ -4,6 +4,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -21,24 +22,33 @@ struct StreamedLayout {
   static StreamedLayout of(const SegmentedGraph& graph);
 };
 
-// Fills the per-segment config_feat datasets that encode_graph created empty (chunks_follow):
-// each block of configs is gathered into every segment's configurable nodes, encoded into the
-// same chunks the in-memory path writes (shuffle + deflate) on `workers` threads, and written.
-// Holds one block's encoded chunks and less than one chunk per segment between blocks.
+// A streamed config value that int8 codes cannot hold (see narrow_to_int8).
+struct NotInt8Codes : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Creates and fills the per-segment config_feat datasets that encode_graph left out: each block
+// of configs is gathered into every segment's configurable nodes, encoded into the same chunks
+// the in-memory path writes (int8 codes or f32; shuffle + deflate) on `workers` threads, and
+// written. Holds one block's encoded chunks and less than one chunk per segment between blocks.
 class StreamedConfigWriter {
  public:
-  StreamedConfigWriter(hid_t file, const StreamedLayout& layout, int level, int workers);
+  // int8: store int8 codes; add() then throws NotInt8Codes at the first value they cannot hold.
+  StreamedConfigWriter(hid_t file, const StreamedLayout& layout, int level, int workers, bool int8);
   // The next `configs` configs in source order: block [configs, M, 18].
   void add(const float* block, int64_t configs);
   // Writes every segment's last, zero-padded chunk; checks that all C configs arrived.
   void finish();
+  // Unlinks the datasets this writer created (their space stays unused in the file).
+  void discard();
 
  private:
   struct Segment {
     h5::Handle dataset;
     int64_t m = 0, first = 0;  // its configurable nodes: config_node_order[first, first + m)
     int64_t chunk_rows = 0, next_chunk = 0, pending_rows = 0;
-    std::vector<float> pending;  // [chunk_rows, m, 18], pending_rows filled
+    std::string path;
+    std::vector<uint8_t> pending;  // [chunk_rows, m, 18] elements, pending_rows filled
   };
   struct Chunk {
     size_t segment;
@@ -50,8 +60,10 @@ class StreamedConfigWriter {
   void encode_pending(Segment& seg, size_t index, std::vector<Chunk>* out) const;
   void write(std::vector<std::vector<Chunk>>& chunks);
 
+  hid_t file_;
   const StreamedLayout& layout_;
   int level_, workers_;
+  size_t element_size_;  // 1: int8 codes, 4: f32
   int64_t received_ = 0;
   std::vector<Segment> segments_;  // segments with configurable nodes
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "common/errors.h"
 #include "store/hdf5.h"
@@ -122,6 +123,22 @@ std::vector<uint8_t> encode_chunk(const uint8_t* data, size_t used, size_t chunk
   return chunk;
 }
 
+bool narrow_to_int8(const float* values, size_t count, int8_t* out) {
+  bool exact = true;
+  for (size_t i = 0; i < count; ++i) {
+    const float v = values[i];
+    const bool in_range = v >= -128.0f && v <= 127.0f;  // false for NaN
+    const auto code = static_cast<int8_t>(in_range ? v : 0.0f);
+    const float back = code;
+    uint32_t a, b;  // bitwise: -0.0 and NaN do not round-trip
+    std::memcpy(&a, &v, sizeof a);
+    std::memcpy(&b, &back, sizeof b);
+    exact &= in_range & (a == b);
+    out[i] = code;
+  }
+  return exact;
+}
+
 namespace {
 
 // The fields every dataset of element type T sets, whether encoded at once or chunk by chunk.
@@ -176,7 +193,11 @@ EncodedDataset chunked_dataset(std::string name, std::vector<int64_t> shape, int
   return out;
 }
 
+template EncodedDataset chunked_dataset<int8_t>(std::string, std::vector<int64_t>, int64_t, int);
 template EncodedDataset chunked_dataset<float>(std::string, std::vector<int64_t>, int64_t, int);
+
+template EncodedDataset encode_dataset<int8_t>(std::string, const std::vector<int8_t>&,
+                                               std::vector<int64_t>, int64_t, int);
 
 template EncodedDataset encode_dataset<uint8_t>(std::string, const std::vector<uint8_t>&,
                                                 std::vector<int64_t>, int64_t, int);
@@ -235,19 +256,28 @@ namespace {
 
 // How a dataset's chunks are stored, read once per dataset.
 struct ChunkLayout {
-  bool direct = false;  // chunked, gst's filters, native element type
+  bool direct = false;  // chunked, gst's filters, native element type (or int8 read as float)
   bool shuffle = false, deflate = false;
+  bool int8_codes = false;  // stored int8, read as float (narrow_to_int8)
+  size_t stored_size = 0;   // bytes of a stored element
   std::vector<int64_t> shape, chunk;
   int64_t row_elements = 1;
 };
 
-ChunkLayout chunk_layout(hid_t dataset, hid_t type) {
+template <typename T>
+ChunkLayout chunk_layout(hid_t dataset) {
   ChunkLayout out;
   out.shape = h5::dataset_shape(dataset);
   for (size_t d = 1; d < out.shape.size(); ++d) out.row_elements *= out.shape[d];
   h5::Handle dcpl(GST_H5(H5Dget_create_plist(dataset)));
   h5::Handle stored(GST_H5(H5Dget_type(dataset)));
-  if (GST_H5(H5Pget_layout(dcpl)) != H5D_CHUNKED || GST_H5(H5Tequal(stored, type)) <= 0) return out;
+  if (GST_H5(H5Pget_layout(dcpl)) != H5D_CHUNKED) return out;
+  out.stored_size = sizeof(T);
+  if (GST_H5(H5Tequal(stored, h5::native_type<T>())) <= 0) {
+    out.int8_codes = std::is_same_v<T, float> && GST_H5(H5Tequal(stored, H5T_NATIVE_INT8)) > 0;
+    if (!out.int8_codes) return out;
+    out.stored_size = 1;
+  }
   std::vector<hsize_t> chunk(out.shape.size());
   GST_H5(H5Pget_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()));
   out.chunk.assign(chunk.begin(), chunk.end());
@@ -271,8 +301,9 @@ ChunkLayout chunk_layout(hid_t dataset, hid_t type) {
 }
 
 // Reads chunk `index` (along dimension 0) and decodes it into `dest` (the rows it holds).
-void read_chunk(hid_t dataset, const ChunkLayout& layout, size_t element_size, int64_t index,
-                std::vector<uint8_t>* raw, std::vector<uint8_t>* decoded) {
+void read_chunk(hid_t dataset, const ChunkLayout& layout, int64_t index, std::vector<uint8_t>* raw,
+                std::vector<uint8_t>* decoded) {
+  const size_t element_size = layout.stored_size;
   std::vector<hsize_t> offset(layout.shape.size(), 0);
   offset[0] = static_cast<hsize_t>(index * layout.chunk[0]);
   hsize_t stored = 0;
@@ -297,11 +328,22 @@ void read_chunk(hid_t dataset, const ChunkLayout& layout, size_t element_size, i
   if (shuffled) *decoded = unshuffle(decoded->data(), decoded->size(), element_size);
 }
 
+// `count` values of a decoded chunk into out, widening int8 codes.
+template <typename T>
+void copy_values(const ChunkLayout& layout, const uint8_t* from, size_t count, T* out) {
+  if (!layout.int8_codes) {
+    std::memcpy(out, from, count * sizeof(T));
+    return;
+  }
+  const auto* codes = reinterpret_cast<const int8_t*>(from);
+  for (size_t i = 0; i < count; ++i) out[i] = static_cast<T>(codes[i]);
+}
+
 template <typename T>
 std::vector<T> read_rows_unnamed(hid_t parent, const char* name, const std::vector<int64_t>& rows,
                                  std::vector<int64_t>* shape) {
   h5::Handle dataset(GST_H5(H5Dopen2(parent, name, H5P_DEFAULT)));
-  ChunkLayout layout = chunk_layout(dataset, h5::native_type<T>());
+  ChunkLayout layout = chunk_layout<T>(dataset);
   if (shape) *shape = layout.shape;
   const int64_t total_rows = layout.shape.empty() ? 1 : layout.shape[0];
   const size_t row_bytes = layout.row_elements * sizeof(T);
@@ -326,11 +368,12 @@ std::vector<T> read_rows_unnamed(hid_t parent, const char* name, const std::vect
   for (size_t i : order) {
     int64_t chunk = rows[i] / layout.chunk[0];
     if (chunk != loaded) {
-      read_chunk(dataset, layout, sizeof(T), chunk, &raw, &decoded);
+      read_chunk(dataset, layout, chunk, &raw, &decoded);
       loaded = chunk;
     }
-    std::memcpy(&out[i * layout.row_elements],
-                decoded.data() + (rows[i] - chunk * layout.chunk[0]) * row_bytes, row_bytes);
+    const int64_t row = rows[i] - chunk * layout.chunk[0];
+    copy_values(layout, decoded.data() + row * layout.row_elements * layout.stored_size,
+                layout.row_elements, &out[i * layout.row_elements]);
   }
   return out;
 }
@@ -338,7 +381,7 @@ std::vector<T> read_rows_unnamed(hid_t parent, const char* name, const std::vect
 template <typename T>
 std::vector<T> read_all_unnamed(hid_t parent, const char* name, std::vector<int64_t>* shape) {
   h5::Handle dataset(GST_H5(H5Dopen2(parent, name, H5P_DEFAULT)));
-  ChunkLayout layout = chunk_layout(dataset, h5::native_type<T>());
+  ChunkLayout layout = chunk_layout<T>(dataset);
   if (shape) *shape = layout.shape;
   int64_t count = layout.row_elements * (layout.shape.empty() ? 1 : layout.shape[0]);
   std::vector<T> out(count);
@@ -349,12 +392,10 @@ std::vector<T> read_all_unnamed(hid_t parent, const char* name, std::vector<int6
   }
   std::vector<uint8_t> raw, decoded;
   const int64_t rows = layout.shape[0];
-  const size_t row_bytes = layout.row_elements * sizeof(T);
   for (int64_t c = 0; c * layout.chunk[0] < rows; ++c) {
-    read_chunk(dataset, layout, sizeof(T), c, &raw, &decoded);
+    read_chunk(dataset, layout, c, &raw, &decoded);
     int64_t first = c * layout.chunk[0], n = std::min(layout.chunk[0], rows - first);
-    std::memcpy(reinterpret_cast<uint8_t*>(out.data()) + first * row_bytes, decoded.data(),
-                n * row_bytes);
+    copy_values(layout, decoded.data(), n * layout.row_elements, &out[first * layout.row_elements]);
   }
   return out;
 }

@@ -43,6 +43,12 @@ EncodedDataset chunked_dataset(std::string name, std::vector<int64_t> shape, int
 std::vector<uint8_t> encode_chunk(const uint8_t* data, size_t used, size_t chunk_bytes,
                                   size_t element_size, int level);
 
+// Float values that are all integers in [-128, 127] (layout config_feat: dimension indices and
+// -1) are stored as int8: a quarter of the bytes to deflate, write and read. Writes `count` codes
+// to `out` and returns true when every value round-trips bit for bit; false otherwise (out then
+// holds garbage). read_direct<float> and read_rows_direct<float> widen such datasets back.
+bool narrow_to_int8(const float* values, size_t count, int8_t* out);
+
 // Creates the dataset under `parent` with matching chunk/filter properties and writes its chunks.
 void write_encoded(hid_t parent, const EncodedDataset& dataset);
 
@@ -52,7 +58,8 @@ void write_chunk(hid_t dataset, int rank, int64_t chunk_rows, int64_t index,
 
 // Reads a whole dataset written by write_encoded: its stored chunks are fetched raw
 // (H5Dread_chunk) and decoded here, outside the HDF5 lock and without HDF5's selection
-// machinery. Datasets of another layout or type fall back to H5Dread. shape: optional output.
+// machinery; int8 datasets read as float are widened here too. Datasets of another layout or
+// type fall back to H5Dread (with HDF5's conversion). shape: optional output.
 template <typename T>
 std::vector<T> read_direct(hid_t parent, const char* name, std::vector<int64_t>* shape = nullptr);
 

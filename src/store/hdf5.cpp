@@ -198,6 +198,10 @@ std::string read_attr_string(hid_t object, const std::string& name) {
 }
 
 template <>
+hid_t native_type<int8_t>() {
+  return H5T_NATIVE_INT8;
+}
+template <>
 hid_t native_type<uint8_t>() {
   return H5T_NATIVE_UINT8;
 }

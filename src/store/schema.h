@@ -44,7 +44,7 @@ constexpr const char* kNodeOpcode = "node_opcode";    // [n] u8
 constexpr const char* kEdges = "edges";               // [e, 2] i32 local (source, target)
 constexpr const char* kCrossEdges = "cross_edges";    // [x, 2] i64 graph ids, one end outside
 constexpr const char* kConfigNodes = "config_nodes";  // [m] i32 local (layout)
-constexpr const char* kConfigFeat = "config_feat";    // [C, m, 18] f32 (layout)
+constexpr const char* kConfigFeat = "config_feat";    // [C, m, 18] i8 codes or f32 (layout)
 
 // The task as written in shard attributes and the manifest.
 

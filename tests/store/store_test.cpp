@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -96,6 +97,44 @@ TEST(ChunkCodec, ReadsChunksDeflatedByHdf5ItselfAndRejectsACorruptOne) {
   bad[bad.size() / 2] ^= 0x40;
   EXPECT_THROW(decode_chunk(bad, sizeof(float), 16 * 18 * sizeof(float), 2), Error);
   EXPECT_THROW(decode_chunk(d.chunks[0], sizeof(float), 17 * 18 * sizeof(float), 2), Error);
+}
+
+// int8 codes hold exactly the floats that are integers in [-128, 127]; a dataset of them reads
+// back as the same floats, whole or by rows, and h5py-style readers see plain int8.
+TEST(ChunkCodec, Int8CodesRoundTripExactlyAndRefuseOtherValues) {
+  const std::vector<float> fit{-1.0f, 0.0f, 5.0f, -128.0f, 127.0f};
+  std::vector<int8_t> codes(fit.size());
+  ASSERT_TRUE(narrow_to_int8(fit.data(), fit.size(), codes.data()));
+  EXPECT_EQ(codes, (std::vector<int8_t>{-1, 0, 5, -128, 127}));
+  for (float bad : {0.5f, 128.0f, -129.0f, -0.0f, std::nanf(""), 1e30f}) {
+    const std::vector<float> one{3.0f, bad, 2.0f};
+    EXPECT_FALSE(narrow_to_int8(one.data(), one.size(), codes.data())) << bad;
+  }
+
+  ScratchDir dir("int8_codes");
+  const std::string path = (dir / "x.h5").string();
+  std::vector<int8_t> stored(40 * 18);
+  for (size_t i = 0; i < stored.size(); ++i) stored[i] = static_cast<int8_t>(i % 9) - 1;
+  for (int level : {0, 2}) {
+    EncodedDataset d = encode_dataset("x", stored, {40, 18}, 16, level);
+    hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(file, 0);
+    write_encoded(file, d);
+    std::vector<int64_t> shape;
+    std::vector<float> all = read_direct<float>(file, "x", &shape);
+    EXPECT_EQ(shape, (std::vector<int64_t>{40, 18}));
+    ASSERT_EQ(all.size(), stored.size());
+    for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i], stored[i]) << i;
+    const std::vector<float> rows = read_rows_direct<float>(file, "x", {39, 0, 17});
+    EXPECT_EQ(rows[0], stored[39 * 18]);
+    EXPECT_EQ(rows[2 * 18 + 5], stored[17 * 18 + 5]);
+    std::vector<int8_t> plain(stored.size());  // what HDF5 itself reads
+    hid_t set = H5Dopen2(file, "x", H5P_DEFAULT);
+    ASSERT_GE(H5Dread(set, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, plain.data()), 0);
+    H5Dclose(set);
+    EXPECT_EQ(plain, stored);
+    H5Fclose(file);
+  }
 }
 
 // Shards `graphs` (split, graph) into `dir` and returns the summary.

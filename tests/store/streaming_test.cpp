@@ -9,7 +9,9 @@
 #include "sharding/feature_stats.h"
 #include "sharding/shard_collection.h"
 #include "sharding/verify.h"
+#include "store/hdf5.h"
 #include "store/manifest.h"
+#include "store/schema.h"
 #include "store/segment_store.h"
 #include "store/store_fixtures.h"
 #include "test_support.h"
@@ -130,6 +132,39 @@ TEST(StreamedShard, SameContentFromStoredAndDeflatedNpzAndAnyWorkers) {
     EXPECT_EQ(m1.shards[s].checksum, m3.shards[s].checksum);
 }
 
+// Bytes per element of the config_feat a store keeps for segment s of graph g; 0 when empty.
+size_t config_feat_element_size(const fs::path& store, const GraphEntry& g, int64_t s) {
+  const fs::path shard = store / schema::shard_file_name(static_cast<int>(g.shard));
+  h5::Handle file(GST_H5(H5Fopen(shard.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)));
+  const std::string path = schema::segment_path(g.split, g.id, s) + "/" + schema::kConfigFeat;
+  h5::Handle set(GST_H5(H5Dopen2(file, path.c_str(), H5P_DEFAULT)));
+  h5::Handle type(GST_H5(H5Dget_type(set))), space(GST_H5(H5Dget_space(set)));
+  return GST_H5(H5Sget_simple_extent_npoints(space)) == 0 ? 0 : GST_H5(H5Tget_size(type));
+}
+
+// Layout configs are kept as int8 codes; a graph with one value that is not an integer in
+// [-128, 127] (here its last) is streamed again as float, with the same content as held whole.
+TEST(StreamedShard, ConfigValuesThatAreNotInt8CodesStreamAgainAsFloat) {
+  ScratchDir dir("stream_float");
+  auto graphs = config_heavy_graphs(4);
+  graphs[3].second.config_feat.back() = 0.25f;
+  MemoryGraphSource source(Task::Layout, graphs);
+  ShardSummary whole = shard_collection(source, options(dir / "whole", kNever, 1));
+  ShardSummary streamed = shard_collection(source, options(dir / "streamed", 0, 2));
+  EXPECT_EQ(streamed.streamed, 4);
+  expect_same_content(dir / "whole", dir / "streamed");
+  EXPECT_TRUE(verify_store(dir / "streamed").problems.empty());
+  size_t with_nodes = 0;
+  for (const GraphEntry& g : Manifest::read(dir / "streamed").graphs)
+    for (int64_t s = 0; s < g.num_segments(); ++s) {
+      const size_t size = config_feat_element_size(dir / "streamed", g, s);
+      if (size == 0) continue;
+      ++with_nodes;
+      EXPECT_EQ(size, g.id == "g3" ? 4u : 1u) << g.id << " segment " << s;
+    }
+  EXPECT_GT(with_nodes, 4u);
+}
+
 TEST(StreamedShard, CorruptConfigFeatMidMemberFailsNamingFileAndLeavesNoStore) {
   ScratchDir dir("stream_corrupt");
   fs::path coll = dir / "npz/layout/xla/random";
@@ -162,8 +197,8 @@ TEST(StreamedShard, FullDiskWhileStreamingNamesTheShardAndLeavesNoStore) {
   ScratchDir dir("stream_full");
   fs::path out = dir / "store";
   auto graphs = config_heavy_graphs(3);
-  // A 4 MiB file size limit stands in for a full disk.
-  const std::string text = testing::error_under_file_size_limit(4 << 20, [&] {
+  // A 2 MiB file size limit stands in for a full disk (config_feat is stored as int8 codes).
+  const std::string text = testing::error_under_file_size_limit(2 << 20, [&] {
     MemoryGraphSource source(Task::Layout, graphs);
     ShardOptions o = options(out, 0, 1);
     o.compression_level = 0;
@@ -171,6 +206,7 @@ TEST(StreamedShard, FullDiskWhileStreamingNamesTheShardAndLeavesNoStore) {
   });
   EXPECT_NE(text.find("HDF5"), std::string::npos) << text;
   EXPECT_NE(text.find("shard-0000"), std::string::npos) << text;
+  EXPECT_NE(text.find("writing config_feat"), std::string::npos) << text;
   EXPECT_FALSE(fs::exists(out)) << text;
 }
 

@@ -14,7 +14,8 @@
 namespace gst {
 
 // Bytes of one config_feat chunk ([rows, m, 18] f32) the encoder aims at: small enough that a
-// sample of configs decompresses little beyond what it asks for, large enough to compress.
+// sample of configs decompresses little beyond what it asks for, large enough to compress. Stored
+// as int8 codes, a chunk keeps the same rows (a quarter of the bytes).
 constexpr int64_t kConfigChunkBytes = 16 * 1024;
 
 // One HDF5 group with its attributes and datasets.

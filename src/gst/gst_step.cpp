@@ -11,6 +11,13 @@ namespace gst {
 
 torch::Tensor RankingLoss::operator()(const torch::Tensor& scores,
                                       const torch::Tensor& runtimes) const {
+  torch::Tensor loss = ranking(scores, runtimes);
+  if (slowdown_weight > 0) loss = loss + slowdown_weight * expected_slowdown_loss(scores, runtimes);
+  return loss;
+}
+
+torch::Tensor RankingLoss::ranking(const torch::Tensor& scores,
+                                   const torch::Tensor& runtimes) const {
   switch (kind) {
     case LossKind::ListMle:
       return listmle_loss(scores, runtimes);

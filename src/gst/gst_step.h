@@ -46,11 +46,16 @@ struct GraphSample {
   std::optional<uint64_t> sed_seed;
 };
 
-// The ranking loss of the run: hinge (pairwise, margin), listmle or listmle_top (position-aware).
+// The ranking loss of the run: hinge (pairwise, margin), listmle or listmle_top (position-aware),
+// plus slowdown_weight x the expected top-1 log slowdown (model/losses.h) where it is above 0.
 struct RankingLoss {
   LossKind kind = LossKind::Hinge;
   double margin = 0.1;
+  double slowdown_weight = 0.0;
   torch::Tensor operator()(const torch::Tensor& scores, const torch::Tensor& runtimes) const;
+
+ private:
+  torch::Tensor ranking(const torch::Tensor& scores, const torch::Tensor& runtimes) const;
 };
 
 struct StepCounts {

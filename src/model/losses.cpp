@@ -66,4 +66,24 @@ torch::Tensor listmle_loss(const torch::Tensor& scores, const torch::Tensor& run
   return mean_over_graphs(per_graph, count > 1, scores);
 }
 
+torch::Tensor expected_slowdown_loss(const torch::Tensor& scores, const torch::Tensor& runtimes,
+                                     const torch::Tensor& mask) {
+  torch::Tensor valid = valid_mask(scores, runtimes, mask);
+  torch::Tensor invalid = valid.logical_not();
+  torch::Tensor r = runtimes.to(torch::kFloat64);
+  torch::Tensor tiny = (1e-12 * std::get<0>(r.masked_fill(invalid, 0).max(1, true)))
+                           .clamp_min(std::numeric_limits<double>::min());  // all zero: 0, not NaN
+  torch::Tensor fastest =
+      std::get<0>(r.masked_fill(invalid, std::numeric_limits<double>::infinity()).min(1, true));
+  torch::Tensor log_slowdown =
+      torch::log((r + tiny) / (fastest + tiny)).masked_fill(invalid, 0).to(scores.scalar_type());
+  // As in listmle_loss: a floor far below every valid logit instead of -inf keeps the softmax of
+  // a graph with no valid config finite.
+  torch::Tensor logits = -scores;
+  torch::Tensor floor = logits.detach().min() - 100;
+  torch::Tensor p = torch::softmax(torch::where(valid, logits, floor.expand_as(logits)), 1);
+  torch::Tensor per_graph = (p * log_slowdown).sum(1);
+  return mean_over_graphs(per_graph, valid.sum(1) > 1, scores);
+}
+
 }  // namespace gst

@@ -23,4 +23,13 @@ torch::Tensor pairwise_hinge_loss(const torch::Tensor& scores, const torch::Tens
 torch::Tensor listmle_loss(const torch::Tensor& scores, const torch::Tensor& runtimes,
                            const torch::Tensor& mask = {}, bool top_weighted = false);
 
+// Expected log slowdown of the config that softmax(-score) over a graph's valid configs picks:
+// sum_i p_i log(r_i / r_min), r_min the fastest valid runtime. A smooth top-1 slowdown, the cost
+// a compiler pays for the config ranked first: unlike a ranking loss it charges a wrong top pick
+// by how much slower it runs, so near-ties among the fastest cost little and a blow-up much. In
+// logs so that one config 1000x slower does not outweigh every other graph; a zero runtime counts
+// as 1e-12 of the graph's slowest. Averaged over graphs with at least two valid configs.
+torch::Tensor expected_slowdown_loss(const torch::Tensor& scores, const torch::Tensor& runtimes,
+                                     const torch::Tensor& mask = {});
+
 }  // namespace gst

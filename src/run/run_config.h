@@ -59,6 +59,8 @@ struct TrainConfig {
   int batch_graphs = 8;  // graphs per rank per step (global batch = this x ranks)
   LossKind loss = LossKind::Hinge;
   double margin = 0.1;  // pairwise hinge margin
+  // Weight of the expected top-1 log slowdown added to the loss (model/losses.h); 0: none.
+  double slowdown_weight = 0.0;
   double lr = 1e-3;
   double weight_decay = 0.0;
   LrScheduleKind schedule = LrScheduleKind::Cosine;
@@ -86,6 +88,7 @@ struct TrainConfig {
     c.field("batch_graphs", batch_graphs, 1, 100000);
     c.choice("loss", loss);
     c.field("margin", margin, 0.0, 100.0);
+    c.field("slowdown_weight", slowdown_weight, 0.0, 100.0);
     c.field("lr", lr, 0.0, 10.0);
     c.field("weight_decay", weight_decay, 0.0, 10.0);
     c.choice("schedule", schedule);

@@ -133,7 +133,7 @@ void Run::build() {
     table_ = std::make_unique<DistributedHistoryTable>(comm_, model_->embedding_dim(),
                                                        config_.dist.history());
   step_ = std::make_unique<GstStep>(model_, *store_, table_.get(), config_.gst,
-                                    RankingLoss{t.loss, t.margin}, device_,
+                                    RankingLoss{t.loss, t.margin, t.slowdown_weight}, device_,
                                     config_.eval.max_batch_nodes);
   step_->set_faults(faults_, rank_);
 

@@ -6,6 +6,7 @@
 #include "comm/distributed_history_table.h"
 #include "comm/mpi_communicator.h"
 #include "gst/sampling.h"
+#include "model/losses.h"
 #include "test_support.h"
 
 namespace {
@@ -248,6 +249,17 @@ TEST_F(GstStepTest, ModesProduceGradients) {
     EXPECT_GT(grad_norm, 0);
     EXPECT_TRUE(std::isfinite(loss.item<double>()));
   }
+}
+
+TEST(RankingLoss, AddsTheWeightedExpectedSlowdownToTheRankingLoss) {
+  torch::Tensor scores = torch::tensor({0.3, -0.2, 0.1, 1.0, 0.0, 0.5}).view({2, 3});
+  torch::Tensor runtimes = torch::tensor({2.0, 1.0, 8.0, 3.0, 5.0, 4.0}).view({2, 3});
+  torch::Tensor top = listmle_loss(scores, runtimes, {}, true);
+  EXPECT_EQ(RankingLoss{LossKind::ListMleTop}(scores, runtimes).item<float>(), top.item<float>());
+  const RankingLoss with_slowdown{LossKind::ListMleTop, 0.1, 2.0};
+  EXPECT_NEAR(with_slowdown(scores, runtimes).item<double>(),
+              (top + 2 * expected_slowdown_loss(scores, runtimes)).item<double>(), 1e-6);
+  EXPECT_GT(expected_slowdown_loss(scores, runtimes).item<double>(), 0.1);
 }
 
 }  // namespace

@@ -104,5 +104,43 @@ TEST(ListMleLoss, PaddedConfigsDoNotCount) {
   EXPECT_TRUE(torch::isfinite(scores.grad()).all().item<bool>());
 }
 
+// Within 1e-9: the 1e-12 guard against zero runtimes shifts each log slowdown by up to 1e-12.
+TEST(ExpectedSlowdownLoss, HandComputedAndChargedByHowMuchSlowerTheTopPickRuns) {
+  // Runtimes 2, 4, 16 (log slowdowns 0, log 2, log 8); scores 0, 0, log 2 -> p = (2, 2, 1) / 5.
+  torch::Tensor scores = row({0, 0, std::log(2.0)}).requires_grad_();
+  torch::Tensor loss = expected_slowdown_loss(scores, row({2, 4, 16}));
+  const double expected = (2 * std::log(2.0) + std::log(8.0)) / 5;
+  EXPECT_NEAR(loss.item<double>(), expected, 1e-9);
+  loss.backward();
+  // d/ds_i = -p_i (l_i - E[l]): the fastest config's score is pushed down, the slowest's up.
+  EXPECT_NEAR(scores.grad()[0][0].item<double>(), 0.4 * expected, 1e-9);
+  EXPECT_NEAR(scores.grad()[0][2].item<double>(), -0.2 * (std::log(8.0) - expected), 1e-9);
+  // The same wrong order costs little when the configs nearly tie and much when they do not;
+  // a confident right pick costs nearly nothing.
+  torch::Tensor wrong = row({1, 0, 5}), right = row({-20, 0, 5});
+  EXPECT_LT(expected_slowdown_loss(wrong, row({10, 10.1, 50})).item<double>(), 0.02);
+  EXPECT_GT(expected_slowdown_loss(wrong, row({10, 30, 50})).item<double>(), 0.7);
+  EXPECT_LT(expected_slowdown_loss(right, row({10, 30, 50})).item<double>(), 1e-8);
+}
+
+TEST(ExpectedSlowdownLoss, PaddedConfigsAndOneConfigGraphsDoNotCount) {
+  // Graph 0: config 2 padded (its runtime 0.5 would be the fastest); graph 1: one valid config,
+  // its runtime 0.
+  torch::Tensor scores = torch::tensor({0.0, 0.0, -30.0, 1.0, 2.0, 3.0}, torch::kFloat64)
+                             .view({2, 3})
+                             .requires_grad_();
+  torch::Tensor runtimes =
+      torch::tensor({1.0, 4.0, 0.5, 0.0, 1.0, 1.0}, torch::kFloat64).view({2, 3});
+  torch::Tensor mask = torch::tensor({true, true, false, true, false, false}).view({2, 3});
+  torch::Tensor loss = expected_slowdown_loss(scores, runtimes, mask);
+  EXPECT_NEAR(loss.item<double>(), std::log(4.0) / 2, 1e-9);
+  loss.backward();
+  EXPECT_EQ(scores.grad()[0][2].item<double>(), 0.0);
+  EXPECT_TRUE(scores.grad()[1].eq(0).all().item<bool>());
+  // A zero runtime counts as 1e-12 of the graph's slowest: finite, large.
+  double zero_fastest = expected_slowdown_loss(row({1, 0}), row({0, 2})).item<double>();
+  EXPECT_NEAR(zero_fastest, std::log(1e12) / (1 + std::exp(-1.0)), 1e-6);
+}
+
 }  // namespace
 }  // namespace gst

@@ -29,6 +29,7 @@ TEST(RunConfig, ShippedConfigsParse) {
   EXPECT_EQ(ref.model.projection, 128);
   EXPECT_EQ(ref.gst.configs_per_graph, 32);
   EXPECT_DOUBLE_EQ(ref.train.lr, 1e-4);
+  EXPECT_DOUBLE_EQ(ref.train.slowdown_weight, 0.0);
 }
 
 TEST(RunConfig, OverridesAndErrors) {
@@ -47,6 +48,14 @@ TEST(RunConfig, OverridesAndErrors) {
         << e.what();
   }
   EXPECT_THROW(gst::load_run_config(file, {"gst.sed_p=1.0"}), gst::InputError);
+  try {
+    auto weighted = gst::load_run_config(file, {"train.slowdown_weight=0.5"});
+    EXPECT_DOUBLE_EQ(weighted.train.slowdown_weight, 0.5);
+    gst::load_run_config(file, {"train.slowdown_weight=-1"});
+    FAIL() << "no error";
+  } catch (const gst::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("slowdown_weight"), std::string::npos) << e.what();
+  }
   // The config round-trips through dump_config (what checkpoints store).
   const auto saved = dir / "saved.yaml";
   std::ofstream(saved) << gst::dump_config(c);

@@ -24,7 +24,8 @@
 # (configs/quickstart_tile.yaml: tile configs at every node with their padding fit, weight decay,
 # position-aware ListMLE), tile_dropout (+ dropout 0.1), tile_listmle (tile_dropout with plain
 # ListMLE), tile_nofit (the same without the padding fit), tile_late_dropout
-# (tile configs at the head only, dropout 0.1), tile_noreg (no weight decay, no dropout). SEEDS
+# (tile configs at the head only, dropout 0.1), tile_noreg (no weight decay, no dropout),
+# tile_slowdown (tile_dropout plus the expected top-1 slowdown in the loss). SEEDS
 # (default 3) are train.seed values 0..SEEDS-1 on one collection per family. JOBS: runs at once
 # (default 1; each one process, one torch thread). Work goes under $GST_BENCH_DIR (default
 # build/learning_bench); collections and stores there are reused. -R prints the table of the runs
@@ -104,6 +105,7 @@ mode_overrides() {
     tile_nofit) echo "--set model.dropout=0.1 --set model.tile_fit=false" ;;
     tile_late_dropout) echo "--set model.dropout=0.1 --set model.tile_join=late" ;;
     tile_noreg) echo "--set model.dropout=0 --set train.weight_decay=0" ;;
+    tile_slowdown) echo "--set model.dropout=0.1 --set train.slowdown_weight=1" ;;
     set=*) local kv=${1#set=}; echo "--set ${kv//+/ --set }" ;;
     *) echo "learning_bench: unknown mode '$1'" >&2; return 1 ;;
   esac

@@ -27,6 +27,14 @@ torch::Tensor mean_over_graphs(const torch::Tensor& per_graph, const torch::Tens
   return per_graph.masked_fill(counted.logical_not(), 0).sum() / graphs;
 }
 
+// Logits with every padded entry set far below every valid one: its exp vanishes without the NaN
+// gradients an -inf would bring into logcumsumexp or softmax, and a row with no valid entry stays
+// finite.
+torch::Tensor with_padding_far_below(const torch::Tensor& logits, const torch::Tensor& valid) {
+  torch::Tensor floor = logits.detach().min() - 100;
+  return torch::where(valid, logits, floor.expand_as(logits));
+}
+
 }  // namespace
 
 torch::Tensor pairwise_hinge_loss(const torch::Tensor& scores, const torch::Tensor& runtimes,
@@ -52,10 +60,7 @@ torch::Tensor listmle_loss(const torch::Tensor& scores, const torch::Tensor& run
   torch::Tensor order = std::get<1>(torch::sort(key, /*stable=*/true, /*dim=*/1, false));
   torch::Tensor utility = (-scores).gather(1, order);  // [G, K], fastest first
   torch::Tensor in_order = valid.gather(1, order);
-  // Padded entries get a utility far below every valid one: their exp vanishes without the
-  // NaN gradients an -inf would bring into logcumsumexp.
-  torch::Tensor floor = utility.detach().min() - 100;
-  torch::Tensor filled = torch::where(in_order, utility, floor.expand_as(utility));
+  torch::Tensor filled = with_padding_far_below(utility, in_order);
   torch::Tensor tail_lse = filled.flip({1}).logcumsumexp(1).flip({1});  // log sum_{j >= i} e^u_j
   torch::Tensor terms = torch::where(in_order, tail_lse - utility, torch::zeros_like(utility));
   torch::Tensor weight = in_order.to(scores.scalar_type());  // padded configs come last
@@ -77,11 +82,7 @@ torch::Tensor expected_slowdown_loss(const torch::Tensor& scores, const torch::T
       std::get<0>(r.masked_fill(invalid, std::numeric_limits<double>::infinity()).min(1, true));
   torch::Tensor log_slowdown =
       torch::log((r + tiny) / (fastest + tiny)).masked_fill(invalid, 0).to(scores.scalar_type());
-  // As in listmle_loss: a floor far below every valid logit instead of -inf keeps the softmax of
-  // a graph with no valid config finite.
-  torch::Tensor logits = -scores;
-  torch::Tensor floor = logits.detach().min() - 100;
-  torch::Tensor p = torch::softmax(torch::where(valid, logits, floor.expand_as(logits)), 1);
+  torch::Tensor p = torch::softmax(with_padding_far_below(-scores, valid), 1);
   torch::Tensor per_graph = (p * log_slowdown).sum(1);
   return mean_over_graphs(per_graph, valid.sum(1) > 1, scores);
 }

@@ -29,21 +29,20 @@ void unshuffle_fixed(const uint8_t* data, size_t n, uint8_t* out) {
     for (size_t k = 0; k < S; ++k) out[i * S + k] = data[k * n + i];
 }
 
-std::vector<uint8_t> unshuffle(const uint8_t* data, size_t bytes, size_t element_size) {
-  std::vector<uint8_t> out(bytes);
+// The inverse of shuffle, into `out` (bytes long, not overlapping data).
+void unshuffle(const uint8_t* data, size_t bytes, size_t element_size, uint8_t* out) {
   size_t n = bytes / element_size;
   // Fixed element sizes let the compiler unroll the byte gather (the read path's hot loop).
   if (element_size == 4) {
-    unshuffle_fixed<4>(data, n, out.data());
+    unshuffle_fixed<4>(data, n, out);
   } else if (element_size == 8) {
-    unshuffle_fixed<8>(data, n, out.data());
+    unshuffle_fixed<8>(data, n, out);
   } else {
     for (size_t k = 0; k < element_size; ++k) {
       const uint8_t* plane = data + k * n;
       for (size_t i = 0; i < n; ++i) out[i * element_size + k] = plane[i];
     }
   }
-  return out;
 }
 
 // libdeflate, one compressor and one decompressor per thread: whole-buffer zlib streams, the
@@ -249,7 +248,10 @@ std::vector<uint8_t> decode_chunk(const std::vector<uint8_t>& chunk, size_t elem
   const std::string problem =
       chunk_deflate().decompress(chunk.data(), chunk.size(), raw.data(), raw_size);
   if (!problem.empty()) fail("deflated chunk is corrupt: {}", problem);
-  return element_size > 1 ? unshuffle(raw.data(), raw.size(), element_size) : raw;
+  if (element_size == 1) return raw;
+  std::vector<uint8_t> out(raw_size);
+  unshuffle(raw.data(), raw_size, element_size, out.data());
+  return out;
 }
 
 namespace {
@@ -300,32 +302,55 @@ ChunkLayout chunk_layout(hid_t dataset) {
   return out;
 }
 
-// Reads chunk `index` (along dimension 0) and decodes it into `dest` (the rows it holds).
-void read_chunk(hid_t dataset, const ChunkLayout& layout, int64_t index, std::vector<uint8_t>* raw,
-                std::vector<uint8_t>* decoded) {
+// Scratch for reading chunks, one per thread: a step reads every array of its segments, and
+// fresh buffers of their size cost more in page faults and zero fills than inflating them.
+struct ChunkBuffers {
+  std::vector<uint8_t> stored, inflated, unshuffled;
+
+  static ChunkBuffers& of_this_thread() {
+    thread_local ChunkBuffers buffers;
+    return buffers;
+  }
+  // Keeps small buffers for the next read; gives back what a rare huge array needed.
+  void release_if_large() {
+    constexpr size_t kKeep = 16 << 20;
+    for (auto* v : {&stored, &inflated, &unshuffled})
+      if (v->capacity() > kKeep) std::vector<uint8_t>().swap(*v);
+  }
+};
+
+// Reads chunk `index` (along dimension 0) and decodes it; the bytes stay valid until the
+// thread's next read.
+const uint8_t* read_chunk(hid_t dataset, const ChunkLayout& layout, int64_t index) {
+  ChunkBuffers& buffers = ChunkBuffers::of_this_thread();
   const size_t element_size = layout.stored_size;
   std::vector<hsize_t> offset(layout.shape.size(), 0);
   offset[0] = static_cast<hsize_t>(index * layout.chunk[0]);
   hsize_t stored = 0;
   GST_H5(H5Dget_chunk_storage_size(dataset, offset.data(), &stored));
-  raw->resize(stored);
+  buffers.stored.resize(stored);
   uint32_t mask = 0;
-  GST_H5(H5Dread_chunk(dataset, H5P_DEFAULT, offset.data(), &mask, raw->data()));
+  GST_H5(H5Dread_chunk(dataset, H5P_DEFAULT, offset.data(), &mask, buffers.stored.data()));
   size_t chunk_bytes = layout.chunk[0] * layout.row_elements * element_size;
   bool deflated = layout.deflate && !(mask & (1u << (layout.shuffle ? 1 : 0)));
   bool shuffled = layout.shuffle && !(mask & 1u) && element_size > 1;
+  const uint8_t* bytes = buffers.stored.data();
   if (deflated) {
-    decoded->resize(chunk_bytes);
+    buffers.inflated.resize(chunk_bytes);
     const std::string problem =
-        chunk_deflate().decompress(raw->data(), raw->size(), decoded->data(), chunk_bytes);
+        chunk_deflate().decompress(bytes, stored, buffers.inflated.data(), chunk_bytes);
     if (!problem.empty()) throw h5::Failure(fmt::format("chunk {} is corrupt: {}", index, problem));
-  } else {
-    if (raw->size() != chunk_bytes)
-      throw h5::Failure(
-          fmt::format("chunk {} has {} bytes, expected {}", index, raw->size(), chunk_bytes));
-    decoded->swap(*raw);
+    bytes = buffers.inflated.data();
+  } else if (stored != chunk_bytes) {
+    throw h5::Failure(
+        fmt::format("chunk {} has {} bytes, expected {}", index, stored, chunk_bytes));
   }
-  if (shuffled) *decoded = unshuffle(decoded->data(), decoded->size(), element_size);
+  if (shuffled) {
+    buffers.unshuffled.resize(chunk_bytes);
+    unshuffle(bytes, chunk_bytes, element_size, buffers.unshuffled.data());
+    bytes = buffers.unshuffled.data();
+  }
+  return bytes;
 }
 
 // `count` values of a decoded chunk into out, widening int8 codes.
@@ -363,18 +388,19 @@ std::vector<T> read_rows_unnamed(hid_t parent, const char* name, const std::vect
   std::vector<size_t> order(rows.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a] < rows[b]; });
-  std::vector<uint8_t> raw, decoded;
+  const uint8_t* decoded = nullptr;
   int64_t loaded = -1;
   for (size_t i : order) {
     int64_t chunk = rows[i] / layout.chunk[0];
     if (chunk != loaded) {
-      read_chunk(dataset, layout, chunk, &raw, &decoded);
+      decoded = read_chunk(dataset, layout, chunk);
       loaded = chunk;
     }
     const int64_t row = rows[i] - chunk * layout.chunk[0];
-    copy_values(layout, decoded.data() + row * layout.row_elements * layout.stored_size,
+    copy_values(layout, decoded + row * layout.row_elements * layout.stored_size,
                 layout.row_elements, &out[i * layout.row_elements]);
   }
+  ChunkBuffers::of_this_thread().release_if_large();
   return out;
 }
 
@@ -390,13 +416,13 @@ std::vector<T> read_all_unnamed(hid_t parent, const char* name, std::vector<int6
     GST_H5(H5Dread(dataset, h5::native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()));
     return out;
   }
-  std::vector<uint8_t> raw, decoded;
   const int64_t rows = layout.shape[0];
   for (int64_t c = 0; c * layout.chunk[0] < rows; ++c) {
-    read_chunk(dataset, layout, c, &raw, &decoded);
+    const uint8_t* decoded = read_chunk(dataset, layout, c);
     int64_t first = c * layout.chunk[0], n = std::min(layout.chunk[0], rows - first);
-    copy_values(layout, decoded.data(), n * layout.row_elements, &out[first * layout.row_elements]);
+    copy_values(layout, decoded, n * layout.row_elements, &out[first * layout.row_elements]);
   }
+  ChunkBuffers::of_this_thread().release_if_large();
   return out;
 }
 

@@ -9,7 +9,9 @@
 #
 # FAMILY: layout:<--cost value> or tile:<--cost value>, e.g. "layout:agree;tile:oneshape,noisy",
 # or numpy:<options> for a layout collection written by tests/train/independent_layout.py, a cost
-# model and feature layout gst synth does not share, e.g. "numpy:" or "numpy:--copy,3,--noise,0.05"
+# model and feature layout gst synth does not share, e.g. "numpy:" or "numpy:--copy,3,--noise,0.05",
+# or numpy_tile:<options> for a tile collection written by tests/train/independent_tile.py (real
+# TpuGraphs tile config columns, GRAPHS x 10 kernels), e.g. "numpy_tile:" or "numpy_tile:--spill,4"
 # (default: layout agree, agree,heavy, agree,relayout, agree,noisy, classic; numpy:; tile classic
 # and spill,oneshape,noisy). Layout MODES (default: all): gst (history, no stale-embedding dropout,
 # the default), gst_sed (history + SED, p = 0.5), gst_efd (+ head fine-tuning), segment_only,
@@ -54,16 +56,23 @@ while getopts "f:s:n:t:g:j:m:T:R" opt; do
   esac
 done
 
+# task_kind TASK: tile for tile collections (gst synth's or numpy's), else layout.
+task_kind() { case $1 in tile | numpy_tile) echo tile ;; *) echo layout ;; esac; }
+
 # prepare TASK COST DIR: synth (its reference line kept in DIR/reference.txt) and shard once.
 prepare() {
   local task=$1 cost=$2 dir=$3 collection
-  collection=$([ "$task" = tile ] && echo tile:xla || echo layout:xla:random)
+  collection=$([ "$(task_kind "$task")" = tile ] && echo tile:xla || echo layout:xla:random)
   [ -f "$dir/store/manifest.json" ] && return 0
   if [ "$task" = numpy ]; then
     # shellcheck disable=SC2086
     /usr/bin/python3 tests/train/independent_layout.py --out "$dir/data" --seed 1 \
       --graphs "$GRAPHS" --min-nodes 500 --max-nodes 4000 --configs 64 ${cost//,/ } |
       grep "cost family" > "$dir/reference.txt"
+  elif [ "$task" = numpy_tile ]; then
+    # shellcheck disable=SC2086
+    /usr/bin/python3 tests/train/independent_tile.py --out "$dir/data" --seed 1 \
+      --graphs $((GRAPHS * 7)) --configs 100 ${cost//,/ } | grep "cost family" > "$dir/reference.txt"
   elif [ "$task" = layout ]; then
     $GST synth --collection $collection --out "$dir/data" --seed 1 --overwrite --cost "$cost" \
       --graphs "$GRAPHS" --min-nodes 500 --max-nodes 4000 --configs 64 2>&1 |
@@ -111,11 +120,11 @@ mode_overrides() {
   esac
 }
 
-# run DIR TASK MODE SEED: trains, then evaluates the valid split into DIR/MODE-SEED.json; the
+# run DIR KIND MODE SEED: trains, then evaluates the valid split into DIR/MODE-SEED.json; the
 # .time file holds "wall_seconds peak_rss_kb" of the training process.
 run() {
-  local dir=$1 task=$2 mode=$3 seed=$4 name=$1/$3-$4 config steps
-  [ "$task" != tile ] && config=configs/quickstart.yaml steps=$STEPS ||
+  local dir=$1 kind=$2 mode=$3 seed=$4 name=$1/$3-$4 config steps
+  [ "$kind" != tile ] && config=configs/quickstart.yaml steps=$STEPS ||
     config=configs/quickstart_tile.yaml steps=$TILE_STEPS
   rm -rf "$name"
   # shellcheck disable=SC2046
@@ -123,7 +132,7 @@ run() {
     --config $config --run-dir "$name" --set data.store="$dir/store" \
     --set train.steps="$steps" --set train.seed="$seed" --set train.torch_threads=1 \
     --set train.valid_every=0 --set train.checkpoint_every=0 \
-    $([ "$task" != tile ] && echo "--set train.batch_graphs=4 --set gst.head_steps=0") \
+    $([ "$kind" != tile ] && echo "--set train.batch_graphs=4 --set gst.head_steps=0") \
     $(mode_overrides "$mode") > "$name.log" 2>&1 || { tail -20 "$name.log"; return 1; }
   "$GST" eval --run "$name" --split valid --out "$name.json" > "$name.eval.log" 2>&1 ||
     { tail -20 "$name.eval.log"; return 1; }
@@ -137,12 +146,13 @@ pids=()
 for family in "${families[@]}"; do
   [ $REPORT_ONLY = 1 ] && break
   task=${family%%:*} cost=${family#*:} dir=$WORK/${family//[:,]/_}
+  kind=$(task_kind "$task")
   mkdir -p "$dir"
   prepare "$task" "$cost" "$dir"
-  modes=$([ "$task" != tile ] && echo "$MODES" || echo "$TILE_MODES")
+  modes=$([ "$kind" != tile ] && echo "$MODES" || echo "$TILE_MODES")
   for mode in $modes; do
     for ((seed = 0; seed < SEEDS; ++seed)); do
-      run "$dir" "$task" "$mode" "$seed" &
+      run "$dir" "$kind" "$mode" "$seed" &
       pids+=($!)
       while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
     done
@@ -156,8 +166,8 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| family | valid ceiling / oracle | mode | Kendall tau | top-1 / top-5 slowdown | train wall | peak RSS |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 for family in "${families[@]}"; do
-  task=${family%%:*} dir=$WORK/${family//[:,]/_}
-  modes=$([ "$task" != tile ] && echo "$MODES" || echo "$TILE_MODES")
+  dir=$WORK/${family//[:,]/_}
+  modes=$([ "$(task_kind "${family%%:*}")" != tile ] && echo "$MODES" || echo "$TILE_MODES")
   for mode in $modes; do
     /usr/bin/python3 - "$family" "$dir" "$mode" "$SEEDS" <<'PY'
 import json, re, statistics as st, sys

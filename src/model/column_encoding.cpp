@@ -345,6 +345,56 @@ torch::Tensor TileFit::encode(const torch::Tensor& config, const torch::Tensor& 
   return fit.reshape({k, m, width()});  // [K, M, T X]
 }
 
+namespace {
+
+// Runs of consecutive columns, each cut to one layout block (a shape has at most 6 dims).
+std::vector<std::pair<int64_t, int64_t>> block_runs(const std::vector<int64_t>& columns) {
+  auto runs = consecutive_runs(columns);
+  for (auto& run : runs) run.second = std::min<int64_t>(run.second, kLayoutBlock);
+  return runs;
+}
+
+}  // namespace
+
+TileAlign::TileAlign(const ColumnStats& node, const ColumnStats& config)
+    : tiles_(block_runs(size_columns(config))),
+      dims_(block_runs(size_columns(node))),
+      held_(block_runs(dim_index_columns(node, kLayoutBlock - 1))) {}
+
+torch::Tensor TileAlign::encode(const torch::Tensor& config, const torch::Tensor& node_feat) const {
+  const int64_t k = config.size(0), m = config.size(1);
+  if (width() == 0) return torch::zeros({k, m, 0}, config.options());
+  std::vector<torch::Tensor> parts;
+  for (const auto& [tile_first, tile_length] : tiles_) {
+    for (const auto& [dim_first, dim_length] : dims_) {
+      const int64_t p = std::min(tile_length, dim_length);
+      torch::Tensor t = config.narrow(2, tile_first, p);                 // [K, M, P]
+      torch::Tensor x = node_feat.narrow(1, dim_first, p).unsqueeze(0);  // [1, M, P]
+      torch::Tensor present = t.gt(0) & x.gt(0);
+      torch::Tensor safe_x = x.clamp_min(1);
+      torch::Tensor extent = torch::where(present, torch::minimum(t, safe_x), torch::ones_like(t));
+      torch::Tensor tiles =
+          torch::where(present, torch::ceil(safe_x / t.clamp_min(1)), torch::ones_like(t));
+      torch::Tensor log_extent = extent.log();
+      parts.push_back(log_extent.sum(2) / 8);
+      parts.push_back(tiles.log().sum(2) / 8);
+      const torch::Tensor position = torch::arange(p, config.options()).view({1, 1, p});
+      for (const auto& [held_first, held_length] : held_) {
+        torch::Tensor align = torch::ones_like(extent);
+        const std::pair<int64_t, double> vector_tile[] = {{0, 128.0}, {1, 8.0}};
+        for (const auto& [entry, multiple] : vector_tile) {
+          if (entry >= held_length) continue;
+          torch::Tensor dim = node_feat.narrow(1, held_first + entry, 1).unsqueeze(0);  // [1,M,1]
+          align = torch::where(position.eq(dim), torch::full_like(align, multiple), align);
+        }
+        torch::Tensor padded = torch::ceil(extent / align) * align;
+        parts.push_back((padded.log() - log_extent).sum(2));
+      }
+    }
+  }
+  return torch::stack(parts, 2);
+}
+
 SizeWeights::SizeWeights(const ColumnStats& node) : columns_(size_columns(node)) {
   index_ = int_tensor(columns_);
 }

@@ -190,6 +190,29 @@ class TileFit {
   torch::Tensor size_index_, node_index_;
 };
 
+// For tile configs at the nodes, what a tile costs at each node as a TPU lays it out: per pair of
+// runs of size columns (a config's per-dim tile sizes, a node's shape dims, position p against
+// position p), the log of the tile's extent at the node (min(t, x) over the dims, /8), the log of
+// its number of tiles there (ceil(x / t), /8), and per held layout run (whole numbers in -1..5:
+// TpuGraphs' minor-to-major order) the log blow-up of that extent padded to 128 on the dim the run
+// puts minor-most and to 8 on the second-minor. A footprint against on-chip memory, per-tile
+// overhead and vector-tile padding are sums or products of these over dims and nodes, which
+// per-node layers fed log sizes, or TileFit's padding of node sizes, do not draw.
+class TileAlign {
+ public:
+  TileAlign() = default;
+  TileAlign(const ColumnStats& node, const ColumnStats& config);
+
+  // config: [K, M, 24], node_feat: [M, 140] of the same M nodes -> [K, M, width()].
+  torch::Tensor encode(const torch::Tensor& config, const torch::Tensor& node_feat) const;
+  int64_t width() const {
+    return static_cast<int64_t>(tiles_.size() * dims_.size() * (2 + held_.size()));
+  }
+
+ private:
+  std::vector<std::pair<int64_t, int64_t>> tiles_, dims_, held_;  // runs: first column, length
+};
+
 // Node weights for sums over a graph: each size column's values (negatives as 0). Costs add up
 // over nodes in proportion to tensor sizes, and which column holds the size (element count, bytes,
 // a dim) and how much it matters differs between data sets: the model weighs every such column and

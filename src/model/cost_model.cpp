@@ -284,6 +284,8 @@ CostModelImpl::CostModelImpl(const ModelConfig& config, Task task, const ColumnS
     layout_agreement_ = LayoutAgreement(node_columns, config_columns);
   if (config.tile_fit && task == Task::Tile && configs_at_nodes() && config_columns.columns() > 0)
     tile_fit_ = TileFit(node_columns, config_columns);
+  if (config.tile_align && task == Task::Tile && configs_at_nodes() && config_columns.columns() > 0)
+    tile_align_ = TileAlign(node_columns, config_columns);
   if (config.column_pooling && config.size_pooling && configs_at_nodes())
     size_weights_ = SizeWeights(node_columns);
   if (config.operand_copies && config.message_passing && task == Task::Layout &&
@@ -502,7 +504,8 @@ torch::Tensor CostModelImpl::node_inputs(const SegmentBatch& batch) {
 // the sizes and padding of the dims they make minor, or raw without any of these. Tile sizes as at
 // the head (signed logs and one-hot slots of the coded columns) and their fit to the node's sizes.
 int64_t CostModelImpl::config_input_width() const {
-  if (task_ == Task::Tile) return kTileConfigDim + config_onehot_.width() + tile_fit_.width();
+  if (task_ == Task::Tile)
+    return kTileConfigDim + config_onehot_.width() + tile_fit_.width() + tile_align_.width();
   const int64_t coded = layout_coded_width();
   return coded > 0 ? coded : kLayoutConfigDim;
 }
@@ -516,7 +519,9 @@ torch::Tensor CostModelImpl::config_inputs(const SegmentBatch& batch) const {
   const torch::Tensor& config = batch.config_feat;
   torch::Tensor node_feat = batch.node_feat.index_select(0, batch.config_nodes);
   if (task_ == Task::Tile)
-    return torch::cat({tile_inputs(config), tile_fit_.encode(config, node_feat)}, 2);
+    return torch::cat({tile_inputs(config), tile_fit_.encode(config, node_feat),
+                       tile_align_.encode(config, node_feat)},
+                      2);
   if (layout_coded_width() == 0) return config;
   // The structure-blind baseline sees no neighbour's layout either.
   const torch::Tensor none = torch::zeros({2, 0}, batch.edges.options());

@@ -164,6 +164,7 @@ class CostModelImpl : public torch::nn::Module {
   LayoutAgreement layout_agreement_;  // layout (empty unless model.layout_agreement)
   OperandCopy operand_copy_;          // layout (empty unless model.operand_copies)
   TileFit tile_fit_;                  // tile at the nodes (empty unless model.tile_fit)
+  TileAlign tile_align_;              // tile at the nodes (empty unless model.tile_align)
   SizeWeights size_weights_;          // configs at the nodes (empty unless model.column_pooling)
   torch::nn::Embedding opcode_embedding_{nullptr};
   torch::nn::Linear input_node_{nullptr};    // [opcode_dim + F'] -> projection, with bias

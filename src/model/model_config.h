@@ -52,6 +52,7 @@ struct ModelConfig {
   // layout: config layouts equal to those a node and its neighbours hold
   bool layout_agreement = true;
   bool tile_fit = true;        // tile at the nodes: padding blow-up of node sizes by tile sizes
+  bool tile_align = true;      // tile at the nodes: its extent, count and vector-tile padding
   bool size_pooling = true;    // a third readout: node states summed with learned size weights
   bool column_pooling = true;  // with it, a per-node cost summed with each size column as weight
   // column pooling: a node's cost linear or exponential in its config effect
@@ -91,6 +92,7 @@ struct ModelConfig {
     c.field("kept_layout_fit", kept_layout_fit);
     c.field("layout_agreement", layout_agreement);
     c.field("tile_fit", tile_fit);
+    c.field("tile_align", tile_align);
     c.field("size_pooling", size_pooling);
     c.field("column_pooling", column_pooling);
     c.choice("node_cost", node_cost);

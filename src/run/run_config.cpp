@@ -22,7 +22,7 @@ constexpr std::pair<const char*, const char*> kAddedModelKeys[] = {
     {"column_pooling", "false"},   {"neighbour_match", "false"}, {"dim_fit", "false"},
     {"layout_agreement", "false"}, {"node_cost", "linear"},      {"cost_channels", "1"},
     {"operand_sizes", "false"},    {"direct_costs", "false"},    {"operand_copies", "false"},
-    {"cost_map_scale", "1"},       {"kept_layout_fit", "false"}};
+    {"cost_map_scale", "1"},       {"kept_layout_fit", "false"}, {"tile_align", "false"}};
 
 RunConfig read_saved_config(const std::filesystem::path& file) {
   if (!std::filesystem::exists(file)) input_error("{}: run config not found", file.string());

@@ -270,5 +270,32 @@ TEST(TileFit, LogPaddingBlowUpOfEveryNodeSizeByEveryTileSize) {
   EXPECT_EQ(TileFit(node, ColumnStats{}).width(), 0);
 }
 
+TEST(TileAlign, TileExtentCountAndVectorTilePaddingOnTheDimsTheNodesLayoutPutsMinor) {
+  // Config: columns 0, 1 tile sizes per dim (a run), column 2 a log2 (small integer, skipped).
+  // Node: columns 0, 1 dims (a run), 2, 3 a held minor-to-major layout, 4 measured (skipped).
+  ColumnStats config = stats({8, 8, 3}, {1024, 1024, 10}, {1, 1, 1}, {1, 1, 1});
+  ColumnStats node =
+      stats({0, 0, -1, -1, 0}, {2048, 2048, 1, 1, 5000}, {1, 1, 1, 1, 0}, {1, 1, 1, 1, 1});
+  TileAlign align(node, config);
+  ASSERT_EQ(align.width(), 3);  // one tile run x one dim run x (extent, count, one held layout)
+  // One config (tile 64 x 16) at two nodes: dims (300, 20) with dim 1 minor-most and dim 0
+  // second-minor; dims (300, absent) of rank 1, dim 0 minor-most.
+  torch::Tensor cfg = torch::tensor(std::vector<float>{64, 16, 6, 64, 16, 6}).view({1, 2, 3});
+  torch::Tensor feat =
+      torch::tensor(std::vector<float>{300, 20, 1, 0, 7.5f, 300, 0, 0, -1, 2.5f}).view({2, 5});
+  torch::Tensor e = align.encode(cfg, feat);
+  ASSERT_EQ(e.sizes(), (std::vector<int64_t>{1, 2, 3}));
+  // Node 0: extent 64 x 16, 5 x 2 tiles; 16 on the minor dim pads to 128 (8x), 64 on the
+  // second-minor is a multiple of 8.
+  EXPECT_NEAR(e[0][0][0].item<float>(), std::log(64.0 * 16) / 8, 1e-5);
+  EXPECT_NEAR(e[0][0][1].item<float>(), std::log(10.0) / 8, 1e-5);
+  EXPECT_NEAR(e[0][0][2].item<float>(), std::log(8.0), 1e-5);
+  // Node 1: only dim 0 counts: extent 64 in 5 tiles, padded to 128 as its minor dim.
+  EXPECT_NEAR(e[0][1][0].item<float>(), std::log(64.0) / 8, 1e-5);
+  EXPECT_NEAR(e[0][1][1].item<float>(), std::log(5.0) / 8, 1e-5);
+  EXPECT_NEAR(e[0][1][2].item<float>(), std::log(2.0), 1e-5);
+  EXPECT_EQ(TileAlign(node, ColumnStats{}).width(), 0);
+}
+
 }  // namespace
 }  // namespace gst

@@ -25,7 +25,8 @@
 # Tile kernels are one segment, so GST modes do not apply; tile MODES (-T, default: tile): tile
 # (configs/quickstart_tile.yaml: tile configs at every node with their padding fit, weight decay,
 # position-aware ListMLE), tile_dropout (+ dropout 0.1), tile_listmle (tile_dropout with plain
-# ListMLE), tile_nofit (the same without the padding fit), tile_late_dropout
+# ListMLE), tile_nofit (the same without the padding fit), tile_noalign (without the tile's
+# extent, count and vector-tile padding at the nodes, model.tile_align), tile_late_dropout
 # (tile configs at the head only, dropout 0.1), tile_noreg (no weight decay, no dropout),
 # tile_slowdown (tile_dropout plus the expected top-1 slowdown in the loss). SEEDS
 # (default 3) are train.seed values 0..SEEDS-1 on one collection per family. JOBS: runs at once
@@ -112,6 +113,7 @@ mode_overrides() {
     dropout | tile_dropout) echo "--set model.dropout=0.1" ;;
     tile_listmle) echo "--set model.dropout=0.1 --set train.loss=listmle" ;;
     tile_nofit) echo "--set model.dropout=0.1 --set model.tile_fit=false" ;;
+    tile_noalign) echo "--set model.dropout=0.1 --set model.tile_align=false" ;;
     tile_late_dropout) echo "--set model.dropout=0.1 --set model.tile_join=late" ;;
     tile_noreg) echo "--set model.dropout=0 --set train.weight_decay=0" ;;
     tile_slowdown) echo "--set model.dropout=0.1 --set train.slowdown_weight=1" ;;

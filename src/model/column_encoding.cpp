@@ -43,6 +43,13 @@ std::vector<std::pair<int64_t, int64_t>> consecutive_runs(const std::vector<int6
   return runs;
 }
 
+// Runs of consecutive columns, each cut to one layout block (a shape has at most 6 dims).
+std::vector<std::pair<int64_t, int64_t>> block_runs(const std::vector<int64_t>& columns) {
+  auto runs = consecutive_runs(columns);
+  for (auto& run : runs) run.second = std::min<int64_t>(run.second, kLayoutBlock);
+  return runs;
+}
+
 // The layout blocks (kLayoutBlock config columns each) with a non-constant column.
 std::vector<int64_t> varying_blocks(const ColumnStats& config) {
   std::vector<int64_t> blocks;
@@ -71,9 +78,7 @@ std::vector<std::pair<int64_t, int64_t>> held_layout_runs(const ColumnStats& nod
   float highest = 0;
   for (int64_t s = 0; s < static_cast<int64_t>(config.columns()) / kLayoutBlock * kLayoutBlock; ++s)
     highest = std::max(highest, config.max[s]);
-  auto runs = consecutive_runs(dim_index_columns(node, highest));
-  for (auto& run : runs) run.second = std::min<int64_t>(run.second, kLayoutBlock);
-  return runs;
+  return block_runs(dim_index_columns(node, highest));
 }
 
 }  // namespace
@@ -344,17 +349,6 @@ torch::Tensor TileFit::encode(const torch::Tensor& config, const torch::Tensor& 
   torch::Tensor fit = torch::where(present, torch::log(padded / safe_x), torch::zeros_like(padded));
   return fit.reshape({k, m, width()});  // [K, M, T X]
 }
-
-namespace {
-
-// Runs of consecutive columns, each cut to one layout block (a shape has at most 6 dims).
-std::vector<std::pair<int64_t, int64_t>> block_runs(const std::vector<int64_t>& columns) {
-  auto runs = consecutive_runs(columns);
-  for (auto& run : runs) run.second = std::min<int64_t>(run.second, kLayoutBlock);
-  return runs;
-}
-
-}  // namespace
 
 TileAlign::TileAlign(const ColumnStats& node, const ColumnStats& config)
     : tiles_(block_runs(size_columns(config))),

@@ -24,9 +24,12 @@ EncodedDataset encode_config_feat(const std::vector<float>& values, int64_t conf
                                   int level) {
   std::vector<int64_t> shape{configs, m, kLayoutConfigDim};
   std::vector<int8_t> codes(values.size());
-  if (narrow_to_int8(values.data(), values.size(), codes.data()))
-    return encode_dataset(schema::kConfigFeat, codes, shape, config_chunk_rows(m), level);
-  return encode_dataset(schema::kConfigFeat, values, shape, config_chunk_rows(m), level);
+  EncodedDataset out =
+      narrow_to_int8(values.data(), values.size(), codes.data())
+          ? encode_dataset(schema::kConfigFeat, codes, shape, config_chunk_rows(m), level)
+          : encode_dataset(schema::kConfigFeat, values, shape, config_chunk_rows(m), level);
+  out.chunk_places = true;  // a step reads a few sampled configs
+  return out;
 }
 
 }  // namespace

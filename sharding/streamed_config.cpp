@@ -46,6 +46,7 @@ StreamedConfigWriter::StreamedConfigWriter(hid_t file, const StreamedLayout& lay
                                         config_chunk_rows(m), level);
       h5::Handle group(GST_H5(H5Gopen2(file, group_path.c_str(), H5P_DEFAULT)));
       write_encoded(group, empty);
+      seg.group_path = group_path;
       seg.path = group_path + "/" + schema::kConfigFeat;
       seg.dataset = h5::Handle(GST_H5(H5Dopen2(file, seg.path.c_str(), H5P_DEFAULT)));
       seg.m = m;
@@ -101,8 +102,8 @@ void StreamedConfigWriter::write(std::vector<std::vector<Chunk>>& chunks) {
     return a->segment != b->segment ? a->segment < b->segment : a->index < b->index;
   });
   for (const Chunk* c : all) {
-    const Segment& seg = segments_[c->segment];
-    write_chunk(seg.dataset, 3, seg.chunk_rows, c->index, c->bytes);
+    Segment& seg = segments_[c->segment];
+    seg.places.push_back(write_chunk(seg.dataset, 3, seg.chunk_rows, c->index, c->bytes));
   }
   chunks.clear();
 }
@@ -139,6 +140,10 @@ void StreamedConfigWriter::finish() {
   for (size_t s = 0; s < segments_.size(); ++s)
     if (segments_[s].pending_rows > 0) encode_pending(segments_[s], s, &chunks[0]);
   write(chunks);
+  for (const auto& seg : segments_) {
+    h5::Handle group(GST_H5(H5Gopen2(file_, seg.group_path.c_str(), H5P_DEFAULT)));
+    write_chunk_places(group, schema::kConfigFeat, seg.places);
+  }
 }
 
 void StreamedConfigWriter::discard() {

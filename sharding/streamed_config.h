@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sharding/segmented_graph.h"
+#include "store/file_driver.h"
 #include "store/hdf5.h"
 
 namespace gst {
@@ -47,8 +48,9 @@ class StreamedConfigWriter {
     h5::Handle dataset;
     int64_t m = 0, first = 0;  // its configurable nodes: config_node_order[first, first + m)
     int64_t chunk_rows = 0, next_chunk = 0, pending_rows = 0;
-    std::string path;
-    std::vector<uint8_t> pending;  // [chunk_rows, m, 18] elements, pending_rows filled
+    std::string group_path, path;
+    std::vector<uint8_t> pending;        // [chunk_rows, m, 18] elements, pending_rows filled
+    std::vector<h5::ChunkPlace> places;  // where chunks 0, 1, ... landed
   };
   struct Chunk {
     size_t segment;

@@ -10,6 +10,7 @@
 #include "common/enum_names.h"
 #include "common/errors.h"
 #include "store/checksum.h"
+#include "store/chunk_codec.h"
 #include "store/hdf5.h"
 #include "store/manifest.h"
 #include "store/schema.h"
@@ -134,6 +135,8 @@ void verify_segment(hid_t seg, const Manifest& m, const GraphEntry& g, int64_t s
             std::is_sorted(ids.begin(), ids.end());
   p.expect(ok, "segment {}: config_nodes not ascending in 0..{}", s, n - 1);
   read<float>(seg, schema::kConfigFeat, {g.num_configs, mk, kLayoutConfigDim}, p);
+  const std::string places = check_chunk_places(seg, schema::kConfigFeat);
+  p.expect(places.empty(), "segment {}: {}", s, places);
 }
 
 void verify_graph(hid_t file, const Manifest& m, const GraphEntry& g, VerifyReport* report) {

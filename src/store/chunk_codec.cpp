@@ -1,13 +1,19 @@
 #include "store/chunk_codec.h"
 
+#include <fcntl.h>
 #include <libdeflate.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <type_traits>
 
 #include "common/errors.h"
 #include "store/hdf5.h"
+#include "store/schema.h"
 
 namespace gst {
 namespace {
@@ -229,16 +235,44 @@ void write_encoded(hid_t parent, const EncodedDataset& dataset) {
   }
   h5::Handle handle(GST_H5(H5Dcreate2(parent, dataset.name.c_str(), dataset.type(), space,
                                       H5P_DEFAULT, dcpl, H5P_DEFAULT)));
+  std::vector<h5::ChunkPlace> places;
   for (size_t i = 0; i < dataset.chunks.size(); ++i)
-    write_chunk(handle, static_cast<int>(dims.size()), dataset.chunk_rows, static_cast<int64_t>(i),
-                dataset.chunks[i]);
+    places.push_back(write_chunk(handle, static_cast<int>(dims.size()), dataset.chunk_rows,
+                                 static_cast<int64_t>(i), dataset.chunks[i]));
+  if (dataset.chunk_places && !dataset.chunks_follow && !empty)
+    write_chunk_places(parent, dataset.name, places);
 }
 
-void write_chunk(hid_t dataset, int rank, int64_t chunk_rows, int64_t index,
-                 const std::vector<uint8_t>& bytes) {
+h5::ChunkPlace write_chunk(hid_t dataset, int rank, int64_t chunk_rows, int64_t index,
+                           const std::vector<uint8_t>& bytes) {
   std::vector<hsize_t> offset(rank, 0);
   offset[0] = static_cast<hsize_t>(index * chunk_rows);
+  h5::Guard guard;
+  h5::RawWriteLog log;
   GST_H5(H5Dwrite_chunk(dataset, H5P_DEFAULT, 0, offset.data(), bytes.size(), bytes.data()));
+  const auto& writes = log.writes();
+  return writes.size() == 1 && writes[0].bytes == bytes.size() ? writes[0] : h5::ChunkPlace{};
+}
+
+void write_chunk_places(hid_t parent, const std::string& name,
+                        const std::vector<h5::ChunkPlace>& places) {
+  std::vector<uint64_t> values;
+  for (const h5::ChunkPlace& p : places) {
+    if (p.bytes == 0) return;  // readers find these chunks through HDF5's index instead
+    values.push_back(p.offset);
+    values.push_back(p.bytes);
+  }
+  h5::Guard guard;
+  hsize_t dims[2] = {places.size(), 2};
+  h5::Handle space(GST_H5(H5Screate_simple(2, dims, nullptr)));
+  h5::Handle dcpl(GST_H5(H5Pcreate(H5P_DATASET_CREATE)));
+  GST_H5(H5Pset_obj_track_times(dcpl, 0));
+  GST_H5(H5Pset_layout(dcpl, H5D_CONTIGUOUS));  // read by file offset, outside HDF5
+  const std::string places_name = name + schema::kChunkPlacesSuffix;
+  h5::Handle handle(GST_H5(H5Dcreate2(parent, places_name.c_str(), H5T_STD_U64LE, space,
+                                      H5P_DEFAULT, dcpl, H5P_DEFAULT)));
+  if (!values.empty())
+    GST_H5(H5Dwrite(handle, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()));
 }
 
 std::vector<uint8_t> decode_chunk(const std::vector<uint8_t>& chunk, size_t element_size,
@@ -319,22 +353,15 @@ struct ChunkBuffers {
   }
 };
 
-// Reads chunk `index` (along dimension 0) and decodes it; the bytes stay valid until the
-// thread's next read.
-const uint8_t* read_chunk(hid_t dataset, const ChunkLayout& layout, int64_t index) {
+// Decodes the stored bytes of chunk `index`; the result stays valid until the thread's next
+// decode.
+const uint8_t* decode_stored(const ChunkLayout& layout, const uint8_t* bytes, size_t stored,
+                             uint32_t mask, int64_t index) {
   ChunkBuffers& buffers = ChunkBuffers::of_this_thread();
   const size_t element_size = layout.stored_size;
-  std::vector<hsize_t> offset(layout.shape.size(), 0);
-  offset[0] = static_cast<hsize_t>(index * layout.chunk[0]);
-  hsize_t stored = 0;
-  GST_H5(H5Dget_chunk_storage_size(dataset, offset.data(), &stored));
-  buffers.stored.resize(stored);
-  uint32_t mask = 0;
-  GST_H5(H5Dread_chunk(dataset, H5P_DEFAULT, offset.data(), &mask, buffers.stored.data()));
   size_t chunk_bytes = layout.chunk[0] * layout.row_elements * element_size;
   bool deflated = layout.deflate && !(mask & (1u << (layout.shuffle ? 1 : 0)));
   bool shuffled = layout.shuffle && !(mask & 1u) && element_size > 1;
-  const uint8_t* bytes = buffers.stored.data();
   if (deflated) {
     buffers.inflated.resize(chunk_bytes);
     const std::string problem =
@@ -350,6 +377,125 @@ const uint8_t* read_chunk(hid_t dataset, const ChunkLayout& layout, int64_t inde
     unshuffle(bytes, chunk_bytes, element_size, buffers.unshuffled.data());
     bytes = buffers.unshuffled.data();
   }
+  return bytes;
+}
+
+// Reads chunk `index` (along dimension 0) and decodes it, as decode_stored.
+const uint8_t* read_chunk(hid_t dataset, const ChunkLayout& layout, int64_t index) {
+  ChunkBuffers& buffers = ChunkBuffers::of_this_thread();
+  std::vector<hsize_t> offset(layout.shape.size(), 0);
+  offset[0] = static_cast<hsize_t>(index * layout.chunk[0]);
+  hsize_t stored = 0;
+  GST_H5(H5Dget_chunk_storage_size(dataset, offset.data(), &stored));
+  buffers.stored.resize(stored);
+  uint32_t mask = 0;
+  GST_H5(H5Dread_chunk(dataset, H5P_DEFAULT, offset.data(), &mask, buffers.stored.data()));
+  return decode_stored(layout, buffers.stored.data(), stored, mask, index);
+}
+
+// A little-endian u64 at p.
+uint64_t load_u64le(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int k = 7; k >= 0; --k) v = (v << 8) | p[k];
+  return v;
+}
+
+// Reads `size` bytes at `offset` of fd, outside HDF5; a short read is a damaged file.
+void read_exactly(int fd, uint64_t offset, size_t size, uint8_t* out, const std::string& what) {
+  while (size > 0) {
+    ssize_t n = ::pread(fd, out, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      throw h5::Failure(fmt::format("reading {} ({} bytes at offset {}) failed: {}", what, size,
+                                    offset, n == 0 ? "end of file" : std::strerror(errno)));
+    out += n, offset += n, size -= n;
+  }
+}
+
+// Reads each range into its buffer (sized already): while the page cache holds them, at once
+// with a non-blocking read (a step re-reading its chunks pays one call each); from the first miss
+// on, the rest are asked of the disk together and then waited for, so a cold file costs one
+// round of disk reads, not one per range. what(i) names range i in errors.
+template <typename Name>
+void read_ranges(int fd, const std::vector<h5::ChunkPlace>& ranges,
+                 std::vector<std::vector<uint8_t>>& out, Name&& what) {
+  size_t first_miss = ranges.size();
+  for (size_t i = 0; i < ranges.size() && first_miss == ranges.size(); ++i) {
+    iovec to{out[i].data(), out[i].size()};
+    if (::preadv2(fd, &to, 1, static_cast<off_t>(ranges[i].offset), RWF_NOWAIT) !=
+        static_cast<ssize_t>(out[i].size()))
+      first_miss = i;
+  }
+  for (size_t i = first_miss; i < ranges.size(); ++i)  // a hint: a failure costs only speed
+    (void)::posix_fadvise(fd, static_cast<off_t>(ranges[i].offset),
+                          static_cast<off_t>(ranges[i].bytes), POSIX_FADV_WILLNEED);
+  for (size_t i = first_miss; i < ranges.size(); ++i)
+    read_exactly(fd, ranges[i].offset, out[i].size(), out[i].data(), what(i));
+}
+
+// Where dataset `<name>_chunks` (write_chunk_places) of a dataset of `total` chunks lies.
+struct PlacesTable {
+  std::string name;
+  int fd = -1;  // -1: there is none, or its file is not read through POSIX calls
+  uint64_t offset = 0;
+};
+
+// Throws Failure when the table is not what write_chunk_places writes.
+PlacesTable find_places(hid_t parent, const char* name, int64_t total) {
+  h5::Guard guard;
+  PlacesTable out{std::string(name) + schema::kChunkPlacesSuffix};
+  if (GST_H5(H5Lexists(parent, out.name.c_str(), H5P_DEFAULT)) <= 0) return out;
+  h5::Handle places(GST_H5(H5Dopen2(parent, out.name.c_str(), H5P_DEFAULT)));
+  h5::Handle dcpl(GST_H5(H5Dget_create_plist(places)));
+  h5::Handle type(GST_H5(H5Dget_type(places)));
+  const haddr_t at = H5Dget_offset(places);
+  if (GST_H5(H5Pget_layout(dcpl)) != H5D_CONTIGUOUS || GST_H5(H5Tequal(type, H5T_STD_U64LE)) <= 0 ||
+      h5::dataset_shape(places) != std::vector<int64_t>{total, 2} || at == HADDR_UNDEF)
+    throw h5::Failure(
+        fmt::format("dataset '{}' is not [{}, 2] u64 contiguous data", out.name, total));
+  h5::Handle file(GST_H5(H5Iget_file_id(places)));
+  h5::Handle fcpl(GST_H5(H5Fget_create_plist(file)));
+  hsize_t user_block = 0;
+  GST_H5(H5Pget_userblock(fcpl, &user_block));
+  out.offset = at + user_block;
+  out.fd = h5::file_descriptor(places);
+  return out;
+}
+
+int64_t chunk_count(const ChunkLayout& layout) {
+  return (layout.shape[0] + layout.chunk[0] - 1) / layout.chunk[0];
+}
+
+// The stored bytes of `chunks` (ascending) of dataset `name`, found through its places table:
+// two rounds of reads (the chunks' places, then the chunks) however many chunks and configs,
+// outside the HDF5 lock. Empty when there is no table to use.
+std::vector<std::vector<uint8_t>> read_placed_chunks(hid_t parent, const char* name,
+                                                     const ChunkLayout& layout,
+                                                     const std::vector<int64_t>& chunks) {
+  const PlacesTable table = find_places(parent, name, chunk_count(layout));
+  struct stat info {};
+  if (table.fd < 0 || ::fstat(table.fd, &info) != 0) return {};
+  const auto file_bytes = static_cast<uint64_t>(info.st_size);
+  std::vector<h5::ChunkPlace> entries, places;
+  for (int64_t c : chunks) entries.push_back({table.offset + 16 * c, 16});
+  std::vector<std::vector<uint8_t>> bytes(chunks.size(), std::vector<uint8_t>(16));
+  read_ranges(table.fd, entries, bytes, [&](size_t) { return table.name; });
+  // A deflated chunk is never much longer than its raw bytes.
+  const uint64_t raw = layout.chunk[0] * layout.row_elements * layout.stored_size;
+  const uint64_t longest = raw + raw / 8 + 1024;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const h5::ChunkPlace p{load_u64le(bytes[i].data()), load_u64le(bytes[i].data() + 8)};
+    if (p.bytes == 0 || p.bytes > longest || p.offset > file_bytes ||
+        p.bytes > file_bytes - p.offset)
+      throw h5::Failure(fmt::format(
+          "dataset '{}' places chunk {} at offset {} ({} bytes): not a chunk of at most {} bytes "
+          "inside the file's {}",
+          table.name, chunks[i], p.offset, p.bytes, longest, file_bytes));
+    places.push_back(p);
+    bytes[i].resize(p.bytes);
+  }
+  read_ranges(table.fd, places, bytes,
+              [&](size_t i) { return fmt::format("chunk {} of '{}'", chunks[i], name); });
   return bytes;
 }
 
@@ -388,17 +534,22 @@ std::vector<T> read_rows_unnamed(hid_t parent, const char* name, const std::vect
   std::vector<size_t> order(rows.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a] < rows[b]; });
-  const uint8_t* decoded = nullptr;
-  int64_t loaded = -1;
-  for (size_t i : order) {
-    int64_t chunk = rows[i] / layout.chunk[0];
-    if (chunk != loaded) {
-      decoded = read_chunk(dataset, layout, chunk);
-      loaded = chunk;
+  std::vector<int64_t> chunks;
+  for (size_t i : order)
+    if (chunks.empty() || chunks.back() != rows[i] / layout.chunk[0])
+      chunks.push_back(rows[i] / layout.chunk[0]);
+  std::vector<std::vector<uint8_t>> placed = read_placed_chunks(parent, name, layout, chunks);
+  size_t next = 0;
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    const uint8_t* decoded =
+        placed.empty() ? read_chunk(dataset, layout, chunks[c])
+                       : decode_stored(layout, placed[c].data(), placed[c].size(), 0, chunks[c]);
+    for (; next < order.size() && rows[order[next]] / layout.chunk[0] == chunks[c]; ++next) {
+      const size_t i = order[next];
+      const int64_t row = rows[i] - chunks[c] * layout.chunk[0];
+      copy_values(layout, decoded + row * layout.row_elements * layout.stored_size,
+                  layout.row_elements, &out[i * layout.row_elements]);
     }
-    const int64_t row = rows[i] - chunk * layout.chunk[0];
-    copy_values(layout, decoded + row * layout.row_elements * layout.stored_size,
-                layout.row_elements, &out[i * layout.row_elements]);
   }
   ChunkBuffers::of_this_thread().release_if_large();
   return out;
@@ -441,6 +592,31 @@ template <typename T>
 std::vector<T> read_direct(hid_t parent, const char* name, std::vector<int64_t>* shape) {
   return h5::on_object(dataset_object(name),
                        [&] { return read_all_unnamed<T>(parent, name, shape); });
+}
+
+std::string check_chunk_places(hid_t parent, const char* name) {
+  return h5::on_object(dataset_object(name), [&]() -> std::string {
+    h5::Handle dataset(GST_H5(H5Dopen2(parent, name, H5P_DEFAULT)));
+    const ChunkLayout layout = chunk_layout<float>(dataset);
+    if (!layout.direct) return "";
+    const int64_t total = chunk_count(layout);
+    const PlacesTable table = find_places(parent, name, total);
+    if (table.fd < 0) return "";
+    const std::vector<int64_t> places = h5::read_all<int64_t>(parent, table.name);
+    std::vector<hsize_t> offset(layout.shape.size(), 0);
+    for (int64_t c = 0; c < total; ++c) {
+      offset[0] = static_cast<hsize_t>(c * layout.chunk[0]);
+      const h5::ChunkPlace indexed = h5::locate_chunk(dataset, offset.data());
+      const auto at = static_cast<uint64_t>(places[2 * c]),
+                 bytes = static_cast<uint64_t>(places[2 * c + 1]);
+      if (at != indexed.offset || bytes != indexed.bytes)
+        return fmt::format(
+            "{} places chunk {} at offset {} ({} bytes), HDF5's chunk index at offset {} ({} "
+            "bytes)",
+            table.name, c, at, bytes, indexed.offset, indexed.bytes);
+    }
+    return "";
+  });
 }
 
 #define GST_READ_DIRECT(T)                                                                     \

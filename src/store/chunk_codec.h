@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "store/file_driver.h"
+
 namespace gst {
 
 // One dataset ready to be written: chunked along dimension 0, each chunk already passed through
@@ -23,6 +25,9 @@ struct EncodedDataset {
   // The dataset is created chunked and empty; its chunks are written later with write_chunk
   // (config_feat of a graph streamed a block of configs at a time).
   bool chunks_follow = false;
+  // Where its chunks landed is written beside it (write_chunk_places): datasets read a few rows
+  // at a time (layout config_feat).
+  bool chunk_places = false;
   int64_t raw_bytes = 0;
   int64_t stored_bytes = 0;
 };
@@ -52,9 +57,17 @@ bool narrow_to_int8(const float* values, size_t count, int8_t* out);
 // Creates the dataset under `parent` with matching chunk/filter properties and writes its chunks.
 void write_encoded(hid_t parent, const EncodedDataset& dataset);
 
-// Writes encoded chunk `index` (along dimension 0) of a chunked dataset of rank `rank`.
-void write_chunk(hid_t dataset, int rank, int64_t chunk_rows, int64_t index,
-                 const std::vector<uint8_t>& bytes);
+// Writes encoded chunk `index` (along dimension 0) of a chunked dataset of rank `rank`; returns
+// where it landed ({0, 0} in a file not written through gst's driver).
+h5::ChunkPlace write_chunk(hid_t dataset, int rank, int64_t chunk_rows, int64_t index,
+                           const std::vector<uint8_t>& bytes);
+
+// Writes `places` (one per chunk, in chunk order) as dataset `<name>_chunks` [n, 2] u64 (file
+// offset, stored bytes) beside dataset `name`, contiguous, so that a reader of a few rows finds
+// their chunks in one round of reads instead of one chunk-index page and one chunk after another
+// (read_rows_direct). Writes nothing when a place is not known.
+void write_chunk_places(hid_t parent, const std::string& name,
+                        const std::vector<h5::ChunkPlace>& places);
 
 // Reads a whole dataset written by write_encoded: its stored chunks are fetched raw
 // (H5Dread_chunk) and decoded here, outside the HDF5 lock and without HDF5's selection
@@ -64,10 +77,15 @@ template <typename T>
 std::vector<T> read_direct(hid_t parent, const char* name, std::vector<int64_t>* shape = nullptr);
 
 // Rows of dimension 0 (any order, repeats allowed) of such a dataset: only the chunks holding
-// them are read. Returns [rows.size(), ...] in the order asked.
+// them are read, through `<name>_chunks` when the dataset has one (all at once, outside the HDF5
+// lock). Returns [rows.size(), ...] in the order asked.
 template <typename T>
 std::vector<T> read_rows_direct(hid_t parent, const char* name, const std::vector<int64_t>& rows,
                                 std::vector<int64_t>* shape = nullptr);
+
+// Checks dataset `<name>_chunks` (write_chunk_places) against HDF5's own chunk index of `name`,
+// chunk by chunk: what is wrong, or empty (also when there is no such table).
+std::string check_chunk_places(hid_t parent, const char* name);
 
 // The inverse of the chunk filters: inflate then unshuffle one encoded chunk.
 std::vector<uint8_t> decode_chunk(const std::vector<uint8_t>& chunk, size_t element_size,

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/errors.h"
+#include "store/file_driver.h"
 
 namespace gst::h5 {
 namespace {
@@ -90,6 +91,7 @@ Handle file_access_list() {
   // 1.10 file format: single-chunk and fixed-array chunk indexes instead of v1 B-trees (far
   // smaller for many small datasets); h5py built on HDF5 >= 1.10 reads it.
   GST_H5(H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110));
+  set_file_driver(fapl);  // the writer learns where chunks land, verify checks it
   return fapl;
 }
 

@@ -37,7 +37,9 @@ fs::path write_collection(const fs::path& root, Task task, int count) {
   return dir;
 }
 
-// Rebuilds every graph of the store with h5py alone and compares it with np.load of its .npz.
+// Rebuilds every graph of the store with h5py alone and compares it with np.load of its .npz;
+// checks each layout segment's config_feat_chunks against the chunk offsets and sizes HDF5 gives
+// h5py.
 const char* kH5pyCheck = R"(
 import json, os, sys
 import h5py, numpy as np
@@ -45,7 +47,7 @@ store, coll = sys.argv[1], sys.argv[2]
 m = json.load(open(os.path.join(store, "manifest.json")))
 task = m["task"]
 rows = lambda a: a[np.lexsort((a[:, 1], a[:, 0]))]
-checked, train_feats = 0, []
+checked, placed, train_feats = 0, 0, []
 for shard in m["shards"]:
     f = h5py.File(os.path.join(store, shard["file"]), "r")
     assert f.attrs["format_version"] == m["format_version"]
@@ -71,6 +73,13 @@ for shard in m["shards"]:
             if task == "layout":
                 cnodes.append(orig[seg["config_nodes"][()].astype(np.int64) + off[s]])
                 cfeat.append(seg["config_feat"][()])
+                d = seg["config_feat"]
+                if d.chunks is not None:
+                    info = [d.id.get_chunk_info_by_coord((r, 0, 0))
+                            for r in range(0, d.shape[0], d.chunks[0])]
+                    np.testing.assert_array_equal(seg["config_feat_chunks"][()],
+                                                  [[c.byte_offset, c.size] for c in info])
+                    placed += 1
         np.testing.assert_array_equal(feat, src["node_feat"])
         np.testing.assert_array_equal(ops, src["node_opcode"])
         np.testing.assert_array_equal(rows(np.concatenate(edges).reshape(-1, 2)),
@@ -97,7 +106,7 @@ t = np.concatenate(train_feats)
 np.testing.assert_allclose(m["feature_mean"], t.mean(0), rtol=1e-6, atol=1e-6)
 np.testing.assert_allclose(m["feature_std"], t.std(0), rtol=1e-4, atol=1e-5)
 assert checked == len(m["graphs"]) == sum(m["split_counts"].values())
-print("h5py checked", checked, "graphs")
+print("h5py checked", checked, "graphs,", placed, "chunk tables")
 )";
 
 TEST(ShardCommand, H5pyReadsTheStoreAndItMatchesTheSourceNpz) {
@@ -114,6 +123,8 @@ TEST(ShardCommand, H5pyReadsTheStoreAndItMatchesTheSourceNpz) {
     auto py = testing::run_python(kH5pyCheck, store.string() + " " + coll.string());
     EXPECT_EQ(py.exit_code, 0) << py.output;
     EXPECT_NE(py.output.find("h5py checked 10 graphs"), std::string::npos) << py.output;
+    if (task == Task::Layout)
+      EXPECT_EQ(py.output.find(" 0 chunk tables"), std::string::npos) << py.output;
   }
 }
 

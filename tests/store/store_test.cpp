@@ -263,6 +263,81 @@ TEST(SegmentStore, LoadsOneSegmentWithAChosenSubsetOfConfigs) {
   EXPECT_TRUE(c.normalizer.empty());
 }
 
+// The [chunks, 2] table of chunk places beside a segment's config_feat, read or rewritten with
+// HDF5 alone (as another tool would).
+std::vector<uint64_t> chunk_places(const fs::path& shard_file, const std::string& segment,
+                                   const std::vector<uint64_t>* replace = nullptr) {
+  const std::string name = segment + "/" + schema::kConfigFeat + schema::kChunkPlacesSuffix;
+  h5::Handle file(
+      GST_H5(H5Fopen(shard_file.c_str(), replace ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT)));
+  h5::Handle table(GST_H5(H5Dopen2(file, name.c_str(), H5P_DEFAULT)));
+  std::vector<uint64_t> values(2 * h5::dataset_shape(table)[0]);
+  if (replace)
+    GST_H5(H5Dwrite(table, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, replace->data()));
+  GST_H5(H5Dread(table, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()));
+  return values;
+}
+
+// Sampled configs come through the chunk table, one round of reads for the table and one for the
+// chunks; without the table (stores written before it) through HDF5's chunk index: the same rows.
+TEST(ChunkPlaces, ReadsTheSameRowsWithOrWithoutTheTable) {
+  ScratchDir dir("store_chunk_places");
+  Graph g = random_graph(Task::Layout, "big", 2000, 300, 9);
+  shard(dir.path(), Task::Layout, {{"train", g}}, Partitioner::Contiguous, 1000, 1);
+  const std::vector<int64_t> configs = {299, 0, 7, 8, 9, 7, 21, 150, 298};
+  std::vector<Segment> with_table;
+  {
+    auto store = SegmentStore::open(dir.path());
+    for (int64_t s = 0; s < 2; ++s) with_table.push_back(store->load_segment(0, s, configs));
+  }
+  const fs::path file = dir / Manifest::read(dir.path()).shards[0].file;
+  for (int64_t s = 0; s < 2; ++s) {
+    const std::string segment = schema::segment_path("train", "big", s);
+    EXPECT_GE(chunk_places(file, segment).size(), 2u * 300 / 4);  // a few rows per chunk at most
+    h5::Handle f(GST_H5(H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)));
+    const std::string name = segment + "/" + schema::kConfigFeat + schema::kChunkPlacesSuffix;
+    GST_H5(H5Ldelete(f, name.c_str(), H5P_DEFAULT));
+  }
+  auto store = SegmentStore::open(dir.path());
+  for (int64_t s = 0; s < 2; ++s) {
+    Segment without = store->load_segment(0, s, configs);
+    ASSERT_FALSE(without.config_feat.empty());
+    EXPECT_EQ(without.config_feat, with_table[s].config_feat) << "segment " << s;
+  }
+}
+
+// A table entry that points outside the file or at other bytes: reading is an InputError naming
+// the shard and the fix, and verify names the table and the chunk.
+TEST(ChunkPlaces, DamagedTableIsAnInputErrorAndVerifyNamesIt) {
+  ScratchDir dir("store_chunk_places_damaged");
+  shard(dir.path(), Task::Layout, {{"train", random_graph(Task::Layout, "g", 900, 200, 4)}},
+        Partitioner::Contiguous, 1000, 1);
+  const fs::path file = dir / Manifest::read(dir.path()).shards[0].file;
+  const std::string segment = schema::segment_path("train", "g", 0);
+  std::vector<uint64_t> places = chunk_places(file, segment);
+  ASSERT_EQ(verify_store(dir.path()).problems.size(), 0u);
+  for (uint64_t bad_offset : {uint64_t{fs::file_size(file)} + 100, uint64_t{0}}) {
+    std::vector<uint64_t> damaged = places;
+    damaged[2 * 5] = bad_offset;  // chunk 5
+    chunk_places(file, segment, &damaged);
+    try {
+      SegmentStore::open(dir.path())->load_segment(0, 0, {1, 5, 9});
+      ADD_FAILURE() << "a damaged chunk table gave no error";
+    } catch (const InputError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find(file.filename().string()), std::string::npos) << message;
+      EXPECT_NE(message.find("chunk 5"), std::string::npos) << message;
+      EXPECT_NE(message.find("gst shard --verify"), std::string::npos) << message;
+    }
+    VerifyReport report = verify_store(dir.path());
+    bool named = false;
+    for (const auto& p : report.problems)
+      named |= p.find("config_feat_chunks places chunk 5 at offset " +
+                      std::to_string(bad_offset)) != std::string::npos;
+    EXPECT_TRUE(named) << ::testing::PrintToString(report.problems);
+  }
+}
+
 TEST(SegmentStore, ManifestCountsSplitsAndTrainOnlyFeatureStats) {
   ScratchDir dir("store_manifest");
   auto graphs = mixed_graphs(Task::Layout, 12, 2);

@@ -50,8 +50,9 @@ H5FD_t* open_file(const char* name, unsigned flags, hid_t, haddr_t) {
   int fd = ::open(name, mode | O_CLOEXEC, 0666);
   struct stat info {};
   if (fd < 0 || ::fstat(fd, &info) != 0) {
+    const int error = errno;
     push_error("open_file", H5E_CANTOPENFILE,
-               std::string("cannot open ") + name + ": " + std::strerror(errno));
+               std::string("cannot open ") + name + ": " + std::strerror(error));
     if (fd >= 0) ::close(fd);
     return nullptr;
   }
@@ -149,9 +150,10 @@ herr_t truncate(H5FD_t* base, hid_t, hbool_t) {
   DriverFile* file = cast(base);
   if (file->eoa == file->eof) return 0;
   if (::ftruncate(file->fd, static_cast<off_t>(file->eoa)) != 0) {
+    const int error = errno;
     push_error("truncate", H5E_SEEKERROR,
                "setting the length to " + std::to_string(file->eoa) +
-                   " bytes failed: " + std::strerror(errno));
+                   " bytes failed: " + std::strerror(error));
     return -1;
   }
   file->eof = file->eoa;

@@ -46,8 +46,10 @@ StreamedConfigWriter::StreamedConfigWriter(hid_t file, const StreamedLayout& lay
                                         config_chunk_rows(m), level);
       h5::Handle group(GST_H5(H5Gopen2(file, group_path.c_str(), H5P_DEFAULT)));
       write_encoded(group, empty);
-      seg.group_path = group_path;
       seg.path = group_path + "/" + schema::kConfigFeat;
+      seg.places_path = seg.path + schema::kChunkPlacesSuffix;
+      seg.places = create_chunk_places(group, schema::kConfigFeat,
+                                       (C + empty.chunk_rows - 1) / empty.chunk_rows);
       seg.dataset = h5::Handle(GST_H5(H5Dopen2(file, seg.path.c_str(), H5P_DEFAULT)));
       seg.m = m;
       seg.first = first;
@@ -101,9 +103,17 @@ void StreamedConfigWriter::write(std::vector<std::vector<Chunk>>& chunks) {
   std::sort(all.begin(), all.end(), [](const Chunk* a, const Chunk* b) {
     return a->segment != b->segment ? a->segment < b->segment : a->index < b->index;
   });
-  for (const Chunk* c : all) {
-    Segment& seg = segments_[c->segment];
-    seg.places.push_back(write_chunk(seg.dataset, 3, seg.chunk_rows, c->index, c->bytes));
+  for (size_t i = 0; i < all.size();) {  // one run of chunks per segment
+    const size_t segment = all[i]->segment;
+    Segment& seg = segments_[segment];
+    const int64_t first = all[i]->index;
+    std::vector<h5::ChunkPlace> places;
+    for (; i < all.size() && all[i]->segment == segment; ++i) {
+      GST_CHECK(all[i]->index == first + static_cast<int64_t>(places.size()),
+                "graph {}: chunk {} of a segment out of order", layout_.id, all[i]->index);
+      places.push_back(write_chunk(seg.dataset, 3, seg.chunk_rows, all[i]->index, all[i]->bytes));
+    }
+    seg.places_known = seg.places_known && write_chunk_places(seg.places, first, places);
   }
   chunks.clear();
 }
@@ -140,16 +150,18 @@ void StreamedConfigWriter::finish() {
   for (size_t s = 0; s < segments_.size(); ++s)
     if (segments_[s].pending_rows > 0) encode_pending(segments_[s], s, &chunks[0]);
   write(chunks);
-  for (const auto& seg : segments_) {
-    h5::Handle group(GST_H5(H5Gopen2(file_, seg.group_path.c_str(), H5P_DEFAULT)));
-    write_chunk_places(group, schema::kConfigFeat, seg.places);
+  for (auto& seg : segments_) {
+    seg.places.reset();
+    if (!seg.places_known) GST_H5(H5Ldelete(file_, seg.places_path.c_str(), H5P_DEFAULT));
   }
 }
 
 void StreamedConfigWriter::discard() {
   for (auto& seg : segments_) {
     seg.dataset.reset();
+    seg.places.reset();
     GST_H5(H5Ldelete(file_, seg.path.c_str(), H5P_DEFAULT));
+    GST_H5(H5Ldelete(file_, seg.places_path.c_str(), H5P_DEFAULT));
   }
   segments_.clear();
 }

@@ -239,8 +239,11 @@ void write_encoded(hid_t parent, const EncodedDataset& dataset) {
   for (size_t i = 0; i < dataset.chunks.size(); ++i)
     places.push_back(write_chunk(handle, static_cast<int>(dims.size()), dataset.chunk_rows,
                                  static_cast<int64_t>(i), dataset.chunks[i]));
-  if (dataset.chunk_places && !dataset.chunks_follow && !empty)
-    write_chunk_places(parent, dataset.name, places);
+  if (!dataset.chunk_places || dataset.chunks_follow || empty) return;
+  const std::string table_name = dataset.name + schema::kChunkPlacesSuffix;
+  h5::Handle table = create_chunk_places(parent, dataset.name, static_cast<int64_t>(places.size()));
+  if (!write_chunk_places(table, 0, places))
+    GST_H5(H5Ldelete(parent, table_name.c_str(), H5P_DEFAULT));
 }
 
 h5::ChunkPlace write_chunk(hid_t dataset, int rank, int64_t chunk_rows, int64_t index,
@@ -254,25 +257,34 @@ h5::ChunkPlace write_chunk(hid_t dataset, int rank, int64_t chunk_rows, int64_t 
   return writes.size() == 1 && writes[0].bytes == bytes.size() ? writes[0] : h5::ChunkPlace{};
 }
 
-void write_chunk_places(hid_t parent, const std::string& name,
-                        const std::vector<h5::ChunkPlace>& places) {
-  std::vector<uint64_t> values;
-  for (const h5::ChunkPlace& p : places) {
-    if (p.bytes == 0) return;  // readers find these chunks through HDF5's index instead
-    values.push_back(p.offset);
-    values.push_back(p.bytes);
-  }
+h5::Handle create_chunk_places(hid_t parent, const std::string& name, int64_t chunks) {
   h5::Guard guard;
-  hsize_t dims[2] = {places.size(), 2};
+  hsize_t dims[2] = {static_cast<hsize_t>(chunks), 2};
   h5::Handle space(GST_H5(H5Screate_simple(2, dims, nullptr)));
   h5::Handle dcpl(GST_H5(H5Pcreate(H5P_DATASET_CREATE)));
   GST_H5(H5Pset_obj_track_times(dcpl, 0));
   GST_H5(H5Pset_layout(dcpl, H5D_CONTIGUOUS));  // read by file offset, outside HDF5
-  const std::string places_name = name + schema::kChunkPlacesSuffix;
-  h5::Handle handle(GST_H5(H5Dcreate2(parent, places_name.c_str(), H5T_STD_U64LE, space,
-                                      H5P_DEFAULT, dcpl, H5P_DEFAULT)));
-  if (!values.empty())
-    GST_H5(H5Dwrite(handle, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()));
+  GST_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
+  const std::string table_name = name + schema::kChunkPlacesSuffix;
+  return h5::Handle(GST_H5(H5Dcreate2(parent, table_name.c_str(), H5T_STD_U64LE, space, H5P_DEFAULT,
+                                      dcpl, H5P_DEFAULT)));
+}
+
+bool write_chunk_places(hid_t table, int64_t first, const std::vector<h5::ChunkPlace>& places) {
+  std::vector<uint64_t> values;
+  for (const h5::ChunkPlace& p : places) {
+    if (p.bytes == 0) return false;
+    values.push_back(p.offset);
+    values.push_back(p.bytes);
+  }
+  if (places.empty()) return true;
+  h5::Guard guard;
+  h5::Handle file_space(GST_H5(H5Dget_space(table)));
+  hsize_t start[2] = {static_cast<hsize_t>(first), 0}, count[2] = {places.size(), 2};
+  GST_H5(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, count, nullptr));
+  h5::Handle memory_space(GST_H5(H5Screate_simple(2, count, nullptr)));
+  GST_H5(H5Dwrite(table, H5T_NATIVE_UINT64, memory_space, file_space, H5P_DEFAULT, values.data()));
+  return true;
 }
 
 std::vector<uint8_t> decode_chunk(const std::vector<uint8_t>& chunk, size_t element_size,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "store/file_driver.h"
+#include "store/hdf5.h"
 
 namespace gst {
 
@@ -25,8 +26,8 @@ struct EncodedDataset {
   // The dataset is created chunked and empty; its chunks are written later with write_chunk
   // (config_feat of a graph streamed a block of configs at a time).
   bool chunks_follow = false;
-  // Where its chunks landed is written beside it (write_chunk_places): datasets read a few rows
-  // at a time (layout config_feat).
+  // Where its chunks landed is written beside it (create_chunk_places): datasets read a few
+  // rows at a time (layout config_feat).
   bool chunk_places = false;
   int64_t raw_bytes = 0;
   int64_t stored_bytes = 0;
@@ -62,12 +63,16 @@ void write_encoded(hid_t parent, const EncodedDataset& dataset);
 h5::ChunkPlace write_chunk(hid_t dataset, int rank, int64_t chunk_rows, int64_t index,
                            const std::vector<uint8_t>& bytes);
 
-// Writes `places` (one per chunk, in chunk order) as dataset `<name>_chunks` [n, 2] u64 (file
-// offset, stored bytes) beside dataset `name`, contiguous, so that a reader of a few rows finds
-// their chunks in one round of reads instead of one chunk-index page and one chunk after another
-// (read_rows_direct). Writes nothing when a place is not known.
-void write_chunk_places(hid_t parent, const std::string& name,
-                        const std::vector<h5::ChunkPlace>& places);
+// Creates dataset `<name>_chunks` [chunks, 2] u64 (file offset, stored bytes of each chunk of
+// dataset `name`, in chunk order) beside dataset `name`, contiguous, so that a reader of a few
+// rows finds their chunks in one round of reads instead of one chunk-index page and one chunk
+// after another (read_rows_direct). Fill it with write_chunk_places.
+h5::Handle create_chunk_places(hid_t parent, const std::string& name, int64_t chunks);
+
+// Writes `places` as rows [first, first + places.size()) of such a table. Returns false, writing
+// nothing, when a place is not known: the caller then unlinks the table and readers use HDF5's
+// index.
+bool write_chunk_places(hid_t table, int64_t first, const std::vector<h5::ChunkPlace>& places);
 
 // Reads a whole dataset written by write_encoded: its stored chunks are fetched raw
 // (H5Dread_chunk) and decoded here, outside the HDF5 lock and without HDF5's selection

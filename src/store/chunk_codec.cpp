@@ -445,14 +445,14 @@ void read_ranges(int fd, const std::vector<h5::ChunkPlace>& ranges,
     read_exactly(fd, ranges[i].offset, out[i].size(), out[i].data(), what(i));
 }
 
-// Where dataset `<name>_chunks` (write_chunk_places) of a dataset of `total` chunks lies.
+// Where dataset `<name>_chunks` (create_chunk_places) of a dataset of `total` chunks lies.
 struct PlacesTable {
   std::string name;
   int fd = -1;  // -1: there is none, or its file is not read through POSIX calls
   uint64_t offset = 0;
 };
 
-// Throws Failure when the table is not what write_chunk_places writes.
+// Throws Failure when the table is not what create_chunk_places makes.
 PlacesTable find_places(hid_t parent, const char* name, int64_t total) {
   h5::Guard guard;
   PlacesTable out{std::string(name) + schema::kChunkPlacesSuffix};

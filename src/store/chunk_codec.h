@@ -88,7 +88,7 @@ template <typename T>
 std::vector<T> read_rows_direct(hid_t parent, const char* name, const std::vector<int64_t>& rows,
                                 std::vector<int64_t>* shape = nullptr);
 
-// Checks dataset `<name>_chunks` (write_chunk_places) against HDF5's own chunk index of `name`,
+// Checks dataset `<name>_chunks` (create_chunk_places) against HDF5's own chunk index of `name`,
 // chunk by chunk: what is wrong, or empty (also when there is no such table).
 std::string check_chunk_places(hid_t parent, const char* name);
 

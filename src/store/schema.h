@@ -46,7 +46,7 @@ constexpr const char* kCrossEdges = "cross_edges";    // [x, 2] i64 graph ids, o
 constexpr const char* kConfigNodes = "config_nodes";  // [m] i32 local (layout)
 constexpr const char* kConfigFeat = "config_feat";    // [C, m, 18] i8 codes or f32 (layout)
 // Beside config_feat: config_feat_chunks [chunks, 2] u64, each chunk's file offset and stored
-// bytes (write_chunk_places in chunk_codec.h).
+// bytes (create_chunk_places in chunk_codec.h).
 constexpr const char* kChunkPlacesSuffix = "_chunks";
 
 // The task as written in shard attributes and the manifest.

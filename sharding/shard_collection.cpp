@@ -8,12 +8,17 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "common/enum_names.h"
 #include "common/errors.h"
@@ -193,15 +198,20 @@ std::unique_ptr<ConfigRows> CollectionSource::config_rows(const GraphInput& inpu
 
 MemoryPlan memory_plan(const ShardOptions& o) {
   // A quarter for the scan cache; a quarter for the graphs in flight (2 x workers, each held
-  // about three times over: read, split into segments, encoded); a quarter for a streamed
-  // graph's blocks (two decoded blocks, one being read, and one block's encoded chunks); the
-  // rest for everything else (node arrays, HDF5 and zlib state, the program itself).
+  // about three times over: read, split into segments, encoded); a quarter for the blocks of the
+  // graphs being streamed (one per shard file at once, up to the workers; each has two decoded
+  // blocks, one being read, and one block's encoded chunks); the rest for everything else (node
+  // arrays, HDF5 and zlib state, the program itself).
   const int64_t budget = o.memory_bytes;
   const int64_t in_flight = 2 * static_cast<int64_t>(std::max(o.workers, 1));
   MemoryPlan plan;
   plan.cache_bytes = std::min(o.cache_bytes, budget / 4);
   plan.stream_above = o.stream_above_bytes >= 0 ? o.stream_above_bytes : budget / (12 * in_flight);
-  plan.block_bytes = std::max<int64_t>(budget / 16, 1 << 20);
+  // The block size decides how a streamed graph's chunks interleave in its file, so it depends
+  // on the shard count, never on the workers: the same bytes with any --workers.
+  const int most_streams = std::clamp(o.shards, 1, kMostStreams);
+  plan.streams = std::clamp(o.workers, 1, most_streams);
+  plan.block_bytes = std::max<int64_t>(budget / (16 * most_streams), 1 << 20);
   return plan;
 }
 
@@ -532,52 +542,115 @@ StorePlan plan_store(Task task, const std::vector<GraphInput>& inputs, const Sca
   return plan;
 }
 
-// ---- write: partition and encode on the workers, write shard by shard on this thread ----
+// ---- write: partition and encode on the workers, write shard by shard on this thread; the
+// streamed graphs of finished shards stream on threads of their own ----
 
-// The shard files of a store in the making, opened in order under temporary names.
+// The shard files of a store in the making, opened in order under temporary names. A shard's
+// streamed graphs are written after its other graphs, on a thread of their own that then closes
+// the file, while the next shards fill: up to `streams` files at once, so several big graphs
+// stream in parallel, and each file is still written in one fixed order (the same bytes with any
+// number of workers).
 class ShardFiles {
  public:
-  ShardFiles(StoreDir* store, Manifest* manifest, Task task, const FaultPlan* faults)
-      : store_(store), manifest_(manifest), task_(task), faults_(faults) {}
+  ShardFiles(StoreDir* store, Manifest* manifest, Task task, const FaultPlan* faults, int streams)
+      : store_(store), manifest_(manifest), task_(task), faults_(faults), streams_(streams) {}
+  ~ShardFiles() { wait_for(0); }
+  ShardFiles(const ShardFiles&) = delete;
+  ShardFiles& operator=(const ShardFiles&) = delete;
 
-  // The writer of `shard`, finishing the shards before it (empty ones still get a file).
+  // The writer of `shard`, handing the shards before it over to be finished (empty ones still
+  // get a file). Rethrows the first failure of a finishing shard.
   ShardFileWriter& open_through(int shard) {
     while (current_ < shard) {
-      if (writer_) finish();
+      if (writer_) hand_over();
       ++current_;
       std::string name = schema::shard_file_name(current_);
       written_.emplace_back(store_->temporary(name), name);
       writer_ = std::make_unique<ShardFileWriter>(written_.back().first, task_, current_);
     }
+    rethrow_failure();
     return *writer_;
   }
 
-  // Closes the last shard; returns (temporary, final name) of every shard, in order.
+  // A streamed graph's config_feat for the current shard, written once its other graphs are in.
+  void defer(std::function<void(ShardFileWriter&)> stream) {
+    deferred_.push_back(std::move(stream));
+  }
+
+  // Finishes every shard; returns (temporary, final name) of every shard, in order.
   std::vector<std::pair<fs::path, std::string>> close_all(int shards) {
     open_through(shards - 1);
-    finish();
+    hand_over();
+    wait_for(0);
+    rethrow_failure();
     return written_;
   }
 
  private:
-  // Closes the current shard and records its size and checksum.
-  void finish() {
-    writer_->close();
-    writer_.reset();
-    const fs::path& tmp = written_.back().first;
-    ShardInfo& entry = manifest_->shards[current_];
-    entry.bytes = static_cast<int64_t>(fs::file_size(tmp));
-    entry.checksum = file_checksum(tmp);
-    faults_->hit("shard.file-written", /*rank=*/0, current_ + 1);
+  // Streams the current shard's deferred graphs and closes it on a thread of its own, once
+  // fewer than `streams` shards are being finished.
+  void hand_over() {
+    wait_for(streams_ - 1);
+    rethrow_failure();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++running_;
+    }
+    threads_.emplace_back([this, shard = current_, writer = std::move(writer_),
+                           streams = std::move(deferred_)]() mutable {
+      try {
+        for (auto& stream : streams) stream(*writer);
+        finish(*writer, shard);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!failure_) failure_ = std::current_exception();
+      }
+      std::lock_guard<std::mutex> lock(mutex_);
+      --running_;
+      done_.notify_all();
+    });
+    deferred_.clear();
+  }
+
+  // Closes a shard and records its size and checksum.
+  void finish(ShardFileWriter& writer, int shard) {
+    writer.close();
+    ShardInfo& entry = manifest_->shards[shard];
+    entry.bytes = static_cast<int64_t>(fs::file_size(writer.path()));
+    entry.checksum = file_checksum(writer.path());
+    faults_->hit("shard.file-written", /*rank=*/0, shard + 1);
+  }
+
+  // Waits until at most `running` shards are being finished (0: joins every thread).
+  void wait_for(int running) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&] { return running_ <= running; });
+    lock.unlock();
+    if (running == 0) {
+      for (auto& t : threads_) t.join();
+      threads_.clear();
+    }
+  }
+
+  void rethrow_failure() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (failure_) std::rethrow_exception(failure_);
   }
 
   StoreDir* store_;
   Manifest* manifest_;
   Task task_;
   const FaultPlan* faults_;
+  const int streams_;
   int current_ = -1;
   std::unique_ptr<ShardFileWriter> writer_;
+  std::vector<std::function<void(ShardFileWriter&)>> deferred_;
   std::vector<std::pair<fs::path, std::string>> written_;
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable done_;
+  int running_ = 0;
+  std::exception_ptr failure_;
 };
 
 // One graph ready for its shard; a streamed graph's config_feat follows from its source.
@@ -629,7 +702,9 @@ void stream_config_pass(const GraphSource& source, const GraphInput& input,
               input.id, scanned->kept.size(), C);
     rows = std::make_unique<SubsetConfigRows>(std::move(rows), scanned->kept, M);
   }
-  StreamedConfigWriter out(writer.file(), layout, o.compression_level, o.workers, int8);
+  // The workers' threads are shared among the graphs streaming at once.
+  StreamedConfigWriter out(writer.file(), layout, o.compression_level,
+                           std::max(1, o.workers / memory.streams), int8);
   std::optional<BlockedFeatureStats> stats;
   if (input.split == "train") stats.emplace(kLayoutConfigDim);
   std::vector<float> current(block * row_values), next(block * row_values);
@@ -690,7 +765,7 @@ std::vector<std::pair<fs::path, std::string>> write_shards(
     StorePlan* plan, const ShardOptions& o, const MemoryPlan& memory, StoreDir* store,
     const FaultPlan& faults) {
   Manifest& m = plan->manifest;
-  ShardFiles files(store, &m, source.task(), &faults);
+  ShardFiles files(store, &m, source.task(), &faults, memory.streams);
   Progress progress("writing graphs", static_cast<int64_t>(plan->order.size()));
   ordered_parallel<EncodedEntry>(
       plan->order.size(), o.workers, 2 * static_cast<size_t>(o.workers),
@@ -705,9 +780,13 @@ std::vector<std::pair<fs::path, std::string>> write_shards(
         ShardFileWriter& writer = files.open_through(m.graphs[plan->order[k]].shard);
         writer.add(entry.encoded);
         entry.encoded = {};
-        if (entry.streamed)
-          stream_config_feat(source, inputs[i], *entry.streamed, writer, o, memory,
-                             &scan->graphs[i]);
+        if (entry.streamed) {
+          std::shared_ptr<const StreamedLayout> layout = std::move(entry.streamed);
+          files.defer([&, i, layout](ShardFileWriter& shard_writer) {
+            stream_config_feat(source, inputs[i], *layout, shard_writer, o, memory,
+                               &scan->graphs[i]);
+          });
+        }
         progress.advance(1, static_cast<double>(inputs[i].bytes));
       });
   auto written = files.close_all(o.shards);

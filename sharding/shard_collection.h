@@ -114,13 +114,16 @@ struct ShardOptions {
 };
 
 // How a run divides memory_bytes among the scan cache, the graphs in flight on the workers and
-// the blocks of a streamed graph.
+// the blocks of the graphs being streamed.
 struct MemoryPlan {
   int64_t cache_bytes = 0;   // graphs kept from the scan for the write pass
   int64_t stream_above = 0;  // node_config_feat bytes above which a graph is streamed
   int64_t block_bytes = 0;   // decoded configs per block of a streamed graph
+  int streams = 1;           // shards whose streamed graphs are written at once (one per file)
 };
 MemoryPlan memory_plan(const ShardOptions& options);
+// Most shard files whose streamed graphs are written at once.
+constexpr int kMostStreams = 8;
 
 struct ShardSummary {
   int64_t graphs = 0, skipped_bad = 0, segments = 0, nodes = 0, streamed = 0;

@@ -1,15 +1,16 @@
 // One huge layout graph through `gst shard` in bounded memory, and sampled-config reads as the
 // number of configs grows. Writes its own inputs a piece at a time (never holding them whole).
 //   build/tests/shard_scale_bench [--sizes-mb 512,2048] [--config-nodes 2734] [--nodes 20000]
-//       [--memory-mb 1024] [--workers 1] [--compression 2] [--stored 0]
+//       [--memory-mb 1024] [--workers 1] [--compression 2] [--stored 0] [--graphs 1]
 //       [--read-configs 1000,10000,100000] [--reads 200]
 // Part 1, per size: write a graph whose node_config_feat holds that many MB (deflated .npz by
 // default), read that array back with the npz reader (its decompression rate), then run
 // `gst shard --memory-mb` on it as a child process: wall time, input and decompressed MB/s, peak
-// RSS (the child's getrusage). Part 2: a 1000-node graph (one segment, 150 configurable nodes)
-// with 1k, 10k and 100k configs, sharded, then 32 random configs of its segment read again and
-// again (warm page cache, and cold: evicted and reopened). Both parts check what they read
-// against the values they generated and exit 1 on a mismatch.
+// RSS (the child's getrusage); --graphs N shards N copies of the graph into N shards (they
+// stream at once with --workers N; the rates count all N). Part 2: a 1000-node graph (one segment,
+// 150 configurable nodes) with 1k, 10k and 100k configs, sharded, then 32 random configs of its
+// segment read again and again (warm page cache, and cold: evicted and reopened). Both parts check
+// what they read against the values they generated and exit 1 on a mismatch.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -190,13 +191,13 @@ std::string read_text(const fs::path& path) {
 
 // Shards the collection at `root` into `store`; exits on failure.
 ChildRun shard(const fs::path& root, const fs::path& store, int64_t memory_mb, int64_t workers,
-               int64_t level) {
+               int64_t level, int64_t shards = 1) {
   fs::path log = store.string() + ".log";
   ChildRun r =
       run_child({testing::gst_binary(), "shard", "--input", root.string(), "--collection",
-                 "layout:xla:random", "--out", store.string(), "--shards", "1", "--workers",
-                 std::to_string(workers), "--memory-mb", std::to_string(memory_mb), "--compression",
-                 std::to_string(level), "--overwrite"},
+                 "layout:xla:random", "--out", store.string(), "--shards", std::to_string(shards),
+                 "--workers", std::to_string(workers), "--memory-mb", std::to_string(memory_mb),
+                 "--compression", std::to_string(level), "--overwrite"},
                 log);
   if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
     die("gst shard failed:\n" + read_text(log));
@@ -243,6 +244,7 @@ int main(int argc, char** argv) {
       testing::int_arg(argc, argv, "--compression", ShardOptions{}.compression_level);
   const bool stored = testing::int_arg(argc, argv, "--stored", 0) != 0;
   const int64_t reads = testing::int_arg(argc, argv, "--reads", 200);
+  const int64_t graphs = testing::int_arg(argc, argv, "--graphs", 1);
   testing::ScratchDir dir("shard_scale_bench");
   std::mt19937_64 rng(11);
 
@@ -252,19 +254,24 @@ int main(int argc, char** argv) {
     fs::path root = dir / "data", file = root / "train" / "big.npz";
     auto t = Clock::now();
     write_big_graph(file, g, !stored);
+    for (int64_t k = 1; k < graphs; ++k)  // more of the same graph, one per shard
+      fs::copy_file(file, root / "train" / ("big" + std::to_string(k) + ".npz"));
     double write_s = seconds_since(t);
-    const double config_mb = g.configs * row_bytes / 1e6, file_mb = fs::file_size(file) / 1e6;
+    const double config_mb = graphs * g.configs * row_bytes / 1e6,
+                 file_mb = graphs * fs::file_size(file) / 1e6;
     const auto [reader, reader_cpu] = npz_reader_rate(file, g);
-    ChildRun r = shard(root, dir / "store", memory_mb, workers, level);
+    ChildRun r = shard(root, dir / "store", memory_mb, workers, level, graphs);
     check_store(dir / "store", g, rng);
     std::printf(
-        "node_config_feat %.0f MB [%lld, %lld, 18], %s npz %.0f MB (written in %.1f s): gst shard "
-        "--memory-mb %lld --workers %lld --compression %lld: %.1f s (%.1f s in the stage), input "
+        "%lld x node_config_feat %.0f MB [%lld, %lld, 18], %s npz %.0f MB (written in %.1f s): gst "
+        "shard --shards %lld --memory-mb %lld --workers %lld --compression %lld: %.1f s (%.1f s in "
+        "the stage), input "
         "%.1f MB/s, decompressed %.0f MB/s (%.0f in the stage), peak RSS %.0f MB; npz reader %.0f "
         "MB/s; shard / reader %.2f (%.2f in the stage); per CPU second: shard %.0f MB (%.1f CPU "
         "s), reader %.0f MB, shard / reader %.2f\n",
-        config_mb, static_cast<long long>(g.configs), static_cast<long long>(config_nodes),
-        stored ? "stored" : "deflated", file_mb, write_s, static_cast<long long>(memory_mb),
+        static_cast<long long>(graphs), config_mb / graphs, static_cast<long long>(g.configs),
+        static_cast<long long>(config_nodes), stored ? "stored" : "deflated", file_mb / graphs,
+        write_s, static_cast<long long>(graphs), static_cast<long long>(memory_mb),
         static_cast<long long>(workers), static_cast<long long>(level), r.seconds, r.stage_seconds,
         file_mb / r.seconds, config_mb / r.seconds, config_mb / r.stage_seconds, r.peak_rss_mb,
         reader, config_mb / r.seconds / reader, config_mb / r.stage_seconds / reader,

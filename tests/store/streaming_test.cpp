@@ -218,7 +218,7 @@ TEST(StreamedShard, MemoryPlanSharesTheBudget) {
   EXPECT_EQ(p.cache_bytes, o.memory_bytes / 4);
   EXPECT_EQ(p.block_bytes, o.memory_bytes / 16);
   EXPECT_EQ(p.stream_above, o.memory_bytes / 48);  // 4 graphs in flight, about 3x each
-  EXPECT_EQ(p.streams, 1);                           // one shard file
+  EXPECT_EQ(p.streams, 1);                         // one shard file
   // Several shards stream at once, up to the workers; their blocks share the quarter, and the
   // block size follows the shard count alone (the same bytes with any workers).
   o.shards = 4;

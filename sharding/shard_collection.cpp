@@ -595,9 +595,12 @@ class ShardFiles {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ++running_;
+      for (int shard : finished_) threads_.at(shard).join();  // no thread kept per shard
+      for (int shard : finished_) threads_.erase(shard);
+      finished_.clear();
     }
-    threads_.emplace_back([this, shard = current_, writer = std::move(writer_),
-                           streams = std::move(deferred_)]() mutable {
+    threads_[current_] = std::thread([this, shard = current_, writer = std::move(writer_),
+                                      streams = std::move(deferred_)]() mutable {
       try {
         for (auto& stream : streams) stream(*writer);
         finish(*writer, shard);
@@ -605,8 +608,10 @@ class ShardFiles {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!failure_) failure_ = std::current_exception();
       }
+      writer.reset();
       std::lock_guard<std::mutex> lock(mutex_);
       --running_;
+      finished_.push_back(shard);
       done_.notify_all();
     });
     deferred_.clear();
@@ -627,8 +632,9 @@ class ShardFiles {
     done_.wait(lock, [&] { return running_ <= running; });
     lock.unlock();
     if (running == 0) {
-      for (auto& t : threads_) t.join();
+      for (auto& [shard, thread] : threads_) thread.join();
       threads_.clear();
+      finished_.clear();
     }
   }
 
@@ -646,7 +652,8 @@ class ShardFiles {
   std::unique_ptr<ShardFileWriter> writer_;
   std::vector<std::function<void(ShardFileWriter&)>> deferred_;
   std::vector<std::pair<fs::path, std::string>> written_;
-  std::vector<std::thread> threads_;
+  std::map<int, std::thread> threads_;  // by shard, until joined
+  std::vector<int> finished_;           // shards whose thread has ended
   std::mutex mutex_;
   std::condition_variable done_;
   int running_ = 0;

@@ -47,7 +47,6 @@ StreamedConfigWriter::StreamedConfigWriter(hid_t file, const StreamedLayout& lay
       h5::Handle group(GST_H5(H5Gopen2(file, group_path.c_str(), H5P_DEFAULT)));
       write_encoded(group, empty);
       seg.path = group_path + "/" + schema::kConfigFeat;
-      seg.places_path = seg.path + schema::kChunkPlacesSuffix;
       seg.places = create_chunk_places(group, schema::kConfigFeat,
                                        (C + empty.chunk_rows - 1) / empty.chunk_rows);
       seg.dataset = h5::Handle(GST_H5(H5Dopen2(file, seg.path.c_str(), H5P_DEFAULT)));
@@ -152,7 +151,8 @@ void StreamedConfigWriter::finish() {
   write(chunks);
   for (auto& seg : segments_) {
     seg.places.reset();
-    if (!seg.places_known) GST_H5(H5Ldelete(file_, seg.places_path.c_str(), H5P_DEFAULT));
+    if (!seg.places_known)
+      GST_H5(H5Ldelete(file_, schema::chunk_places_name(seg.path).c_str(), H5P_DEFAULT));
   }
 }
 
@@ -161,7 +161,7 @@ void StreamedConfigWriter::discard() {
     seg.dataset.reset();
     seg.places.reset();
     GST_H5(H5Ldelete(file_, seg.path.c_str(), H5P_DEFAULT));
-    GST_H5(H5Ldelete(file_, seg.places_path.c_str(), H5P_DEFAULT));
+    GST_H5(H5Ldelete(file_, schema::chunk_places_name(seg.path).c_str(), H5P_DEFAULT));
   }
   segments_.clear();
 }

@@ -48,7 +48,7 @@ class StreamedConfigWriter {
     h5::Handle dataset;
     int64_t m = 0, first = 0;  // its configurable nodes: config_node_order[first, first + m)
     int64_t chunk_rows = 0, next_chunk = 0, pending_rows = 0;
-    std::string path, places_path;
+    std::string path;
     std::vector<uint8_t> pending;  // [chunk_rows, m, 18] elements, pending_rows filled
     // Where its chunks land, written a block at a time; unknown places drop the table.
     h5::Handle places;

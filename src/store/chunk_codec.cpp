@@ -18,6 +18,13 @@
 namespace gst {
 namespace {
 
+// The first element of chunk `index` along dimension 0 of a dataset of rank `rank`.
+std::vector<hsize_t> chunk_origin(int rank, int64_t chunk_rows, int64_t index) {
+  std::vector<hsize_t> offset(rank, 0);
+  offset[0] = static_cast<hsize_t>(index * chunk_rows);
+  return offset;
+}
+
 // HDF5's shuffle filter: byte k of every element goes to the k-th plane.
 std::vector<uint8_t> shuffle(const uint8_t* data, size_t bytes, size_t element_size) {
   std::vector<uint8_t> out(bytes);
@@ -240,16 +247,14 @@ void write_encoded(hid_t parent, const EncodedDataset& dataset) {
     places.push_back(write_chunk(handle, static_cast<int>(dims.size()), dataset.chunk_rows,
                                  static_cast<int64_t>(i), dataset.chunks[i]));
   if (!dataset.chunk_places || dataset.chunks_follow || empty) return;
-  const std::string table_name = dataset.name + schema::kChunkPlacesSuffix;
   h5::Handle table = create_chunk_places(parent, dataset.name, static_cast<int64_t>(places.size()));
   if (!write_chunk_places(table, 0, places))
-    GST_H5(H5Ldelete(parent, table_name.c_str(), H5P_DEFAULT));
+    GST_H5(H5Ldelete(parent, schema::chunk_places_name(dataset.name).c_str(), H5P_DEFAULT));
 }
 
 h5::ChunkPlace write_chunk(hid_t dataset, int rank, int64_t chunk_rows, int64_t index,
                            const std::vector<uint8_t>& bytes) {
-  std::vector<hsize_t> offset(rank, 0);
-  offset[0] = static_cast<hsize_t>(index * chunk_rows);
+  const std::vector<hsize_t> offset = chunk_origin(rank, chunk_rows, index);
   h5::Guard guard;
   h5::RawWriteLog log;
   GST_H5(H5Dwrite_chunk(dataset, H5P_DEFAULT, 0, offset.data(), bytes.size(), bytes.data()));
@@ -265,9 +270,8 @@ h5::Handle create_chunk_places(hid_t parent, const std::string& name, int64_t ch
   GST_H5(H5Pset_obj_track_times(dcpl, 0));
   GST_H5(H5Pset_layout(dcpl, H5D_CONTIGUOUS));  // read by file offset, outside HDF5
   GST_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
-  const std::string table_name = name + schema::kChunkPlacesSuffix;
-  return h5::Handle(GST_H5(H5Dcreate2(parent, table_name.c_str(), H5T_STD_U64LE, space, H5P_DEFAULT,
-                                      dcpl, H5P_DEFAULT)));
+  return h5::Handle(GST_H5(H5Dcreate2(parent, schema::chunk_places_name(name).c_str(),
+                                      H5T_STD_U64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)));
 }
 
 bool write_chunk_places(hid_t table, int64_t first, const std::vector<h5::ChunkPlace>& places) {
@@ -395,8 +399,8 @@ const uint8_t* decode_stored(const ChunkLayout& layout, const uint8_t* bytes, si
 // Reads chunk `index` (along dimension 0) and decodes it, as decode_stored.
 const uint8_t* read_chunk(hid_t dataset, const ChunkLayout& layout, int64_t index) {
   ChunkBuffers& buffers = ChunkBuffers::of_this_thread();
-  std::vector<hsize_t> offset(layout.shape.size(), 0);
-  offset[0] = static_cast<hsize_t>(index * layout.chunk[0]);
+  const std::vector<hsize_t> offset =
+      chunk_origin(static_cast<int>(layout.shape.size()), layout.chunk[0], index);
   hsize_t stored = 0;
   GST_H5(H5Dget_chunk_storage_size(dataset, offset.data(), &stored));
   buffers.stored.resize(stored);
@@ -414,14 +418,10 @@ uint64_t load_u64le(const uint8_t* p) {
 
 // Reads `size` bytes at `offset` of fd, outside HDF5; a short read is a damaged file.
 void read_exactly(int fd, uint64_t offset, size_t size, uint8_t* out, const std::string& what) {
-  while (size > 0) {
-    ssize_t n = ::pread(fd, out, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      throw h5::Failure(fmt::format("reading {} ({} bytes at offset {}) failed: {}", what, size,
-                                    offset, n == 0 ? "end of file" : std::strerror(errno)));
-    out += n, offset += n, size -= n;
-  }
+  const ssize_t n = h5::pread_fully(fd, offset, size, out);
+  if (n != static_cast<ssize_t>(size))
+    throw h5::Failure(fmt::format("reading {} ({} bytes at offset {}) failed: {}", what, size,
+                                  offset, n < 0 ? std::strerror(errno) : "end of file"));
 }
 
 // Reads each range into its buffer (sized already): while the page cache holds them, at once
@@ -455,7 +455,7 @@ struct PlacesTable {
 // Throws Failure when the table is not what create_chunk_places makes.
 PlacesTable find_places(hid_t parent, const char* name, int64_t total) {
   h5::Guard guard;
-  PlacesTable out{std::string(name) + schema::kChunkPlacesSuffix};
+  PlacesTable out{schema::chunk_places_name(name)};
   if (GST_H5(H5Lexists(parent, out.name.c_str(), H5P_DEFAULT)) <= 0) return out;
   h5::Handle places(GST_H5(H5Dopen2(parent, out.name.c_str(), H5P_DEFAULT)));
   h5::Handle dcpl(GST_H5(H5Dget_create_plist(places)));
@@ -615,9 +615,9 @@ std::string check_chunk_places(hid_t parent, const char* name) {
     const PlacesTable table = find_places(parent, name, total);
     if (table.fd < 0) return "";
     const std::vector<int64_t> places = h5::read_all<int64_t>(parent, table.name);
-    std::vector<hsize_t> offset(layout.shape.size(), 0);
     for (int64_t c = 0; c < total; ++c) {
-      offset[0] = static_cast<hsize_t>(c * layout.chunk[0]);
+      const std::vector<hsize_t> offset =
+          chunk_origin(static_cast<int>(layout.shape.size()), layout.chunk[0], c);
       const h5::ChunkPlace indexed = h5::locate_chunk(dataset, offset.data());
       const auto at = static_cast<uint64_t>(places[2 * c]),
                  bytes = static_cast<uint64_t>(places[2 * c + 1]);

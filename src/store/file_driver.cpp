@@ -110,20 +110,13 @@ herr_t read(H5FD_t* base, H5FD_mem_t type, hid_t, haddr_t addr, size_t size, voi
     return 0;
   }
   auto* out = static_cast<uint8_t*>(buffer);
-  const haddr_t first = addr;
-  while (size > 0) {
-    ssize_t n = ::pread(cast(base)->fd, out, size, static_cast<off_t>(addr));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      push_error("read", H5E_READERROR, io_failure("reading", size, first, errno));
-      return -1;
-    }
-    if (n == 0) {  // past the end of the file reads as zeros, as with HDF5's POSIX driver
-      std::memset(out, 0, size);
-      break;
-    }
-    out += n, addr += n, size -= n;
+  const ssize_t n = pread_fully(cast(base)->fd, addr, size, out);
+  if (n < 0) {
+    push_error("read", H5E_READERROR, io_failure("reading", size, addr, errno));
+    return -1;
   }
+  // Past the end of the file reads as zeros, as with HDF5's POSIX driver.
+  std::memset(out + n, 0, size - static_cast<size_t>(n));
   return 0;
 }
 
@@ -187,6 +180,18 @@ hid_t driver_id() {
 }
 
 }  // namespace
+
+ssize_t pread_fully(int fd, uint64_t offset, size_t size, uint8_t* out) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, out + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return static_cast<ssize_t>(done);
+}
 
 void set_file_driver(hid_t fapl) { GST_H5(H5Pset_driver(fapl, driver_id(), nullptr)); }
 

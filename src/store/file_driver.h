@@ -2,6 +2,7 @@
 #pragma once
 
 #include <hdf5.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <vector>
@@ -35,6 +36,10 @@ class RawWriteLog {
 // dataset in a file opened through the driver; only the index is read. Throws Failure for a file
 // opened otherwise.
 ChunkPlace locate_chunk(hid_t dataset, const hsize_t* offset);
+
+// pread until `size` bytes are in or the file ends (EINTR retried): the bytes read, or -1 with
+// errno set.
+ssize_t pread_fully(int fd, uint64_t offset, size_t size, uint8_t* out);
 
 // The POSIX descriptor of the file holding `object` when gst's driver or HDF5's POSIX driver
 // opened it, else -1.

@@ -47,7 +47,7 @@ constexpr const char* kConfigNodes = "config_nodes";  // [m] i32 local (layout)
 constexpr const char* kConfigFeat = "config_feat";    // [C, m, 18] i8 codes or f32 (layout)
 // Beside config_feat: config_feat_chunks [chunks, 2] u64, each chunk's file offset and stored
 // bytes (create_chunk_places in chunk_codec.h).
-constexpr const char* kChunkPlacesSuffix = "_chunks";
+inline std::string chunk_places_name(const std::string& dataset) { return dataset + "_chunks"; }
 
 // The task as written in shard attributes and the manifest.
 

@@ -267,7 +267,7 @@ TEST(SegmentStore, LoadsOneSegmentWithAChosenSubsetOfConfigs) {
 // HDF5 alone (as another tool would).
 std::vector<uint64_t> chunk_places(const fs::path& shard_file, const std::string& segment,
                                    const std::vector<uint64_t>* replace = nullptr) {
-  const std::string name = segment + "/" + schema::kConfigFeat + schema::kChunkPlacesSuffix;
+  const std::string name = schema::chunk_places_name(segment + "/" + schema::kConfigFeat);
   h5::Handle file(
       GST_H5(H5Fopen(shard_file.c_str(), replace ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT)));
   h5::Handle table(GST_H5(H5Dopen2(file, name.c_str(), H5P_DEFAULT)));
@@ -295,7 +295,7 @@ TEST(ChunkPlaces, ReadsTheSameRowsWithOrWithoutTheTable) {
     const std::string segment = schema::segment_path("train", "big", s);
     EXPECT_GE(chunk_places(file, segment).size(), 2u * 300 / 4);  // a few rows per chunk at most
     h5::Handle f(GST_H5(H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)));
-    const std::string name = segment + "/" + schema::kConfigFeat + schema::kChunkPlacesSuffix;
+    const std::string name = schema::chunk_places_name(segment + "/" + schema::kConfigFeat);
     GST_H5(H5Ldelete(f, name.c_str(), H5P_DEFAULT));
   }
   auto store = SegmentStore::open(dir.path());

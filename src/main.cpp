@@ -9,6 +9,7 @@
 #include "comm/communicator.h"
 #include "commands.h"
 #include "common/errors.h"
+#include "common/library_order.h"
 #include "common/log.h"
 
 namespace {
@@ -23,6 +24,12 @@ int launcher_rank() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  try {
+    gst::keep_filesystem_in_libstdcxx(argv);
+  } catch (const std::exception& e) {
+    std::cerr << "gst: error: " << e.what() << "\n";
+    return 1;
+  }
   // Training allocates and frees the same large tensors every step; glibc would hand each one
   // fresh zeroed pages via mmap and return them on free, which costs more than the math. Keep
   // them in the heap for reuse (peak RSS is unchanged; it is simply not returned early).

@@ -55,7 +55,7 @@ void ensure_initialized() {
     GST_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
     if (provided < MPI_THREAD_SERIALIZED)
       fail("MPI provides thread level {} but gst needs MPI_THREAD_SERIALIZED ({})", provided,
-           MPI_THREAD_SERIALIZED);
+           static_cast<int>(MPI_THREAD_SERIALIZED));
   });
 }
 

@@ -7,23 +7,28 @@
 #include "common/errors.h"
 #include "eval/evaluator.h"
 #include "run/checkpoint_schema.h"
+#include "run/device.h"
 #include "run/torch_file.h"
 
 namespace gst {
 
-TrainedModel load_trained_model(const std::string& run_dir, const std::string& checkpoint,
-                                const std::string& store_override, torch::Device device) {
+namespace {
+
+// The checkpoint named by run_dir (its newest one that verifies) or checkpoint: exactly one.
+CheckpointInfo chosen_checkpoint(const std::string& run_dir, const std::string& checkpoint) {
   if (run_dir.empty() == checkpoint.empty())
     input_error("give exactly one of --run and --checkpoint");
+  if (!checkpoint.empty()) return verify_checkpoint(checkpoint);
+  auto found = newest_valid_checkpoint(run_dir);
+  if (!found) input_error("{}: no complete checkpoint in this run directory", run_dir);
+  return *found;
+}
+
+TrainedModel load_checkpoint(const CheckpointInfo& checkpoint, RunConfig config,
+                             const std::string& store_override, torch::Device device) {
   TrainedModel out;
-  if (!run_dir.empty()) {
-    auto found = newest_valid_checkpoint(run_dir);
-    if (!found) input_error("{}: no complete checkpoint in this run directory", run_dir);
-    out.checkpoint = *found;
-  } else {
-    out.checkpoint = verify_checkpoint(checkpoint);
-  }
-  out.config = read_saved_config(out.checkpoint.dir / checkpoint_schema::kConfigFile);
+  out.checkpoint = checkpoint;
+  out.config = std::move(config);
   if (!store_override.empty()) out.config.data.store = store_override;
   out.store = SegmentStore::open(out.config.data.store);
   const Manifest& m = out.store->manifest();
@@ -31,9 +36,23 @@ TrainedModel load_trained_model(const std::string& run_dir, const std::string& c
   load_torch_file(out.model, out.checkpoint.dir / checkpoint_schema::kModelFile, device);
   out.model->to(device);
   out.model->eval();
+  out.device = device;
   out.model->set_precision(usable_precision(out.config.eval.precision, device, "eval.precision"));
-  spdlog::info("loaded {} (step {})", out.checkpoint.dir.string(), out.checkpoint.step);
+  spdlog::info("loaded {} (step {}) on {}", out.checkpoint.dir.string(), out.checkpoint.step,
+               device.str());
   return out;
+}
+
+RunConfig saved_config(const CheckpointInfo& checkpoint) {
+  return read_saved_config(checkpoint.dir / checkpoint_schema::kConfigFile);
+}
+
+}  // namespace
+
+TrainedModel load_trained_model(const std::string& run_dir, const std::string& checkpoint,
+                                const std::string& store_override, torch::Device device) {
+  const CheckpointInfo info = chosen_checkpoint(run_dir, checkpoint);
+  return load_checkpoint(info, saved_config(info), store_override, device);
 }
 
 void add_model_source_options(CLI::App& cmd, ModelSource& source) {
@@ -46,14 +65,24 @@ void add_model_source_options(CLI::App& cmd, ModelSource& source) {
   cmd.add_option("--threads", source.threads, "torch threads (0: torch's default)");
   cmd.add_option("--precision", source.precision,
                  "matrix products: fp32 | bf16 (default: the run's eval.precision)");
+  cmd.add_option("--device", source.device, "auto | cpu | cuda (default: the run's train.device)");
 }
 
 TrainedModel load_trained_model(const ModelSource& source) {
   if (source.threads > 0) torch::set_num_threads(source.threads);
-  TrainedModel out = load_trained_model(source.run, source.checkpoint, source.store, torch::kCPU);
+  const CheckpointInfo info = chosen_checkpoint(source.run, source.checkpoint);
+  RunConfig config = saved_config(info);
+  const DeviceChoice choice = source.device.empty()
+                                  ? config.train.device
+                                  : parse_enum<DeviceChoice>(source.device, "--device");
+  const torch::Device device = resolve_device(
+      choice, source.device.empty()
+                  ? "the run's train.device (give --device cpu to evaluate on the CPU)"
+                  : "--device");
+  TrainedModel out = load_checkpoint(info, std::move(config), source.store, device);
   if (!source.precision.empty()) {
     out.model->set_precision(usable_precision(
-        parse_enum<Precision>(source.precision, "--precision"), torch::kCPU, "--precision"));
+        parse_enum<Precision>(source.precision, "--precision"), device, "--precision"));
   }
   return out;
 }
@@ -66,7 +95,7 @@ std::vector<int64_t> split_graphs(const TrainedModel& model, const std::string& 
 
 Evaluator make_evaluator(const TrainedModel& model) {
   return Evaluator(model.model, *model.store, model.config.gst.mode == GstMode::FullGraph,
-                   torch::kCPU, model.config.eval.config_batch, model.config.eval.max_batch_nodes);
+                   model.device, model.config.eval.config_batch, model.config.eval.max_batch_nodes);
 }
 
 }  // namespace gst

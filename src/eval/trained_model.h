@@ -23,7 +23,8 @@ struct TrainedModel {
   RunConfig config;  // as saved in the checkpoint
   CheckpointInfo checkpoint;
   std::shared_ptr<SegmentStore> store;
-  CostModel model{nullptr};  // in eval mode
+  CostModel model{nullptr};       // in eval mode
+  c10::Device device{c10::kCPU};  // where the model and its batches live
 };
 
 // Exactly one of run_dir (its newest checkpoint that verifies) and checkpoint. store_override
@@ -36,13 +37,14 @@ struct ModelSource {
   std::string run, checkpoint, split, store;
   int threads = 0;
   std::string precision;  // fp32 | bf16; empty: the run config's eval.precision
+  std::string device;     // auto | cpu | cuda; empty: the run config's train.device
 };
 
-// Adds --run, --checkpoint, --split (default source.split), --store, --threads and --precision
-// to cmd.
+// Adds --run, --checkpoint, --split (default source.split), --store, --threads, --precision and
+// --device to cmd.
 void add_model_source_options(CLI::App& cmd, ModelSource& source);
 
-// Sets torch's threads and loads the model named by source on the CPU.
+// Sets torch's threads and loads the model named by source onto its device.
 TrainedModel load_trained_model(const ModelSource& source);
 
 // The store's graphs of source.split; throws InputError when there are none.

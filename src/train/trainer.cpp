@@ -20,6 +20,7 @@
 #include "model/cost_model.h"
 #include "run/checkpoint.h"
 #include "run/checkpoint_schema.h"
+#include "run/device.h"
 #include "run/torch_file.h"
 #include "store/segment_store.h"
 #include "train/batch_source.h"
@@ -34,16 +35,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-torch::Device pick_device(DeviceChoice device) {
-  if (device == DeviceChoice::Cuda ||
-      (device == DeviceChoice::Auto && torch::cuda::is_available())) {
-    if (!torch::cuda::is_available())
-      input_error("train.device is 'cuda' but this LibTorch has no CUDA or no GPU is visible");
-    return torch::Device(torch::kCUDA);
-  }
-  return torch::Device(torch::kCPU);
-}
-
 void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& group : opt.param_groups())
     static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
@@ -56,7 +47,7 @@ class Run {
         comm_(comm),
         rank_(comm.rank()),
         run_dir_(config.train.run_dir),
-        device_(pick_device(config.train.device)),
+        device_(resolve_device(config.train.device, "train.device")),
         faults_(FaultPlan::from_environment()) {}
 
   TrainResult go(const std::string& resume);
@@ -152,9 +143,12 @@ void Run::build() {
 
   int64_t params = 0;
   for (const auto& p : model_->parameters()) params += p.numel();
-  spdlog::info("train: {} ({} train graphs, {} on rank 0), {} ranks, model {} parameters, mode {}",
-               manifest.collection, batches_->train_graphs(), batches_->rank0_graphs(),
-               comm_.size(), params, to_string(config_.gst.mode));
+  spdlog::info(
+      "train: {} ({} train graphs, {} on rank 0), {} ranks ({}), model {} parameters on {} ({}), "
+      "mode {}",
+      manifest.collection, batches_->train_graphs(), batches_->rank0_graphs(), comm_.size(),
+      comm_.backend(), params, device_.str(), to_string(model_->precision()),
+      to_string(config_.gst.mode));
 }
 
 int64_t Run::restore(const std::string& resume) {

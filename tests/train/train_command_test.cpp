@@ -1,5 +1,6 @@
 // gst train / eval / predict through the command line on tiny synthetic stores.
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -233,6 +234,18 @@ TEST_F(TrainCommandTest, TrainEvalPredictEndToEnd) {
                    m["kendall_tau"].get<double>());
   EXPECT_DOUBLE_EQ(s["spread"]["kendall_tau"]["std"].get<double>(), 0.0);
   EXPECT_EQ(gst_cmd("eval --run " + run.string() + " --runs " + run.string()).exit_code, 1);
+
+  // --device: an unknown name, and a GPU this machine lacks, are clear errors.
+  auto bad = gst_cmd("predict --run " + run.string() + " --out " + csv.string() + " --device gpu");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("--device"), std::string::npos) << bad.output;
+  if (!torch::cuda::is_available()) {
+    auto cuda = gst_cmd("eval --run " + run.string() + " --device cuda");
+    EXPECT_EQ(cuda.exit_code, 1);
+    EXPECT_NE(cuda.output.find("--device is 'cuda' but this LibTorch has no CUDA"),
+              std::string::npos)
+        << cuda.output;
+  }
 }
 
 }  // namespace

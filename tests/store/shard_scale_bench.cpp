@@ -1,16 +1,18 @@
 // One huge layout graph through `gst shard` in bounded memory, and sampled-config reads as the
 // number of configs grows. Writes its own inputs a piece at a time (never holding them whole).
 //   build/tests/shard_scale_bench [--sizes-mb 512,2048] [--config-nodes 2734] [--nodes 20000]
-//       [--memory-mb 1024] [--workers 1] [--compression 2] [--stored 0] [--graphs 1]
+//       [--memory-mb 1024] [--workers 1[,2,...]] [--compression 2] [--stored 0] [--graphs 1]
 //       [--read-configs 1000,10000,100000] [--reads 200]
 // Part 1, per size: write a graph whose node_config_feat holds that many MB (deflated .npz by
 // default), read that array back with the npz reader (its decompression rate), then run
 // `gst shard --memory-mb` on it as a child process: wall time, input and decompressed MB/s, peak
 // RSS (the child's getrusage); --graphs N shards N copies of the graph into N shards (they
-// stream at once with --workers N; the rates count all N). Part 2: a 1000-node graph (one segment,
-// 150 configurable nodes) with 1k, 10k and 100k configs, sharded, then 32 random configs of its
-// segment read again and again (warm page cache, and cold: evicted and reopened). Both parts check
-// what they read against the values they generated and exit 1 on a mismatch.
+// stream at once with --workers N; the rates count all N); a list of worker counts shards the same
+// input once per count and prints each count's stage speed-up over the first. Part 2: a 1000-node
+// graph (one segment, 150 configurable nodes) with 1k, 10k and 100k configs, sharded, then 32
+// random configs of its segment read again and again (warm page cache, and cold: evicted and
+// reopened). Both parts check what they read against the values they generated and exit 1 on a
+// mismatch.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -27,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "common/library_order.h"
 #include "data/graph.h"
 #include "data/npz.h"
 #include "sharding/shard_collection.h"
@@ -236,10 +239,12 @@ void check_store(const fs::path& store_dir, const BigGraph& g, std::mt19937_64& 
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_filesystem_in_libstdcxx(argv);
   const int64_t nodes = testing::int_arg(argc, argv, "--nodes", 20000);
   const int64_t config_nodes = testing::int_arg(argc, argv, "--config-nodes", 2734);
   const int64_t memory_mb = testing::int_arg(argc, argv, "--memory-mb", 1024);
-  const int64_t workers = testing::int_arg(argc, argv, "--workers", 1);
+  const std::vector<int64_t> worker_counts = list_arg(argc, argv, "--workers", "1");
+  if (worker_counts.empty()) die("--workers: expected one or more worker counts");
   const int64_t level =
       testing::int_arg(argc, argv, "--compression", ShardOptions{}.compression_level);
   const bool stored = testing::int_arg(argc, argv, "--stored", 0) != 0;
@@ -260,25 +265,30 @@ int main(int argc, char** argv) {
     const double config_mb = graphs * g.configs * row_bytes / 1e6,
                  file_mb = graphs * fs::file_size(file) / 1e6;
     const auto [reader, reader_cpu] = npz_reader_rate(file, g);
-    ChildRun r = shard(root, dir / "store", memory_mb, workers, level, graphs);
-    check_store(dir / "store", g, rng);
-    std::printf(
-        "%lld x node_config_feat %.0f MB [%lld, %lld, 18], %s npz %.0f MB (written in %.1f s): gst "
-        "shard --shards %lld --memory-mb %lld --workers %lld --compression %lld: %.1f s (%.1f s in "
-        "the stage), input "
-        "%.1f MB/s, decompressed %.0f MB/s (%.0f in the stage), peak RSS %.0f MB; npz reader %.0f "
-        "MB/s; shard / reader %.2f (%.2f in the stage); per CPU second: shard %.0f MB (%.1f CPU "
-        "s), reader %.0f MB, shard / reader %.2f\n",
-        static_cast<long long>(graphs), config_mb / graphs, static_cast<long long>(g.configs),
-        static_cast<long long>(config_nodes), stored ? "stored" : "deflated", file_mb / graphs,
-        write_s, static_cast<long long>(graphs), static_cast<long long>(memory_mb),
-        static_cast<long long>(workers), static_cast<long long>(level), r.seconds, r.stage_seconds,
-        file_mb / r.seconds, config_mb / r.seconds, config_mb / r.stage_seconds, r.peak_rss_mb,
-        reader, config_mb / r.seconds / reader, config_mb / r.stage_seconds / reader,
-        config_mb / r.cpu_seconds, r.cpu_seconds, reader_cpu,
-        config_mb / r.cpu_seconds / reader_cpu);
-    std::fflush(stdout);
-    fs::remove_all(dir / "store");
+    double first_stage_s = 0;
+    for (int64_t workers : worker_counts) {
+      ChildRun r = shard(root, dir / "store", memory_mb, workers, level, graphs);
+      check_store(dir / "store", g, rng);
+      fs::remove_all(dir / "store");
+      if (first_stage_s == 0) first_stage_s = r.stage_seconds;
+      std::printf(
+          "%lld x node_config_feat %.0f MB [%lld, %lld, 18], %s npz %.0f MB (written in %.1f s): "
+          "gst shard --shards %lld --memory-mb %lld --workers %lld --compression %lld: %.1f s "
+          "(%.1f s in the stage, %.2fx the first worker count's), input %.1f MB/s, decompressed "
+          "%.0f MB/s (%.0f in the stage), peak RSS %.0f MB; npz reader %.0f MB/s; shard / reader "
+          "%.2f (%.2f in the stage); per CPU second: shard %.0f MB (%.1f CPU s), reader %.0f MB, "
+          "shard / reader %.2f\n",
+          static_cast<long long>(graphs), config_mb / graphs, static_cast<long long>(g.configs),
+          static_cast<long long>(config_nodes), stored ? "stored" : "deflated", file_mb / graphs,
+          write_s, static_cast<long long>(graphs), static_cast<long long>(memory_mb),
+          static_cast<long long>(workers), static_cast<long long>(level), r.seconds,
+          r.stage_seconds, first_stage_s / r.stage_seconds, file_mb / r.seconds,
+          config_mb / r.seconds, config_mb / r.stage_seconds, r.peak_rss_mb, reader,
+          config_mb / r.seconds / reader, config_mb / r.stage_seconds / reader,
+          config_mb / r.cpu_seconds, r.cpu_seconds, reader_cpu,
+          config_mb / r.cpu_seconds / reader_cpu);
+      std::fflush(stdout);
+    }
     fs::remove_all(root);
   }
 
@@ -286,7 +296,7 @@ int main(int argc, char** argv) {
     BigGraph g{1000, 150, configs};
     fs::path root = dir / "reads", store_dir = dir / "read-store";
     write_big_graph(root / "train" / "g.npz", g, true);
-    shard(root, store_dir, memory_mb, workers, level);
+    shard(root, store_dir, memory_mb, worker_counts[0], level);
     check_store(store_dir, g, rng);
     auto sample = [&] {
       std::vector<int64_t> c;

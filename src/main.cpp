@@ -25,7 +25,7 @@ int launcher_rank() {
 
 int main(int argc, char** argv) {
   try {
-    gst::keep_filesystem_in_libstdcxx(argv);
+    gst::keep_filesystem_in_libstdcxx();
   } catch (const std::exception& e) {
     std::cerr << "gst: error: " << e.what() << "\n";
     return 1;

@@ -16,8 +16,16 @@
 #include <stdexcept>
 
 #include "comm/mpi_communicator.h"
+#include "common/library_order.h"
 
 namespace gst::testing {
+
+// Every test and benchmark binary links this file: before main, it re-runs itself with libstdc++
+// preloaded where a LibTorch's std::filesystem would be called (common/library_order.h).
+[[maybe_unused]] const bool kFilesystemInLibstdcxx = [] {
+  keep_filesystem_in_libstdcxx();
+  return true;
+}();
 
 ScratchDir::ScratchDir(const std::string& tag) {
   std::random_device rd;

@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
 
 #include "common/errors.h"
 
@@ -36,6 +39,15 @@ bool bound_to_standard_library(const std::string& owner) {
   return owner.empty() || own || owner.find("libstdc++") != std::string::npos;
 }
 
+// This process's arguments, argv[0] included, as the kernel holds them.
+std::vector<std::string> program_arguments() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::vector<std::string> out;
+  for (std::string arg; std::getline(in, arg, '\0');) out.push_back(arg);
+  if (out.empty()) fail("cannot read /proc/self/cmdline to re-run this program");
+  return out;
+}
+
 }  // namespace
 
 std::string filesystem_library() {
@@ -47,7 +59,7 @@ std::string filesystem_library() {
   return info.dli_fname;
 }
 
-void keep_filesystem_in_libstdcxx(char** argv) {
+void keep_filesystem_in_libstdcxx() {
   const std::string owner = filesystem_library();
   if (bound_to_standard_library(owner)) return;
   const std::string libstdcxx = loaded_libstdcxx();
@@ -63,7 +75,11 @@ void keep_filesystem_in_libstdcxx(char** argv) {
   std::fprintf(stderr,
                "gst: note: std::filesystem resolves into %s; re-running with LD_PRELOAD=%s\n",
                owner.c_str(), value.c_str());
-  execv("/proc/self/exe", argv);
+  const std::vector<std::string> args = program_arguments();
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  execv("/proc/self/exe", argv.data());
   fail("re-running /proc/self/exe with LD_PRELOAD={} failed: {}", value, std::strerror(errno));
 }
 

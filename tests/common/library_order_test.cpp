@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "test_support.h"
 
 namespace {
@@ -33,6 +35,16 @@ TEST(LibraryOrder, GstRerunsWithLibstdcxxFirstWhenAnotherLibraryExportsFilesyste
                               ", whose copy crashes"),
             std::string::npos)
       << stuck.output;
+}
+
+TEST(LibraryOrder, TestBinariesRerunThemselvesBeforeMain) {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  auto r =
+      run_command(std::string("env LD_PRELOAD=") + GST_FAKE_FILESYSTEM + " " + self +
+                  " --gtest_filter=LibraryOrder.FilesystemResolvesIntoTheStandardLibrary 2>&1");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("re-running with LD_PRELOAD="), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("[  PASSED  ] 1 test"), std::string::npos) << r.output;
 }
 
 }  // namespace

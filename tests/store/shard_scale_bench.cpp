@@ -29,7 +29,6 @@
 #include <string>
 #include <vector>
 
-#include "common/library_order.h"
 #include "data/graph.h"
 #include "data/npz.h"
 #include "sharding/shard_collection.h"
@@ -239,7 +238,6 @@ void check_store(const fs::path& store_dir, const BigGraph& g, std::mt19937_64& 
 }  // namespace
 
 int main(int argc, char** argv) {
-  keep_filesystem_in_libstdcxx(argv);
   const int64_t nodes = testing::int_arg(argc, argv, "--nodes", 20000);
   const int64_t config_nodes = testing::int_arg(argc, argv, "--config-nodes", 2734);
   const int64_t memory_mb = testing::int_arg(argc, argv, "--memory-mb", 1024);

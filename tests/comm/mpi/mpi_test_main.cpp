@@ -6,7 +6,6 @@
 #include <cstdio>
 
 #include "comm/mpi_communicator.h"
-#include "common/library_order.h"
 #include "test_support.h"
 
 namespace {
@@ -28,7 +27,6 @@ class RankFailurePrinter : public ::testing::EmptyTestEventListener {
 }  // namespace
 
 int main(int argc, char** argv) {
-  gst::keep_filesystem_in_libstdcxx(argv);  // before MPI starts: it may re-run the program
   ::testing::InitGoogleTest(&argc, argv);
   torch::set_num_threads(1);
   auto& world = gst::testing::world();

@@ -77,6 +77,9 @@ train configs/quickstart.yaml "$OUT/stores/layout" "$LAYOUT_RUN"
 train configs/quickstart_tile.yaml "$OUT/stores/tile" "$TILE_RUN"
 
 echo "== eval: valid split, fresh embeddings of every segment and config"
+# Transparent huge pages for the heap: eval's first touches of new memory are its page faults
+# (src/eval/README.md); glibc reads this at process start.
+export GLIBC_TUNABLES=${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1
 $GST eval --run "$LAYOUT_RUN" --split valid --out "$OUT/eval_layout.json"
 $GST eval --run "$TILE_RUN" --split valid --out "$OUT/eval_tile.json"
 

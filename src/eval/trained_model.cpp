@@ -24,8 +24,10 @@ CheckpointInfo chosen_checkpoint(const std::string& run_dir, const std::string& 
   return *found;
 }
 
+// `precision_key` names where config.eval.precision came from, for usable_precision's warning.
 TrainedModel load_checkpoint(const CheckpointInfo& checkpoint, RunConfig config,
-                             const std::string& store_override, torch::Device device) {
+                             const std::string& store_override, torch::Device device,
+                             const char* precision_key = "eval.precision") {
   TrainedModel out;
   out.checkpoint = checkpoint;
   out.config = std::move(config);
@@ -37,7 +39,7 @@ TrainedModel load_checkpoint(const CheckpointInfo& checkpoint, RunConfig config,
   out.model->to(device);
   out.model->eval();
   out.device = device;
-  out.model->set_precision(usable_precision(out.config.eval.precision, device, "eval.precision"));
+  out.model->set_precision(usable_precision(out.config.eval.precision, device, precision_key));
   spdlog::info("loaded {} (step {}) on {}", out.checkpoint.dir.string(), out.checkpoint.step,
                device.str());
   return out;
@@ -72,19 +74,18 @@ TrainedModel load_trained_model(const ModelSource& source) {
   if (source.threads > 0) torch::set_num_threads(source.threads);
   const CheckpointInfo info = chosen_checkpoint(source.run, source.checkpoint);
   RunConfig config = saved_config(info);
-  const DeviceChoice choice = source.device.empty()
-                                  ? config.train.device
-                                  : parse_enum<DeviceChoice>(source.device, "--device");
-  const torch::Device device = resolve_device(
-      choice, source.device.empty()
-                  ? "the run's train.device (give --device cpu to evaluate on the CPU)"
-                  : "--device");
-  TrainedModel out = load_checkpoint(info, std::move(config), source.store, device);
+  const char* precision_key = "eval.precision";
   if (!source.precision.empty()) {
-    out.model->set_precision(usable_precision(
-        parse_enum<Precision>(source.precision, "--precision"), device, "--precision"));
+    config.eval.precision = parse_enum<Precision>(source.precision, "--precision");
+    precision_key = "--precision";
   }
-  return out;
+  const char* device_key = "the run's train.device (give --device cpu to evaluate on the CPU)";
+  if (!source.device.empty()) {
+    config.train.device = parse_enum<DeviceChoice>(source.device, "--device");
+    device_key = "--device";
+  }
+  const torch::Device device = resolve_device(config.train.device, device_key);
+  return load_checkpoint(info, std::move(config), source.store, device, precision_key);
 }
 
 std::vector<int64_t> split_graphs(const TrainedModel& model, const std::string& split) {

@@ -20,7 +20,8 @@ namespace gst {
 class Evaluator;
 
 struct TrainedModel {
-  RunConfig config;  // as saved in the checkpoint
+  RunConfig
+      config;  // as saved in the checkpoint, with the command's --store, --precision, --device
   CheckpointInfo checkpoint;
   std::shared_ptr<SegmentStore> store;
   CostModel model{nullptr};       // in eval mode

@@ -4,9 +4,11 @@
 #include <ATen/record_function.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "common/errors.h"
+#include "model/vector_clones.h"
 
 namespace gst {
 
@@ -14,14 +16,8 @@ namespace {
 
 constexpr int64_t kBlockRows = 256;  // rows per partial sum of the slope gradient
 
-// The row loops are compiled once per vector width and picked at run time (the build targets
-// baseline x86-64, 4 floats per vector); restrict: no array overlaps another, so they vectorize
+// The row loops are GST_VECTOR_CLONES; restrict: no array overlaps another, so they vectorize
 // without run-time overlap checks.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define GST_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define GST_VECTOR_CLONES
-#endif
 
 template <typename T>
 GST_VECTOR_CLONES void forward_rows(const T* __restrict x, const T* __restrict w, T* __restrict y,
@@ -100,9 +96,6 @@ class PreluFunction : public torch::autograd::Function<PreluFunction> {
   }
 };
 
-// The row helpers are inlined into each ISA clone of post_rows (a call would run baseline code).
-#define GST_INLINE inline __attribute__((always_inline))
-
 // The sum of term(i) over a row's c entries in 8 running partial sums: a single running sum would
 // serialize on the add latency and keep the loop from vectorizing (float addition is not
 // reassociated without -ffast-math).
@@ -118,54 +111,58 @@ GST_INLINE float row_sum(int64_t c, Term term) {
   return sum;
 }
 
-// The arrays of one post_minus_shared_ call; source[r] is the residual row added to row r or -1.
-struct RowsKernel {
-  float* y;
-  const float *gamma, *beta, *slope, *base, *add;
-  const int64_t *row_of, *source;
-  int64_t k, c;
-  float eps;
-};
+// float -> bfloat16 bits, rounded to nearest even as c10::BFloat16 does (NaN stays a NaN).
+GST_INLINE uint16_t float_to_bf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+  return f != f ? uint16_t{0x7FC0} : static_cast<uint16_t>(rounded);
+}
 
-// One row y (in place) <- prelu(norm(y)) - base (+ add), after the norm's moments in one loop.
+// One row: y <- prelu(norm(z)) - base (+ add), after the norm's moments in one loop; low, where
+// set, gets y rounded to bfloat16.
 template <bool Norm, bool Add>
-GST_INLINE void post_row(const RowsKernel& a, float* __restrict y, const float* __restrict base,
-                         const float* __restrict add) {
-  // No array overlaps y (restrict): the loop vectorizes without run-time overlap checks.
+GST_INLINE void post_row(const LayerRowsPost::Arrays& a, const float* __restrict z,
+                         float* __restrict y, uint16_t* __restrict low,
+                         const float* __restrict base, const float* __restrict add) {
+  // No array overlaps another (restrict): the loops vectorize without run-time overlap checks.
   const float* __restrict gamma = a.gamma, * __restrict beta = a.beta, * __restrict slope = a.slope;
   const int64_t c = a.c;
   float mean = 0, rstd = 1;
   if (Norm) {
-    mean = row_sum(c, [&](int64_t i) { return y[i]; }) / c;
-    const float var = row_sum(c, [&](int64_t i) { return (y[i] - mean) * (y[i] - mean); }) / c;
+    mean = row_sum(c, [&](int64_t i) { return z[i]; }) / c;
+    const float var = row_sum(c, [&](int64_t i) { return (z[i] - mean) * (z[i] - mean); }) / c;
     rstd = 1.0f / std::sqrt(var + a.eps);
   }
   for (int64_t i = 0; i < c; ++i) {
-    const float t = Norm ? (y[i] - mean) * rstd * gamma[i] + beta[i] : y[i];
+    const float t = Norm ? (z[i] - mean) * rstd * gamma[i] + beta[i] : z[i];
     y[i] = (t > 0 ? t : slope[i] * t) - base[i] + (Add ? add[i] : 0.0f);
   }
+  if (low != nullptr)
+    for (int64_t i = 0; i < c; ++i) low[i] = float_to_bf16(y[i]);
 }
 
 template <bool Norm>
-GST_INLINE void post_rows_as(const RowsKernel& a, int64_t begin, int64_t end) {
-  for (int64_t i = begin; i < end; ++i) {
-    const int64_t r = i / a.k;
-    float* y = a.y + i * a.c;
-    const float* base = a.base + a.row_of[r] * a.c;
+GST_INLINE void post_configs_as(const LayerRowsPost::Arrays& a, int64_t r, const float* z) {
+  const float* base = a.base + a.row_of[r] * a.c;
+  for (int64_t k = 0; k < a.k; ++k) {
+    const int64_t at = (r * a.k + k) * a.c;
+    uint16_t* low = a.low != nullptr ? a.low + at : nullptr;
     if (a.source[r] < 0) {
-      post_row<Norm, false>(a, y, base, nullptr);
+      post_row<Norm, false>(a, z + k * a.c, a.y + at, low, base, nullptr);
     } else {
-      post_row<Norm, true>(a, y, base, a.add + (a.source[r] * a.k + i % a.k) * a.c);
+      post_row<Norm, true>(a, z + k * a.c, a.y + at, low, base,
+                           a.add + (a.source[r] * a.k + k) * a.c);
     }
   }
 }
 
-// Rows [begin, end) of the [R K] rows.
-GST_VECTOR_CLONES void post_rows(const RowsKernel& a, int64_t begin, int64_t end) {
+// Row r's K configs from their pre-activations z [K, C].
+GST_VECTOR_CLONES void post_configs(const LayerRowsPost::Arrays& a, int64_t r, const float* z) {
   if (a.gamma != nullptr) {
-    post_rows_as<true>(a, begin, end);
+    post_configs_as<true>(a, r, z);
   } else {
-    post_rows_as<false>(a, begin, end);
+    post_configs_as<false>(a, r, z);
   }
 }
 
@@ -175,66 +172,66 @@ bool overlaps(const torch::Tensor& a, const torch::Tensor& b) {
   return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
 }
 
+// t as a contiguous float tensor of n values (t may be undefined).
+torch::Tensor floats(const torch::Tensor& t, int64_t n) {
+  if (!t.defined()) return t;
+  GST_CHECK(t.numel() == n && t.scalar_type() == torch::kFloat && t.device().is_cpu(),
+            "layer post: {} float CPU values expected, got {}", n, t.numel());
+  return t.contiguous();
+}
+
 }  // namespace
 
-void post_minus_shared_(torch::Tensor& z, const RowsPost& post) {
-  RECORD_FUNCTION("gst::post_minus_shared_", std::vector<c10::IValue>());  // for profilers
-  GST_CHECK(!torch::GradMode::is_enabled(), "post_minus_shared_ is for inference (no autograd)");
-  GST_CHECK(
-      z.dim() == 3 && z.is_contiguous() && z.scalar_type() == torch::kFloat && z.device().is_cpu(),
-      "post_minus_shared_: z must be a contiguous [R, K, C] float CPU tensor");
-  const int64_t rows = z.size(0), k = z.size(1), c = z.size(2);
-  auto floats = [&](const torch::Tensor& t, int64_t n) -> torch::Tensor {
-    if (!t.defined()) return t;
-    GST_CHECK(t.numel() == n && t.scalar_type() == torch::kFloat,
-              "post_minus_shared_: {} floats expected, got {}", n, t.numel());
-    return t.contiguous();
-  };
-  const torch::Tensor gamma = floats(post.norm_weight, c), beta = floats(post.norm_bias, c);
-  GST_CHECK(gamma.defined() == beta.defined(), "post_minus_shared_: norm weight without bias");
-  const torch::Tensor slope = floats(post.slope, c);
-  GST_CHECK(slope.defined() && post.shared.defined() && post.rows.defined(),
-            "post_minus_shared_: slope, shared and rows are required");
-  const torch::Tensor shared = post.shared.contiguous();
-  const torch::Tensor index = post.rows.to(torch::kLong).contiguous();
-  GST_CHECK(shared.dim() == 2 && shared.size(1) == c && shared.scalar_type() == torch::kFloat &&
-                index.numel() == rows,
-            "post_minus_shared_: float shared [N, {}] and {} rows expected", c, rows);
-  GST_CHECK(!overlaps(z, shared) && !(post.residual.defined() && overlaps(z, post.residual)),
-            "post_minus_shared_: z overlaps its shared or residual rows");
-  const int64_t* row_of = index.data_ptr<int64_t>();
+LayerRowsPost::LayerRowsPost(const RowsPost& post, int64_t k, bool low_copy) {
+  GST_CHECK(!torch::GradMode::is_enabled(), "the fused layer post is for inference (no autograd)");
+  GST_CHECK(post.slope.defined() && post.shared.defined() && post.rows.defined(),
+            "layer post: slope, shared and rows are required");
+  const int64_t rows = post.rows.numel(), c = post.slope.numel();
+  gamma_ = floats(post.norm_weight, c);
+  beta_ = floats(post.norm_bias, c);
+  GST_CHECK(gamma_.defined() == beta_.defined(), "layer post: norm weight without bias");
+  slope_ = floats(post.slope, c);
+  shared_ = post.shared.contiguous();
+  row_of_ = post.rows.to(torch::kLong).contiguous();
+  GST_CHECK(shared_.dim() == 2 && shared_.size(1) == c && shared_.scalar_type() == torch::kFloat &&
+                shared_.device().is_cpu(),
+            "layer post: float shared rows [N, {}] expected", c);
+  const int64_t* row_of = row_of_.data_ptr<int64_t>();
   for (int64_t r = 0; r < rows; ++r)
-    GST_CHECK(row_of[r] >= 0 && row_of[r] < shared.size(0), "post_minus_shared_: row {} of {}",
-              row_of[r], shared.size(0));
-  // source[r]: the residual row added to row r, or -1.
-  std::vector<int64_t> source(rows, -1);
-  torch::Tensor residual;
+    GST_CHECK(row_of[r] >= 0 && row_of[r] < shared_.size(0), "layer post: row {} of {}", row_of[r],
+              shared_.size(0));
+  source_.assign(rows, -1);
   if (post.residual.defined()) {
-    residual = floats(post.residual, post.residual.numel());
+    residual_ = floats(post.residual, post.residual.numel());
     const torch::Tensor pos = post.residual_pos.to(torch::kLong).contiguous();
-    GST_CHECK(residual.dim() == 3 && residual.size(0) == pos.numel() && residual.size(1) == k &&
-                  residual.size(2) == c,
-              "post_minus_shared_: residual [{}, {}, {}] expected", pos.numel(), k, c);
+    GST_CHECK(residual_.dim() == 3 && residual_.size(0) == pos.numel() && residual_.size(1) == k &&
+                  residual_.size(2) == c,
+              "layer post: residual [{}, {}, {}] expected", pos.numel(), k, c);
     for (int64_t i = 0; i < pos.numel(); ++i) {
       const int64_t r = pos.data_ptr<int64_t>()[i];
-      GST_CHECK(r >= 0 && r < rows && source[r] < 0, "post_minus_shared_: residual position {}", r);
-      source[r] = i;
+      GST_CHECK(r >= 0 && r < rows && source_[r] < 0, "layer post: residual position {}", r);
+      source_[r] = i;
     }
   }
-  const RowsKernel kernel{z.data_ptr<float>(),
-                          gamma.defined() ? gamma.data_ptr<float>() : nullptr,
-                          beta.defined() ? beta.data_ptr<float>() : nullptr,
-                          slope.data_ptr<float>(),
-                          shared.data_ptr<float>(),
-                          residual.defined() ? residual.data_ptr<float>() : nullptr,
-                          row_of,
-                          source.data(),
-                          k,
-                          c,
-                          static_cast<float>(post.eps)};
-  at::parallel_for(0, rows * k, kBlockRows,
-                   [&](int64_t begin, int64_t end) { post_rows(kernel, begin, end); });
+  out_ = torch::empty({rows, k, c}, torch::kFloat);
+  if (low_copy) low_ = torch::empty({rows, k, c}, torch::kBFloat16);
+  GST_CHECK(!overlaps(out_, shared_) && !(residual_.defined() && overlaps(out_, residual_)),
+            "layer post: the output overlaps its shared or residual rows");
+  arrays_ = {out_.data_ptr<float>(),
+             low_copy ? reinterpret_cast<uint16_t*>(low_.data_ptr()) : nullptr,
+             gamma_.defined() ? gamma_.data_ptr<float>() : nullptr,
+             beta_.defined() ? beta_.data_ptr<float>() : nullptr,
+             slope_.data_ptr<float>(),
+             shared_.data_ptr<float>(),
+             residual_.defined() ? residual_.data_ptr<float>() : nullptr,
+             row_of,
+             source_.data(),
+             k,
+             c,
+             static_cast<float>(post.eps)};
 }
+
+void LayerRowsPost::finish(int64_t row, float* sums) const { post_configs(arrays_, row, sums); }
 
 torch::Tensor prelu_channels(const torch::Tensor& x, const torch::Tensor& weight) {
   GST_CHECK(weight.dim() == 1 && x.dim() >= 1 && x.size(-1) == weight.size(0),

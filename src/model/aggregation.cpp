@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "common/errors.h"
+#include "model/vector_clones.h"
 
 namespace gst {
 
@@ -35,7 +37,7 @@ void build_csr(int64_t rows, const std::vector<int64_t>& to, const std::vector<i
 }
 
 // bfloat16 -> float is a shift of the raw bits; written on uint16_t so that loops vectorize.
-inline float bf16_to_float(uint16_t bits) {
+GST_INLINE float bf16_to_float(uint16_t bits) {
   const uint32_t wide = static_cast<uint32_t>(bits) << 16;
   float f;
   std::memcpy(&f, &wide, sizeof f);
@@ -43,28 +45,16 @@ inline float bf16_to_float(uint16_t bits) {
 }
 
 // acc [width] += v * x: x [in_width]; a narrower x repeats across acc, a wider one (a transposed
-// broadcast) is summed chunk by chunk into it.
-template <typename Acc, typename In>
-inline void add_row(Acc* __restrict acc, int64_t width, const In* __restrict x, int64_t in_width,
-                    Acc v) {
+// broadcast) is summed chunk by chunk into it. Convert: x's element to Acc.
+template <typename Acc, typename In, typename Convert>
+GST_INLINE void add_row(Acc* __restrict acc, int64_t width, const In* __restrict x,
+                        int64_t in_width, Acc v, Convert convert) {
   if (in_width <= width) {
     for (int64_t c0 = 0; c0 < width; c0 += in_width)
-      for (int64_t i = 0; i < in_width; ++i) acc[c0 + i] += v * static_cast<Acc>(x[i]);
+      for (int64_t i = 0; i < in_width; ++i) acc[c0 + i] += v * convert(x[i]);
   } else {
     for (int64_t c0 = 0; c0 < in_width; c0 += width)
-      for (int64_t i = 0; i < width; ++i) acc[i] += v * static_cast<Acc>(x[c0 + i]);
-  }
-}
-
-template <typename Acc>
-inline void add_row_bf16(Acc* __restrict acc, int64_t width, const uint16_t* __restrict x,
-                         int64_t in_width, Acc v) {
-  if (in_width <= width) {
-    for (int64_t c0 = 0; c0 < width; c0 += in_width)
-      for (int64_t i = 0; i < in_width; ++i) acc[c0 + i] += v * bf16_to_float(x[i]);
-  } else {
-    for (int64_t c0 = 0; c0 < in_width; c0 += width)
-      for (int64_t i = 0; i < width; ++i) acc[i] += v * bf16_to_float(x[c0 + i]);
+      for (int64_t i = 0; i < width; ++i) acc[i] += v * convert(x[c0 + i]);
   }
 }
 
@@ -77,48 +67,68 @@ struct KernelTerm {
   int64_t stride, width;  // x's row stride and width, in elements
 };
 
+// acc [width] <- row r of sum_t A_t x_t.
+template <typename Acc>
+GST_AVX2_CLONES void sum_row(const KernelTerm* terms, size_t count, int64_t r, int64_t width,
+                             Acc* __restrict acc) {
+  for (int64_t i = 0; i < width; ++i) acc[i] = Acc(0);
+  for (size_t k = 0; k < count; ++k) {
+    const KernelTerm& t = terms[k];
+    for (int64_t j = t.rowptr[r]; j < t.rowptr[r + 1]; ++j) {
+      const auto v = static_cast<Acc>(t.value[j]);
+      const int64_t offset = t.col[j] * t.stride;
+      switch (t.dtype) {
+        case torch::kFloat:
+          add_row(acc, width, static_cast<const float*>(t.x) + offset, t.width, v,
+                  [](float x) { return static_cast<Acc>(x); });
+          break;
+        case torch::kDouble:
+          add_row(acc, width, static_cast<const double*>(t.x) + offset, t.width, v,
+                  [](double x) { return static_cast<Acc>(x); });
+          break;
+        default:  // kBFloat16 (checked)
+          add_row(acc, width, static_cast<const uint16_t*>(t.x) + offset, t.width, v,
+                  [](uint16_t x) { return static_cast<Acc>(bf16_to_float(x)); });
+      }
+    }
+  }
+}
+
+// Row r's sums written to out [rows, width] in its dtype (bfloat16: round to nearest even).
+template <typename Acc>
+void write_row(const Acc* acc, int64_t r, int64_t width, const torch::Tensor& out) {
+  char* dst = static_cast<char*>(out.data_ptr()) + r * width * out.element_size();
+  switch (out.scalar_type()) {
+    case torch::kFloat:
+      std::copy(acc, acc + width, reinterpret_cast<float*>(dst));
+      break;
+    case torch::kDouble:
+      std::copy(acc, acc + width, reinterpret_cast<double*>(dst));
+      break;
+    default: {
+      auto* o = reinterpret_cast<c10::BFloat16*>(dst);
+      for (int64_t i = 0; i < width; ++i) o[i] = c10::BFloat16(static_cast<float>(acc[i]));
+    }
+  }
+}
+
+// Every row summed, then written to out or handed to sink (float sums only).
 template <typename Acc>
 void run_kernel(const std::vector<KernelTerm>& terms, int64_t rows, int64_t width,
-                const torch::Tensor& out) {
-  const torch::ScalarType out_type = out.scalar_type();
-  char* out_base = static_cast<char*>(out.data_ptr());
-  const int64_t out_item = out.element_size();
+                const torch::Tensor& out, const RowSink* sink) {
   // Rows carry width x entries of work: a grain of about 64k values per task.
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(width, 1));
   at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
     std::vector<Acc> acc(width);
     for (int64_t r = begin; r < end; ++r) {
-      std::fill(acc.begin(), acc.end(), Acc(0));
-      for (const KernelTerm& t : terms) {
-        for (int64_t j = t.rowptr[r]; j < t.rowptr[r + 1]; ++j) {
-          const auto v = static_cast<Acc>(t.value[j]);
-          const int64_t offset = t.col[j] * t.stride;
-          switch (t.dtype) {
-            case torch::kFloat:
-              add_row(acc.data(), width, static_cast<const float*>(t.x) + offset, t.width, v);
-              break;
-            case torch::kDouble:
-              add_row(acc.data(), width, static_cast<const double*>(t.x) + offset, t.width, v);
-              break;
-            default:  // kBFloat16 (checked)
-              add_row_bf16(acc.data(), width, static_cast<const uint16_t*>(t.x) + offset, t.width,
-                           v);
-          }
+      sum_row(terms.data(), terms.size(), r, width, acc.data());
+      if constexpr (std::is_same_v<Acc, float>) {
+        if (sink != nullptr) {
+          sink->finish(r, acc.data());
+          continue;
         }
       }
-      char* dst = out_base + r * width * out_item;
-      switch (out_type) {
-        case torch::kFloat:
-          std::copy(acc.begin(), acc.end(), reinterpret_cast<float*>(dst));
-          break;
-        case torch::kDouble:
-          std::copy(acc.begin(), acc.end(), reinterpret_cast<double*>(dst));
-          break;
-        default: {  // kBFloat16: round to nearest even
-          auto* o = reinterpret_cast<c10::BFloat16*>(dst);
-          for (int64_t i = 0; i < width; ++i) o[i] = c10::BFloat16(static_cast<float>(acc[i]));
-        }
-      }
+      write_row(acc.data(), r, width, out);
     }
   });
 }
@@ -133,9 +143,11 @@ torch::Tensor as_rows(const torch::Tensor& x) {
   return m.stride(1) == 1 ? m : m.contiguous();
 }
 
-// y [rows, width] = sum_t M_t x_t, M_t given as CSR triples (rowptr, col, value).
+// y [rows, width] = sum_t M_t x_t, M_t given as CSR triples (rowptr, col, value); or, with a
+// sink, each row of the sums handed to it (float sums: no double input).
 torch::Tensor multiply(const std::vector<torch::Tensor>& csr, const std::vector<torch::Tensor>& xs,
-                       int64_t rows, int64_t width, torch::ScalarType out) {
+                       int64_t rows, int64_t width, torch::ScalarType out,
+                       const RowSink* sink = nullptr) {
   RECORD_FUNCTION("gst::aggregate", std::vector<c10::IValue>());  // for profilers (benchmarks)
   std::vector<KernelTerm> terms;
   std::vector<torch::Tensor> keep;
@@ -148,11 +160,13 @@ torch::Tensor multiply(const std::vector<torch::Tensor>& csr, const std::vector<
                      csr[3 * t + 2].data_ptr<double>(), x.data_ptr(), x.scalar_type(), x.stride(0),
                      x.size(1)});
   }
-  torch::Tensor y = torch::empty({rows, width}, torch::TensorOptions().dtype(out));
+  GST_CHECK(sink == nullptr || !any_double, "aggregate_into: float or bfloat16 terms expected");
+  torch::Tensor y;
+  if (sink == nullptr) y = torch::empty({rows, width}, torch::TensorOptions().dtype(out));
   if (any_double)
-    run_kernel<double>(terms, rows, width, y);
+    run_kernel<double>(terms, rows, width, y, sink);
   else
-    run_kernel<float>(terms, rows, width, y);
+    run_kernel<float>(terms, rows, width, y, sink);
   return y;
 }
 
@@ -265,6 +279,19 @@ torch::Tensor aggregate(const std::vector<AggregationTerm>& terms, torch::Scalar
       AggregateFunction::apply(torch::TensorList(xs), forward_csr, backward_csr, rows, width, out)
           .at(0);
   return y.view(out_shape(terms));
+}
+
+void aggregate_into(const std::vector<AggregationTerm>& terms, const RowSink& sink) {
+  check_terms(terms);
+  GST_CHECK(!torch::GradMode::is_enabled() && terms[0].x.device().is_cpu(),
+            "aggregate_into is for CPU inference (no autograd)");
+  std::vector<torch::Tensor> xs, csr;
+  for (const AggregationTerm& t : terms) {
+    xs.push_back(t.x);
+    csr.insert(csr.end(), {t.matrix->rowptr, t.matrix->col, t.matrix->value});
+  }
+  const int64_t width = terms[0].x.numel() / std::max<int64_t>(terms[0].x.size(0), 1);
+  multiply(csr, xs, terms[0].matrix->rows, width, torch::kFloat, &sink);
 }
 
 torch::Tensor aggregate_reference(const std::vector<AggregationTerm>& terms,

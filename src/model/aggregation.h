@@ -52,6 +52,20 @@ struct AggregationTerm {
 // x may have more dimensions than two: all but the first are flattened (and restored on y).
 torch::Tensor aggregate(const std::vector<AggregationTerm>& terms, torch::ScalarType out);
 
+// Where an inference kernel fused onto the aggregation takes each row of the sums instead of a
+// plain write (model/activation.h): one pass over the rows where two would each read and write
+// them all. finish(r, sums) gets row r's C sums in float and may change them in place; rows are
+// finished in parallel, each once.
+class RowSink {
+ public:
+  virtual ~RowSink() = default;
+  virtual void finish(int64_t row, float* sums) const = 0;
+};
+
+// Inference on the CPU only (no autograd): sum_t A_t x_t with float or bfloat16 x_t, each row
+// handed to `sink`.
+void aggregate_into(const std::vector<AggregationTerm>& terms, const RowSink& sink);
+
 // The reference: the same sum with index_select + index_add_ (any device; tests).
 torch::Tensor aggregate_reference(const std::vector<AggregationTerm>& terms, torch::ScalarType out);
 

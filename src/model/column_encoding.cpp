@@ -1,5 +1,7 @@
 #include "model/column_encoding.h"
 
+#include <ATen/record_function.h>
+
 #include <algorithm>
 
 namespace gst {
@@ -102,6 +104,7 @@ OneHotColumns::OneHotColumns(const ColumnStats& stats) {
 }
 
 torch::Tensor OneHotColumns::encode(const torch::Tensor& x) const {
+  RECORD_FUNCTION("gst::OneHotColumns", std::vector<c10::IValue>());  // for profilers (benchmarks)
   std::vector<int64_t> shape = x.sizes().vec();
   shape.back() = width_;
   if (width_ == 0) return torch::zeros(shape, x.options());
@@ -131,6 +134,7 @@ ConfigMatch::ConfigMatch(const ColumnStats& node, const ColumnStats& config) {
 
 torch::Tensor ConfigMatch::encode(const torch::Tensor& config,
                                   const torch::Tensor& node_feat) const {
+  RECORD_FUNCTION("gst::ConfigMatch", std::vector<c10::IValue>());  // for profilers (benchmarks)
   const int64_t k = config.size(0), m = config.size(1);
   if (width() == 0) return torch::zeros({k, m, 0}, config.options());
   const torch::Device device = config.device();
@@ -146,6 +150,7 @@ NeighbourMatch::NeighbourMatch(const ColumnStats& config)
 
 torch::Tensor NeighbourMatch::encode(const torch::Tensor& config,
                                      const torch::Tensor& edges) const {
+  RECORD_FUNCTION("gst::NeighbourMatch", std::vector<c10::IValue>());  // for profilers (benchmarks)
   const int64_t k = config.size(0), m = config.size(1), nb = static_cast<int64_t>(blocks_.size());
   if (width() == 0 || edges.size(1) == 0) return torch::zeros({k, m, width()}, config.options());
   torch::Tensor blocks =
@@ -189,6 +194,8 @@ torch::Tensor LayoutAgreement::flags(const torch::Tensor& blocks, const torch::T
 torch::Tensor LayoutAgreement::encode(const torch::Tensor& config, const torch::Tensor& node_feat,
                                       const torch::Tensor& config_nodes,
                                       const torch::Tensor& edges) const {
+  RECORD_FUNCTION("gst::LayoutAgreement",
+                  std::vector<c10::IValue>());  // for profilers (benchmarks)
   const int64_t k = config.size(0), m = config.size(1), nb = static_cast<int64_t>(blocks_.size());
   if (width() == 0) return torch::zeros({k, m, 0}, config.options());
   const torch::TensorOptions ids = config_nodes.options();
@@ -224,6 +231,7 @@ OperandCopy::Edges OperandCopy::encode(const torch::Tensor& config, const torch:
                                        const torch::Tensor& config_nodes,
                                        const torch::Tensor& edges,
                                        const torch::Tensor& operand) const {
+  RECORD_FUNCTION("gst::OperandCopy", std::vector<c10::IValue>());  // for profilers (benchmarks)
   const int64_t k = config.size(0), m = config.size(1), nb = static_cast<int64_t>(blocks_.size());
   const torch::TensorOptions ids = config_nodes.options();
   torch::Tensor position =
@@ -310,6 +318,7 @@ void add_dim_fit(const torch::Tensor& picked, const torch::Tensor& dims,
 }  // namespace
 
 torch::Tensor DimFit::encode(const torch::Tensor& config, const torch::Tensor& node_feat) const {
+  RECORD_FUNCTION("gst::DimFit", std::vector<c10::IValue>());  // for profilers (benchmarks)
   const int64_t k = config.size(0), m = config.size(1);
   if (width() == 0) return torch::zeros({k, m, 0}, config.options());
   torch::Tensor picked = config.index_select(2, slot_index_.to(config.device()));  // [K, M, S]

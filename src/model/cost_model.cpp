@@ -1,5 +1,7 @@
 #include "model/cost_model.h"
 
+#include <ATen/record_function.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -7,6 +9,7 @@
 
 #include "common/errors.h"
 #include "model/activation.h"
+#include "model/row_pooling.h"
 
 namespace gst {
 
@@ -83,6 +86,38 @@ torch::Tensor pool_ranges(const torch::Tensor& h, const std::vector<int64_t>& of
 // [n, 1, W] (undefined when there is no mask).
 torch::Tensor rows_of(const torch::Tensor& mask, const torch::Tensor& rows) {
   return mask.defined() ? mask.index_select(0, rows).unsqueeze(1) : mask;
+}
+
+// Per segment, over its rows of R_L: the sum of the config effects d, the max of the states
+// base + d and with size weights w the weighted sum of d, [K, H] each (undefined for a segment
+// without rows). d [n_L, K, H], base [n_L, H] the rows' shared states, w [n_L] or undefined;
+// offsets [B + 1]: each segment's rows.
+struct SegmentPools {
+  std::vector<torch::Tensor> sum, max, weighted;
+};
+
+SegmentPools segment_pools(const torch::Tensor& d, const torch::Tensor& base,
+                           const torch::Tensor& w, const std::vector<int64_t>& offsets) {
+  SegmentPools out;
+  if (!torch::GradMode::is_enabled() && d.device().is_cpu() && d.scalar_type() == torch::kFloat) {
+    const RowPools pools = pool_rows(d, base, w, offsets);  // inference: one pass over d
+    out.sum = pools.sum.unbind(0);
+    out.max = pools.max.unbind(0);
+    if (w.defined()) out.weighted = pools.weighted.unbind(0);
+    return out;
+  }
+  const std::vector<int64_t> sizes = range_sizes(offsets);
+  const auto rows = d.split_with_sizes(sizes);
+  const auto states = (base.unsqueeze(1) + d).split_with_sizes(sizes);
+  std::vector<torch::Tensor> weighted;
+  if (w.defined()) weighted = (d * w.view({-1, 1, 1})).split_with_sizes(sizes);
+  for (size_t b = 0; b < sizes.size(); ++b) {
+    const bool any = sizes[b] > 0;
+    out.sum.push_back(any ? rows[b].sum(0) : torch::Tensor());
+    out.max.push_back(any ? states[b].amax(0) : torch::Tensor());
+    if (w.defined()) out.weighted.push_back(any ? weighted[b].sum(0) : torch::Tensor());
+  }
+  return out;
 }
 
 // A batch's edges on the host with every node's inverse in- and out-degree: what plans are built
@@ -437,6 +472,7 @@ torch::Tensor CostModelImpl::cost_of(const torch::Tensor& x) const {
 }
 
 torch::Tensor CostModelImpl::copy_sums(const SegmentBatch& batch, const torch::Tensor& columns) {
+  RECORD_FUNCTION("gst::copy_sums", std::vector<c10::IValue>());  // for profilers (benchmarks)
   if (!pool_copy_) return {};
   const OperandCopy::Edges copies = operand_copy_.encode(
       batch.config_feat, batch.node_feat, batch.config_nodes, batch.edges, batch.operand_index);
@@ -483,6 +519,7 @@ int64_t CostModelImpl::layer_width(int layer) const {
 bool CostModelImpl::residual(int layer) const { return layer_width(layer) == config_.hidden; }
 
 torch::Tensor CostModelImpl::node_inputs(const SegmentBatch& batch) {
+  RECORD_FUNCTION("gst::node_inputs", std::vector<c10::IValue>());  // for profilers (benchmarks)
   torch::Tensor feat =
       batch.node_feat.index_select(1, kept_columns_.to(batch.node_feat.device()));  // [N, F']
   // Shapes and sizes span orders of magnitude and costs depend on their ratios (padding to tile
@@ -516,6 +553,7 @@ int64_t CostModelImpl::layout_coded_width() const {
 }
 
 torch::Tensor CostModelImpl::config_inputs(const SegmentBatch& batch) const {
+  RECORD_FUNCTION("gst::config_inputs", std::vector<c10::IValue>());  // for profilers (benchmarks)
   const torch::Tensor& config = batch.config_feat;
   torch::Tensor node_feat = batch.node_feat.index_select(0, batch.config_nodes);
   if (task_ == Task::Tile)
@@ -611,7 +649,8 @@ torch::Tensor CostModelImpl::segment_embeddings(const SegmentBatch& batch) {
   torch::Tensor weight = pool_weights(x);         // [N] or undefined
   torch::Tensor columns = column_weights(batch);  // [N, S] or undefined
   torch::Tensor mask = dropout_mask(n, config_.projection, batch.node_feat.options());
-  States states{input_post(z, mask), {}};  // s: [N, P]
+  States states;
+  states.s = input_post(z, mask);  // [N, P]
   if (plan.nodes[0].numel() == 0)
     return unconfigured_embeddings(batch, plan, states.s, weight, columns);
   torch::Tensor config =
@@ -660,6 +699,7 @@ torch::Tensor CostModelImpl::direct_map(const torch::Tensor& config) {
 }
 
 torch::Tensor CostModelImpl::direct_costs(const Plan& plan, const torch::Tensor& config) {
+  RECORD_FUNCTION("gst::direct_costs", std::vector<c10::IValue>());  // for profilers (benchmarks)
   if (!pool_direct_) return {};
   torch::Tensor rows = torch::arange(config.size(0), plan.nodes[0].options());
   for (const torch::Tensor& moves : plan.self_pos) rows = moves.index_select(0, rows);
@@ -669,50 +709,59 @@ torch::Tensor CostModelImpl::direct_costs(const Plan& plan, const torch::Tensor&
 }
 
 // Per config: zp = zs + W_self d (own rows) + mean of W_in d / W_out d over changed neighbours.
-torch::Tensor CostModelImpl::delta_pre(int layer, const Plan& plan, const torch::Tensor& zs,
-                                       const torch::Tensor& d, int64_t k) {
+std::vector<AggregationTerm> CostModelImpl::delta_terms(int layer, const Plan& plan,
+                                                        const torch::Tensor& zs,
+                                                        const torch::Tensor& x) const {
   const int l = layer;
-  GST_CHECK(d.size(1) == k, "delta_pre: {} configs in d, expected {}", d.size(1), k);
-  torch::Tensor x = d.to(matmul_dtype(precision_, d.scalar_type()));  // [n_{l-1}, K, H_in]
   std::vector<AggregationTerm> terms = {{&plan.delta_self[l], linear_low(layer_self_[l], x, false)},
                                         {&plan.delta_shared[l], zs}};
   if (config_.message_passing) {
     terms.push_back({&plan.delta_in[l], linear_low(layer_in_[l], x, false)});
     terms.push_back({&plan.delta_out[l], linear_low(layer_out_[l], x, false)});
   }
-  return aggregate(terms, zs.scalar_type());  // [n_l, K, H]
+  return terms;
 }
 
 CostModelImpl::States CostModelImpl::layer_step(int layer, const Plan& plan, const States& in,
                                                 int64_t k) {
+  GST_CHECK(in.d.size(1) == k, "layer_step: {} configs in d, expected {}", in.d.size(1), k);
   const torch::Tensor& rows = plan.nodes[layer + 1];
   torch::Tensor mask = dropout_mask(in.s.size(0), config_.hidden, in.s.options());
   torch::Tensor zs = layer_pre(layer, in.s, plan.edges);  // [N, H], the shared pre-activation
   torch::Tensor post_s = layer_post(layer, zs, mask);
   States out;
   out.s = residual(layer) ? in.s + post_s : post_s;
-  out.d = delta_pre(layer, plan, zs, in.d, k);  // [n_l, K, H]
-  if (!torch::GradMode::is_enabled() && !mask.defined() && out.d.device().is_cpu() &&
-      out.d.scalar_type() == torch::kFloat) {  // inference: one pass over the rows
-    RowsPost post;
-    post.slope = layer_prelu_[layer];
-    post.shared = post_s;
-    post.rows = rows;
-    if (!layer_norm_.empty()) {
-      const torch::nn::LayerNorm& norm = layer_norm_[layer];
-      post.norm_weight = norm->weight;
-      post.norm_bias = norm->bias;
-      post.eps = norm->options.eps();
-    }
-    if (residual(layer)) {
-      post.residual = in.d;
-      post.residual_pos = plan.self_pos[layer];
-    }
-    post_minus_shared_(out.d, post);
+  const torch::ScalarType low = matmul_dtype(precision_, in.d.scalar_type());
+  // [n_{l-1}, K, H_in]: the inference pass of the layer before may have written it already.
+  const torch::Tensor x = in.d_low.defined() ? in.d_low : in.d.to(low);
+  if (torch::GradMode::is_enabled() || mask.defined() || !in.d.device().is_cpu() ||
+      zs.scalar_type() != torch::kFloat) {
+    out.d = aggregate(delta_terms(layer, plan, zs, x), zs.scalar_type());  // [n_l, K, H]
+    out.d =
+        layer_post(layer, out.d, rows_of(mask, rows)) - post_s.index_select(0, rows).unsqueeze(1);
+    if (residual(layer)) out.d.index_add_(0, plan.self_pos[layer], in.d);
     return out;
   }
-  out.d = layer_post(layer, out.d, rows_of(mask, rows)) - post_s.index_select(0, rows).unsqueeze(1);
-  if (residual(layer)) out.d.index_add_(0, plan.self_pos[layer], in.d);
+  // Inference: the layer's post fused onto the aggregation, one pass over the rows.
+  RowsPost post;
+  post.slope = layer_prelu_[layer];
+  post.shared = post_s;
+  post.rows = rows;
+  if (!layer_norm_.empty()) {
+    const torch::nn::LayerNorm& norm = layer_norm_[layer];
+    post.norm_weight = norm->weight;
+    post.norm_bias = norm->bias;
+    post.eps = norm->options.eps();
+  }
+  if (residual(layer)) {
+    post.residual = in.d;
+    post.residual_pos = plan.self_pos[layer];
+  }
+  const bool next_low = layer + 1 < config_.layers && low == torch::kBFloat16;
+  LayerRowsPost pass(post, k, next_low);
+  aggregate_into(delta_terms(layer, plan, zs, x), pass);
+  out.d = pass.out();
+  out.d_low = pass.low();
   return out;
 }
 
@@ -721,24 +770,21 @@ torch::Tensor CostModelImpl::readout(const SegmentBatch& batch, const Plan& plan
                                      const States& states, const torch::Tensor& weight,
                                      const torch::Tensor& columns, const torch::Tensor& direct,
                                      const torch::Tensor& copies) {
+  RECORD_FUNCTION("gst::readout", std::vector<c10::IValue>());  // for profilers (benchmarks)
   const torch::Tensor &s = states.s, &d = states.d;
   const int64_t k = batch.num_configs;
   const torch::Tensor& last = plan.nodes[config_.layers];
-  torch::Tensor per_config = s.index_select(0, last).unsqueeze(1) + d;  // [n_L, K, H]
+  torch::Tensor last_weight = weight.defined() ? weight.index_select(0, last) : weight;
+  const SegmentPools pools =
+      segment_pools(d, s.index_select(0, last), last_weight, plan.last_offsets);
   torch::Tensor shared_for_max =
       s.masked_fill(plan.shared_mask, -std::numeric_limits<float>::infinity());
   const std::vector<int64_t> sizes = range_sizes(batch.segment_offsets);
   const std::vector<int64_t> row_sizes = range_sizes(plan.last_offsets);
   const auto shared_nodes = s.split_with_sizes(sizes);
   const auto shared_for_max_nodes = shared_for_max.split_with_sizes(sizes);
-  const auto changed_rows = d.split_with_sizes(row_sizes);
-  const auto per_config_rows = per_config.split_with_sizes(row_sizes);
-  // Size pooling of layout: the size-weighted sum of the config effect d on the R_L rows.
-  std::vector<torch::Tensor> weighted_rows, total_weights;
-  if (weight.defined()) {
-    weighted_rows = (d * weight.index_select(0, last).view({-1, 1, 1})).split_with_sizes(row_sizes);
-    total_weights = weight.split_with_sizes(sizes);
-  }
+  std::vector<torch::Tensor> total_weights;
+  if (weight.defined()) total_weights = weight.split_with_sizes(sizes);
   // Column pooling: each row's costs [n_L, K, C] and its column weights [n_L, S], per segment.
   std::vector<torch::Tensor> row_costs, row_columns;
   torch::Tensor totals;  // [B, S]
@@ -762,11 +808,11 @@ torch::Tensor CostModelImpl::readout(const SegmentBatch& batch, const Plan& plan
       out.push_back(torch::cat(parts).expand({k, -1}));
       continue;
     }
-    torch::Tensor mean = (shared_sum + changed_rows[b].sum(0)) / sizes[b];  // [K, H]
-    torch::Tensor max = torch::maximum(per_config_rows[b].amax(0), shared_max);
+    torch::Tensor mean = (shared_sum + pools.sum[b]) / sizes[b];  // [K, H]
+    torch::Tensor max = torch::maximum(pools.max[b], shared_max);
     std::vector<torch::Tensor> parts = {mean, max};
     if (weight.defined()) {
-      parts.push_back(weighted_rows[b].sum(0));
+      parts.push_back(pools.weighted[b]);
       parts.push_back(total_weights[b].sum().expand({k, 1}));
     }
     if (columns.defined()) {

@@ -124,7 +124,13 @@ class CostModelImpl : public torch::nn::Module {
   // effect on the rows of R_l [n_l, K, H] (zero on every other node).
   struct States {
     torch::Tensor s, d;
+    torch::Tensor d_low;  // d in bf16 where an inference pass wrote it (else undefined)
   };
+  // The terms of layer `layer`'s per-config pre-activation on R_l: zs [N, H] (shared) plus W d
+  // scattered along the plan's edges, [n_l, K, H] once aggregated.
+  // x: the per-config states d of R_{l-1} in the matmul dtype, [n_{l-1}, K', H_in] (K' configs).
+  std::vector<AggregationTerm> delta_terms(int layer, const Plan& plan, const torch::Tensor& zs,
+                                           const torch::Tensor& x) const;
   // A batch without configurable nodes: s through every layer, pooled once for all K configs.
   // weight: learned size weights [N]; columns: column weights [N, S] (either may be undefined).
   torch::Tensor unconfigured_embeddings(const SegmentBatch& batch, const Plan& plan,
@@ -135,10 +141,7 @@ class CostModelImpl : public torch::nn::Module {
   // [n_0, K, P].
   torch::Tensor input_delta(const Plan& plan, const torch::Tensor& z, const torch::Tensor& s,
                             const torch::Tensor& config, const torch::Tensor& mask);
-  // Layer `layer`'s per-config pre-activation on R_l: zs [N, H] (shared) plus W d scattered along
-  // the plan's edges: [n_l, K, H].
-  torch::Tensor delta_pre(int layer, const Plan& plan, const torch::Tensor& zs,
-                          const torch::Tensor& d, int64_t k);
+
   // One SAGE layer on s (once) and d (per config).
   States layer_step(int layer, const Plan& plan, const States& in, int64_t k);
   // Per segment: mean and max (and the size-weighted sum of d) over its shared nodes, once, and

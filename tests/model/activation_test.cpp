@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <numeric>
+#include <vector>
+
 #include "common/errors.h"
 
 namespace gst {
@@ -38,7 +41,18 @@ TEST(PreluChannels, EqualsTorchPrelu) {
   }
 }
 
-TEST(PostMinusShared, EqualsTheSeparateOps) {
+// The post applied to z [R, K, C] through the aggregation it is fused onto (an identity gather).
+LayerRowsPost post_of(const torch::Tensor& z, const RowsPost& post, bool low_copy) {
+  const int64_t rows = z.size(0);
+  std::vector<int64_t> ids(rows);
+  std::iota(ids.begin(), ids.end(), 0);
+  const SparseRows identity = SparseRows::gather(rows, ids);
+  LayerRowsPost pass(post, z.size(1), low_copy);
+  aggregate_into({{&identity, z}}, pass);
+  return pass;
+}
+
+TEST(LayerRowsPost, EqualsTheSeparateOps) {
   torch::NoGradGuard no_grad;
   torch::manual_seed(7);
   for (int64_t c : {13, 128}) {
@@ -60,27 +74,29 @@ TEST(PostMinusShared, EqualsTheSeparateOps) {
           post.residual = torch::randn({20, k, c});
         }
         const torch::Tensor expected = reference(z, post);
-        post_minus_shared_(z, post);
-        EXPECT_LT((z - expected).abs().max().item<double>(), 2e-5)
+        const LayerRowsPost pass = post_of(z, post, true);
+        EXPECT_LT((pass.out() - expected).abs().max().item<double>(), 2e-5)
             << "width " << c << " norm " << norm << " residual " << residual;
+        // The bf16 copy is the float result rounded as LibTorch rounds it.
+        EXPECT_TRUE(torch::equal(pass.low(), pass.out().to(torch::kBFloat16)));
+        EXPECT_FALSE(post_of(z, post, false).low().defined());
       }
     }
   }
 }
 
-TEST(PostMinusShared, RefusesAutogradAndRowsOutOfRange) {
+TEST(LayerRowsPost, RefusesAutogradAndRowsOutOfRange) {
   RowsPost post;
   post.slope = torch::rand({4});
   post.shared = torch::randn({3, 4});
   post.rows = torch::tensor({0, 3}, torch::kLong);
-  torch::Tensor z = torch::randn({2, 2, 4});
-  EXPECT_THROW(post_minus_shared_(z, post), Error);  // autograd on
+  EXPECT_THROW(LayerRowsPost(post, 2, false), Error);  // autograd on
   torch::NoGradGuard no_grad;
-  EXPECT_THROW(post_minus_shared_(z, post), Error);  // row 3 of 3
+  EXPECT_THROW(LayerRowsPost(post, 2, false), Error);  // row 3 of 3
   post.rows = torch::tensor({0, 2}, torch::kLong);
   post.residual = torch::randn({2, 2, 4});
   post.residual_pos = torch::tensor({1, 1}, torch::kLong);
-  EXPECT_THROW(post_minus_shared_(z, post), Error);  // a position twice
+  EXPECT_THROW(LayerRowsPost(post, 2, false), Error);  // a position twice
 }
 
 }  // namespace

@@ -177,9 +177,9 @@ TEST(CostModel, SharedEqualsReplicatedInFloat) {
                                   false, 1e-3);
 }
 
-// Without autograd each layer's per-config rows go through one fused pass (post_minus_shared_):
-// the same embeddings as with autograd on, with and without LayerNorm, residual connections from
-// the first layer (projection = hidden) or not, and in both precisions.
+// Without autograd each layer's per-config rows go through one fused pass (LayerRowsPost, fused
+// onto the aggregation): the same embeddings as with autograd on, with and without LayerNorm,
+// residual connections from the first layer (projection = hidden) or not, and in both precisions.
 TEST(CostModel, InferencePassEqualsTheAutogradPath) {
   torch::manual_seed(3);
   std::mt19937_64 rng(3);

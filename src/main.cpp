@@ -1,14 +1,12 @@
 // The `gst` command: parses the subcommand and turns any exception into a message and exit code.
-#include <malloc.h>
-
 #include <CLI/CLI.hpp>
-#include <climits>
 #include <cstdlib>
 #include <iostream>
 
 #include "comm/communicator.h"
 #include "commands.h"
 #include "common/errors.h"
+#include "common/heap_policy.h"
 #include "common/library_order.h"
 #include "common/log.h"
 
@@ -30,11 +28,7 @@ int main(int argc, char** argv) {
     std::cerr << "gst: error: " << e.what() << "\n";
     return 1;
   }
-  // Training allocates and frees the same large tensors every step; glibc would hand each one
-  // fresh zeroed pages via mmap and return them on free, which costs more than the math. Keep
-  // them in the heap for reuse (peak RSS is unchanged; it is simply not returned early).
-  mallopt(M_MMAP_MAX, 0);
-  mallopt(M_TRIM_THRESHOLD, INT_MAX);
+  gst::keep_freed_memory_in_heap();
   CLI::App app{"gst: learned cost models for ML compilers, trained with Graph Segment Training"};
   app.require_subcommand(1);
   std::string log_level = "info";

@@ -6,7 +6,6 @@
 // for these shapes), and the share of a GST step in matrix products, aggregation, the history
 // table and gradient sync (world size 1). --dump-npz writes the batch and initial weights for the
 // PyTorch version (gst_step_bench.py).
-#include <malloc.h>
 #include <sys/resource.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 
@@ -16,7 +15,6 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
-#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -25,6 +23,7 @@
 #include "comm/gradient_sync.h"
 #include "comm/mpi_communicator.h"
 #include "common/enum_names.h"
+#include "common/heap_policy.h"
 #include "data/npz.h"
 #include "data/synth.h"
 #include "model/cost_model.h"
@@ -378,18 +377,13 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "torch thread counts")->capture_default_str();
   app.add_option("--precision", o.precisions, "fp32 and/or bf16")->capture_default_str();
   app.add_flag("--system-malloc", o.system_malloc,
-               "keep glibc's default of returning large blocks to the kernel");
+               "keep glibc's default of returning freed memory to the kernel");
   app.add_option("--dump-npz", o.dump_npz, "write the benchmarked batch to this .npz");
   app.add_option("--profile-top", o.profile_top, "print the N most expensive ops of a step");
   app.add_flag("--skip-replicated", o.skip_replicated, "time the shared path only (profiling)");
   CLI11_PARSE(app, argc, argv);
-  if (!o.system_malloc) {
-    // Step tensors are tens of MB: by default glibc maps each one fresh and unmaps it on free,
-    // so every step page-faults and zeroes gigabytes. Keeping freed memory in the heap removes
-    // that (about 2x on a training step here).
-    mallopt(M_MMAP_MAX, 0);
-    mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
-  }
+  // gst's heap policy (common/heap_policy.h); --system-malloc shows its worth.
+  if (!o.system_malloc) keep_freed_memory_in_heap();
 
   std::vector<Segment> segments;
   for (int64_t g = 0; g < o.graphs; ++g) {

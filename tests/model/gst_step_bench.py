@@ -177,11 +177,11 @@ def load(path):
 
 
 def keep_freed_memory():
-    """What gst_step_bench does at start: no fresh mmap per large tensor, no trimming on free."""
+    """What gst does at start (common/heap_policy.h): no fresh mmap per large tensor, no trimming."""
     libc = ctypes.CDLL("libc.so.6")
     m_trim_threshold, m_mmap_max = -1, -4
     libc.mallopt(m_mmap_max, 0)
-    libc.mallopt(m_trim_threshold, 2**31 - 1)
+    libc.mallopt(m_trim_threshold, -1)  # -1: never (2**31 - 1 still trims past 2 GiB free)
 
 
 def main():

@@ -3,6 +3,7 @@
 #include <ATen/record_function.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace gst {
 namespace {
@@ -81,6 +82,21 @@ std::vector<std::pair<int64_t, int64_t>> held_layout_runs(const ColumnStats& nod
   for (int64_t s = 0; s < static_cast<int64_t>(config.columns()) / kLayoutBlock * kLayoutBlock; ++s)
     highest = std::max(highest, config.max[s]);
   return block_runs(dim_index_columns(node, highest));
+}
+
+// Whether the encoders' CPU loops can read these: float features on the CPU.
+bool cpu_loop_applies(const torch::Tensor& config, const torch::Tensor& node_feat) {
+  return config.device().is_cpu() && config.scalar_type() == torch::kFloat &&
+         node_feat.scalar_type() == torch::kFloat;
+}
+
+// Each of `nodes` nodes' position among the configurable ones ([M] ids), -1 for the others.
+std::vector<int64_t> config_positions(const torch::Tensor& config_nodes, int64_t nodes) {
+  const torch::Tensor ids = config_nodes.contiguous();
+  const int64_t* id = ids.data_ptr<int64_t>();
+  std::vector<int64_t> position(static_cast<size_t>(nodes), -1);
+  for (int64_t m = 0; m < ids.numel(); ++m) position[id[m]] = m;
+  return position;
 }
 
 }  // namespace
@@ -191,11 +207,61 @@ torch::Tensor LayoutAgreement::flags(const torch::Tensor& blocks, const torch::T
   return torch::stack(parts, 3).reshape({k, p, width() / 3}).to(blocks.scalar_type());
 }
 
+void LayoutAgreement::add_flags(const float* config_row, const float* feat, float* out) const {
+  const auto runs = static_cast<int64_t>(runs_.size());
+  for (size_t b = 0; b < blocks_.size(); ++b) {
+    const float* block = config_row + blocks_[b] * kLayoutBlock;
+    if (!(block[0] >= 0)) continue;  // absent: equals nothing
+    float* flag = out + static_cast<int64_t>(b) * 2 * runs;
+    for (const auto& [first, length] : runs_) {
+      flag[0] += static_cast<float>(std::equal(block, block + length, feat + first));
+      flag[1] += static_cast<float>(block[0] == feat[first]);
+      flag += 2;
+    }
+  }
+}
+
 torch::Tensor LayoutAgreement::encode(const torch::Tensor& config, const torch::Tensor& node_feat,
                                       const torch::Tensor& config_nodes,
                                       const torch::Tensor& edges) const {
   RECORD_FUNCTION("gst::LayoutAgreement",
                   std::vector<c10::IValue>());  // for profilers (benchmarks)
+  if (width() == 0 || !cpu_loop_applies(config, node_feat))
+    return encode_with_tensor_ops(config, node_feat, config_nodes, edges);
+  const int64_t k = config.size(0), m = config.size(1), c = config.size(2);
+  const int64_t f = node_feat.size(1), part = width() / 3;
+  const std::vector<int64_t> position = config_positions(config_nodes, node_feat.size(0));
+  // Per configurable node, its in-neighbours and its out-neighbours.
+  std::vector<std::vector<int64_t>> in(m), out(m);
+  const torch::Tensor pairs = edges.contiguous();
+  const int64_t e = pairs.size(1);
+  const int64_t* src = pairs.data_ptr<int64_t>();
+  const int64_t* dst = src + e;
+  for (int64_t i = 0; i < e; ++i) {
+    if (position[dst[i]] >= 0) in[position[dst[i]]].push_back(src[i]);
+    if (position[src[i]] >= 0) out[position[src[i]]].push_back(dst[i]);
+  }
+  const torch::Tensor rows = config.contiguous(), feat = node_feat.contiguous();
+  const torch::Tensor ids = config_nodes.contiguous();
+  torch::Tensor result = torch::zeros({k, m, width()}, config.options());
+  const float* row = rows.data_ptr<float>();
+  const float* ft = feat.data_ptr<float>();
+  const int64_t* node = ids.data_ptr<int64_t>();
+  float* o = result.data_ptr<float>();
+  for (int64_t i = 0; i < k * m; ++i, row += c, o += width()) {
+    add_flags(row, ft + node[i % m] * f, o);
+    for (int64_t u : in[i % m]) add_flags(row, ft + u * f, o + part);
+    for (int64_t v : out[i % m]) add_flags(row, ft + v * f, o + 2 * part);
+    // log1p: 0 stays 0, and a node with hundreds of neighbours stays in range.
+    for (int64_t j = part; j < 3 * part; ++j) o[j] = std::log1p(o[j]);
+  }
+  return result;
+}
+
+torch::Tensor LayoutAgreement::encode_with_tensor_ops(const torch::Tensor& config,
+                                                      const torch::Tensor& node_feat,
+                                                      const torch::Tensor& config_nodes,
+                                                      const torch::Tensor& edges) const {
   const int64_t k = config.size(0), m = config.size(1), nb = static_cast<int64_t>(blocks_.size());
   if (width() == 0) return torch::zeros({k, m, 0}, config.options());
   const torch::TensorOptions ids = config_nodes.options();
@@ -227,11 +293,71 @@ int64_t OperandCopy::width() const {
   return kPositions * nb * (1 + 2 * nb * static_cast<int64_t>(runs_.size()));
 }
 
+void OperandCopy::edge_flags(const float* asked, const float* written, const float* feat,
+                             int64_t position, float* out) const {
+  const auto nb = static_cast<int64_t>(blocks_.size());
+  auto put = [&](int64_t flag) { out[flag * kPositions + position] = 1; };
+  for (int64_t a = 0; a < nb; ++a) {
+    const float* want = asked + blocks_[a] * kLayoutBlock;
+    if (!(want[0] >= 0)) continue;  // an operand layout left unset asks nothing
+    put(a);
+    int64_t base = nb + a * nb;  // run r's equal flags at base + 2 r nb^2, minor-most ones + nb^2
+    for (const auto& [first, length] : runs_) {
+      for (int64_t w = 0; w < nb; ++w) {
+        const float* block = written ? written + blocks_[w] * kLayoutBlock : nullptr;
+        const float* writes = block && block[0] >= 0 ? block : feat + first;
+        if (std::equal(want, want + length, writes)) put(base + w);
+        if (want[0] == writes[0]) put(base + nb * nb + w);
+      }
+      base += 2 * nb * nb;
+    }
+  }
+}
+
 OperandCopy::Edges OperandCopy::encode(const torch::Tensor& config, const torch::Tensor& node_feat,
                                        const torch::Tensor& config_nodes,
                                        const torch::Tensor& edges,
                                        const torch::Tensor& operand) const {
   RECORD_FUNCTION("gst::OperandCopy", std::vector<c10::IValue>());  // for profilers (benchmarks)
+  if (width() == 0 || !cpu_loop_applies(config, node_feat))
+    return encode_with_tensor_ops(config, node_feat, config_nodes, edges, operand);
+  const int64_t k = config.size(0), m = config.size(1), c = config.size(2);
+  const int64_t f = node_feat.size(1);
+  const std::vector<int64_t> position = config_positions(config_nodes, node_feat.size(0));
+  const torch::Tensor pairs = edges.contiguous(), ranks = operand.contiguous();
+  const int64_t e = pairs.size(1);
+  const int64_t* src = pairs.data_ptr<int64_t>();
+  const int64_t* dst = src + e;
+  const int64_t* rank = ranks.data_ptr<int64_t>();
+  std::vector<int64_t> rows;  // edges into a configurable node
+  for (int64_t i = 0; i < e; ++i) {
+    if (position[dst[i]] >= 0) rows.push_back(i);
+  }
+  const auto p = static_cast<int64_t>(rows.size());
+  Edges out;
+  out.rows = torch::tensor(rows, config_nodes.options());
+  out.flags = torch::zeros({k, p, width()}, config.options());
+  const torch::Tensor values = config.contiguous(), feat = node_feat.contiguous();
+  const float* cfg = values.data_ptr<float>();
+  const float* ft = feat.data_ptr<float>();
+  float* flags = out.flags.data_ptr<float>();
+  for (int64_t kk = 0; kk < k; ++kk) {
+    const float* configs = cfg + kk * m * c;
+    for (int64_t i : rows) {
+      const int64_t producer = position[src[i]];
+      edge_flags(configs + position[dst[i]] * c, producer >= 0 ? configs + producer * c : nullptr,
+                 ft + src[i] * f, std::min(rank[i], kPositions - 1), flags);
+      flags += width();
+    }
+  }
+  return out;
+}
+
+OperandCopy::Edges OperandCopy::encode_with_tensor_ops(const torch::Tensor& config,
+                                                       const torch::Tensor& node_feat,
+                                                       const torch::Tensor& config_nodes,
+                                                       const torch::Tensor& edges,
+                                                       const torch::Tensor& operand) const {
   const int64_t k = config.size(0), m = config.size(1), nb = static_cast<int64_t>(blocks_.size());
   const torch::TensorOptions ids = config_nodes.options();
   torch::Tensor position =

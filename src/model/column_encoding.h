@@ -92,15 +92,21 @@ class LayoutAgreement {
   LayoutAgreement(const ColumnStats& node, const ColumnStats& config);
 
   // config: [K, M, 18], node_feat: [N, 140] of the batch, config_nodes: [M] ids in N, edges:
-  // [2, E] ids in N -> [K, M, width()].
+  // [2, E] ids in N -> [K, M, width()]. On the CPU one loop over configs and nodes; elsewhere
+  // encode_with_tensor_ops, which tests compare it with.
   torch::Tensor encode(const torch::Tensor& config, const torch::Tensor& node_feat,
                        const torch::Tensor& config_nodes, const torch::Tensor& edges) const;
+  torch::Tensor encode_with_tensor_ops(const torch::Tensor& config, const torch::Tensor& node_feat,
+                                       const torch::Tensor& config_nodes,
+                                       const torch::Tensor& edges) const;
   int64_t width() const { return 6 * static_cast<int64_t>(blocks_.size() * runs_.size()); }
 
  private:
   // [K, P, 2 blocks runs] flags of config rows `rows` (positions in M) against nodes `nodes`.
   torch::Tensor flags(const torch::Tensor& blocks, const torch::Tensor& node_feat,
                       const torch::Tensor& rows, const torch::Tensor& nodes) const;
+  // Adds the 2 blocks runs flags of one config row against one node's features to `out`.
+  void add_flags(const float* config_row, const float* feat, float* out) const;
 
   std::vector<int64_t> blocks_;
   std::vector<std::pair<int64_t, int64_t>> runs_;  // first column, length (<= kLayoutBlock)
@@ -128,13 +134,24 @@ class OperandCopy {
     torch::Tensor flags;  // [K, P, width()]
   };
   // config: [K, M, 18], node_feat: [N, 140] of the batch, config_nodes: [M] ids in N, edges:
-  // [2, E] ids in N, operand: [E] each edge's rank among its target's in-edges.
+  // [2, E] ids in N, operand: [E] each edge's rank among its target's in-edges. On the CPU one
+  // loop over configs and edges; elsewhere encode_with_tensor_ops, which tests compare it with.
   Edges encode(const torch::Tensor& config, const torch::Tensor& node_feat,
                const torch::Tensor& config_nodes, const torch::Tensor& edges,
                const torch::Tensor& operand) const;
+  Edges encode_with_tensor_ops(const torch::Tensor& config, const torch::Tensor& node_feat,
+                               const torch::Tensor& config_nodes, const torch::Tensor& edges,
+                               const torch::Tensor& operand) const;
   int64_t width() const;
 
  private:
+  // The flags of one position (width() / kPositions of them), flag f written at f kPositions.
+  int64_t position_flags() const { return width() / kPositions; }
+  // The flags of one edge: the consumer's config row `asked`, the producer's `written` (null where
+  // it is not configurable) and features `feat`, into `out` at operand position `position`.
+  void edge_flags(const float* asked, const float* written, const float* feat, int64_t position,
+                  float* out) const;
+
   std::vector<int64_t> blocks_;
   std::vector<std::pair<int64_t, int64_t>> runs_;  // first column, length (<= kLayoutBlock)
   torch::Tensor slot_index_;                       // [blocks x 6] config columns of the blocks

@@ -20,6 +20,32 @@ ColumnStats stats(std::vector<float> min, std::vector<float> max, std::vector<ui
   return c;
 }
 
+// A random layout batch whose config values often meet the layouts the nodes hold: N nodes with
+// a rank, held layout runs in columns 1-3 and 5-6 (values -1..3) and a size; M of them
+// configurable (18 config columns, values -1..3); E random edges and their operand ranks.
+struct RandomLayoutBatch {
+  ColumnStats node, config;
+  torch::Tensor config_feat, node_feat, config_nodes, edges, operand;
+};
+
+RandomLayoutBatch random_layout_batch(int64_t k, int64_t n, int64_t m, int64_t e, uint64_t seed) {
+  torch::manual_seed(seed);
+  RandomLayoutBatch b;
+  b.node = stats({1, -1, -1, -1, 0, -1, -1}, {4, 3, 3, 3, 5000, 3, 3}, {1, 1, 1, 1, 1, 1, 1},
+                 {1, 1, 1, 1, 1, 1, 1});
+  b.config =
+      stats(std::vector<float>(kLayoutConfigDim, -1), std::vector<float>(kLayoutConfigDim, 3),
+            std::vector<uint8_t>(kLayoutConfigDim, 1), std::vector<float>(kLayoutConfigDim, 1));
+  b.node_feat = torch::randint(-1, 4, {n, 7}).to(torch::kFloat);
+  b.config_feat = torch::randint(-1, 4, {k, m, kLayoutConfigDim}).to(torch::kFloat);
+  b.config_nodes = torch::randperm(n, torch::kInt64).narrow(0, 0, m);
+  b.edges = torch::randint(0, n, {2, e}, torch::kInt64);
+  std::vector<int64_t> seen(n, 0), rank;
+  for (int64_t i = 0; i < e; ++i) rank.push_back(seen[b.edges[1][i].item<int64_t>()]++);
+  b.operand = torch::tensor(rank, torch::kInt64);
+  return b;
+}
+
 TEST(OneHotColumns, PicksSmallWholeNumberColumnsAndCodesUnseenValues) {
   // Columns: coded -1..2; measured; constant; whole numbers too large; coded 0..1.
   ColumnStats c = stats({-1, 0, 3, 0, 0}, {2, 9, 3, 5000, 1}, {1, 0, 1, 1, 1}, {1, 1, 0, 1, 1});
@@ -169,6 +195,37 @@ TEST(OperandCopy, ComparesAskedOperandLayoutsWithWhatProducersWrite) {
   // 1's block 1, (1, 0), is set and is what 1 "writes" as a block-1 layout.
   EXPECT_TRUE(e.flags[0][2].equal(at(0, {1, 1, 1, 0, 1, 0, 1, 0, 1, 0})));
   EXPECT_EQ(OperandCopy(node, ColumnStats{}).width(), 0);
+}
+
+TEST(LayoutAgreement, CpuLoopMatchesTensorOps) {
+  for (uint64_t seed : {0, 1, 2}) {
+    RandomLayoutBatch b = random_layout_batch(3, 40, 15, 90, seed);
+    LayoutAgreement agreement(b.node, b.config);
+    ASSERT_EQ(agreement.width(), 6 * 3 * 2);
+    torch::Tensor loop = agreement.encode(b.config_feat, b.node_feat, b.config_nodes, b.edges);
+    EXPECT_GT(loop.count_nonzero().item<int64_t>(), loop.numel() / 20);  // matches happen
+    EXPECT_TRUE(loop.allclose(
+        agreement.encode_with_tensor_ops(b.config_feat, b.node_feat, b.config_nodes, b.edges)));
+    torch::Tensor none = torch::zeros({2, 0}, torch::kInt64);
+    EXPECT_TRUE(agreement.encode(b.config_feat, b.node_feat, b.config_nodes, none)
+                    .equal(agreement.encode_with_tensor_ops(b.config_feat, b.node_feat,
+                                                            b.config_nodes, none)));
+  }
+}
+
+TEST(OperandCopy, CpuLoopMatchesTensorOps) {
+  for (uint64_t seed : {0, 1, 2}) {
+    RandomLayoutBatch b = random_layout_batch(3, 40, 15, 90, seed);
+    OperandCopy copy(b.node, b.config);
+    ASSERT_EQ(copy.width(), 3 * 3 * (1 + 2 * 3 * 2));
+    OperandCopy::Edges loop =
+        copy.encode(b.config_feat, b.node_feat, b.config_nodes, b.edges, b.operand);
+    OperandCopy::Edges ops =
+        copy.encode_with_tensor_ops(b.config_feat, b.node_feat, b.config_nodes, b.edges, b.operand);
+    EXPECT_TRUE(loop.rows.equal(ops.rows));
+    EXPECT_GT(loop.flags.count_nonzero().item<int64_t>(), loop.flags.numel() / 50);
+    EXPECT_TRUE(loop.flags.equal(ops.flags));
+  }
 }
 
 TEST(DimFit, PicksTheMinorDimsFromTheShapeRunAndTheirTilePadding) {

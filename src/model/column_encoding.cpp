@@ -151,6 +151,27 @@ ConfigMatch::ConfigMatch(const ColumnStats& node, const ColumnStats& config) {
 torch::Tensor ConfigMatch::encode(const torch::Tensor& config,
                                   const torch::Tensor& node_feat) const {
   RECORD_FUNCTION("gst::ConfigMatch", std::vector<c10::IValue>());  // for profilers (benchmarks)
+  if (width() == 0 || !cpu_loop_applies(config, node_feat))
+    return encode_with_tensor_ops(config, node_feat);
+  const int64_t k = config.size(0), m = config.size(1), c = config.size(2);
+  const int64_t f = node_feat.size(1);
+  const torch::Tensor rows = config.contiguous(), feat = node_feat.contiguous();
+  torch::Tensor result = torch::zeros({k, m, width()}, config.options());
+  const float* row = rows.data_ptr<float>();
+  float* o = result.data_ptr<float>();
+  for (int64_t i = 0; i < k * m; ++i, row += c) {
+    const float* own = feat.data_ptr<float>() + (i % m) * f;
+    for (int64_t slot : slots_) {
+      const float value = row[slot];
+      for (int64_t column : node_columns_)
+        *o++ = static_cast<float>(value >= 0 && value == own[column]);
+    }
+  }
+  return result;
+}
+
+torch::Tensor ConfigMatch::encode_with_tensor_ops(const torch::Tensor& config,
+                                                  const torch::Tensor& node_feat) const {
   const int64_t k = config.size(0), m = config.size(1);
   if (width() == 0) return torch::zeros({k, m, 0}, config.options());
   const torch::Device device = config.device();
@@ -167,6 +188,42 @@ NeighbourMatch::NeighbourMatch(const ColumnStats& config)
 torch::Tensor NeighbourMatch::encode(const torch::Tensor& config,
                                      const torch::Tensor& edges) const {
   RECORD_FUNCTION("gst::NeighbourMatch", std::vector<c10::IValue>());  // for profilers (benchmarks)
+  if (width() == 0 || edges.size(1) == 0 || !cpu_loop_applies(config, config))
+    return encode_with_tensor_ops(config, edges);
+  const int64_t k = config.size(0), m = config.size(1), c = config.size(2);
+  const auto nb = static_cast<int64_t>(blocks_.size());
+  const int64_t half = width() / 2;  // counts over out-edges, then over in-edges
+  const torch::Tensor rows = config.contiguous(), pairs = edges.contiguous();
+  const int64_t p = pairs.size(1);
+  const int64_t* from = pairs.data_ptr<int64_t>();
+  const int64_t* to = from + p;
+  torch::Tensor result = torch::zeros({k, m, width()}, config.options());
+  float* o = result.data_ptr<float>();
+  for (int64_t kk = 0; kk < k; ++kk) {
+    const float* cfg = rows.data_ptr<float>() + kk * m * c;
+    float* out = o + kk * m * width();
+    for (int64_t e = 0; e < p; ++e) {
+      float* at_from = out + from[e] * width();
+      float* at_to = out + to[e] * width() + half;
+      for (int64_t a = 0; a < nb; ++a) {
+        const float* x = cfg + from[e] * c + blocks_[a] * kLayoutBlock;
+        for (int64_t b = 0; b < nb; ++b) {
+          const float* y = cfg + to[e] * c + blocks_[b] * kLayoutBlock;
+          const auto differs = static_cast<float>(!std::equal(x, x + kLayoutBlock, y));
+          const auto minor = static_cast<float>(x[0] != y[0]);
+          at_from[a * nb + b] += differs;
+          at_from[nb * nb + a * nb + b] += minor;
+          at_to[a * nb + b] += differs;
+          at_to[nb * nb + a * nb + b] += minor;
+        }
+      }
+    }
+  }
+  return result.log1p_();  // 0 stays 0, and hundreds of configurable neighbours stay in range
+}
+
+torch::Tensor NeighbourMatch::encode_with_tensor_ops(const torch::Tensor& config,
+                                                     const torch::Tensor& edges) const {
   const int64_t k = config.size(0), m = config.size(1), nb = static_cast<int64_t>(blocks_.size());
   if (width() == 0 || edges.size(1) == 0) return torch::zeros({k, m, width()}, config.options());
   torch::Tensor blocks =
@@ -443,10 +500,54 @@ void add_dim_fit(const torch::Tensor& picked, const torch::Tensor& dims,
 
 }  // namespace
 
+namespace {
+
+// add_dim_fit for one value: the 3 fits of the dim `value` names in the run `dims` into `out`,
+// left 0 where the value is absent or past the run.
+void dim_fit(float value, const float* dims, int64_t length, float* out) {
+  if (!(value >= 0 && value < static_cast<float>(length) && std::round(value) == value)) return;
+  const float x = dims[static_cast<int64_t>(value)];
+  if (!(x > 0)) return;
+  const float safe = std::max(x, 1.0f);
+  out[0] = std::log1p(safe) / 8;
+  out[1] = std::log(std::ceil(safe / 128) * 128 / safe);
+  out[2] = std::log(std::ceil(safe / 8) * 8 / safe);
+}
+
+}  // namespace
+
 torch::Tensor DimFit::encode(const torch::Tensor& config, const torch::Tensor& node_feat) const {
   RECORD_FUNCTION("gst::DimFit", std::vector<c10::IValue>());  // for profilers (benchmarks)
+  if (width() == 0 || !cpu_loop_applies(config, node_feat))
+    return encode_with_tensor_ops(config, node_feat);
+  const int64_t k = config.size(0), m = config.size(1), c = config.size(2);
+  const int64_t f = node_feat.size(1), slots = static_cast<int64_t>(slots_.size());
+  const torch::Tensor rows = config.contiguous(), feat = node_feat.contiguous();
+  const int64_t* kept = kept_index_.data_ptr<int64_t>();  // [held runs, slots]
+  torch::Tensor result = torch::zeros({k, m, width()}, config.options());
+  const float* row = rows.data_ptr<float>();
+  float* o = result.data_ptr<float>();
+  for (int64_t i = 0; i < k * m; ++i, row += c) {
+    const float* own = feat.data_ptr<float>() + (i % m) * f;
+    for (int64_t s = 0; s < slots; ++s) {
+      const float picked = row[slots_[s]];
+      for (const auto& [first, length] : runs_) {
+        dim_fit(picked, own + first, length, o);
+        o += 3;
+        for (size_t r = 0; r < held_.size(); ++r) {  // the held layout's value where absent
+          const int64_t column = kept[static_cast<int64_t>(r) * slots + s];
+          dim_fit(picked < 0 && column >= 0 ? own[column] : -1, own + first, length, o);
+          o += 3;
+        }
+      }
+    }
+  }
+  return result;
+}
+
+torch::Tensor DimFit::encode_with_tensor_ops(const torch::Tensor& config,
+                                             const torch::Tensor& node_feat) const {
   const int64_t k = config.size(0), m = config.size(1);
-  if (width() == 0) return torch::zeros({k, m, 0}, config.options());
   torch::Tensor picked = config.index_select(2, slot_index_.to(config.device()));  // [K, M, S]
   // Where a config leaves a slot absent the node keeps a layout it holds: each held run's value.
   std::vector<torch::Tensor> kept;

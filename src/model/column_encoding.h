@@ -47,8 +47,11 @@ class ConfigMatch {
   // whole numbers in [-1, highest config value] spanning more than a flag's two values.
   ConfigMatch(const ColumnStats& node, const ColumnStats& config);
 
-  // config: [K, M, 18], node_feat: [M, 140] of the same M nodes -> [K, M, width()] of 0/1.
+  // config: [K, M, 18], node_feat: [M, 140] of the same M nodes -> [K, M, width()] of 0/1. On
+  // the CPU one loop; elsewhere encode_with_tensor_ops, which tests compare it with.
   torch::Tensor encode(const torch::Tensor& config, const torch::Tensor& node_feat) const;
+  torch::Tensor encode_with_tensor_ops(const torch::Tensor& config,
+                                       const torch::Tensor& node_feat) const;
   int64_t width() const { return static_cast<int64_t>(slots_.size() * node_columns_.size()); }
 
  private:
@@ -68,8 +71,11 @@ class NeighbourMatch {
   NeighbourMatch() = default;
   explicit NeighbourMatch(const ColumnStats& config);
 
-  // config: [K, M, 18], edges: [2, P] positions in M -> [K, M, width()].
+  // config: [K, M, 18], edges: [2, P] positions in M -> [K, M, width()]. On the CPU one loop;
+  // elsewhere encode_with_tensor_ops, which tests compare it with.
   torch::Tensor encode(const torch::Tensor& config, const torch::Tensor& edges) const;
+  torch::Tensor encode_with_tensor_ops(const torch::Tensor& config,
+                                       const torch::Tensor& edges) const;
   int64_t width() const { return 4 * static_cast<int64_t>(blocks_.size() * blocks_.size()); }
 
  private:
@@ -174,8 +180,11 @@ class DimFit {
   // kept_layouts: also the fits of the held layouts where a slot is absent.
   DimFit(const ColumnStats& node, const ColumnStats& config, bool kept_layouts);
 
-  // config: [K, M, 18], node_feat: [M, 140] of the same M nodes -> [K, M, width()].
+  // config: [K, M, 18], node_feat: [M, 140] of the same M nodes -> [K, M, width()]. On the CPU
+  // one loop; elsewhere encode_with_tensor_ops, which tests compare it with.
   torch::Tensor encode(const torch::Tensor& config, const torch::Tensor& node_feat) const;
+  torch::Tensor encode_with_tensor_ops(const torch::Tensor& config,
+                                       const torch::Tensor& node_feat) const;
   int64_t width() const {
     return static_cast<int64_t>(3 * slots_.size() * runs_.size() * (1 + held_.size()));
   }

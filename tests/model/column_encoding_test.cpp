@@ -21,8 +21,9 @@ ColumnStats stats(std::vector<float> min, std::vector<float> max, std::vector<ui
 }
 
 // A random layout batch whose config values often meet the layouts the nodes hold: N nodes with
-// a rank, held layout runs in columns 1-3 and 5-6 (values -1..3) and a size; M of them
-// configurable (18 config columns, values -1..3); E random edges and their operand ranks.
+// a rank, held layout runs in columns 1-3 and 7-8 (values -1..3) and shape dims in 4-6 (0..299);
+// M of them configurable (18 config columns, values -1..3); E random edges and their operand
+// ranks.
 struct RandomLayoutBatch {
   ColumnStats node, config;
   torch::Tensor config_feat, node_feat, config_nodes, edges, operand;
@@ -31,12 +32,13 @@ struct RandomLayoutBatch {
 RandomLayoutBatch random_layout_batch(int64_t k, int64_t n, int64_t m, int64_t e, uint64_t seed) {
   torch::manual_seed(seed);
   RandomLayoutBatch b;
-  b.node = stats({1, -1, -1, -1, 0, -1, -1}, {4, 3, 3, 3, 5000, 3, 3}, {1, 1, 1, 1, 1, 1, 1},
-                 {1, 1, 1, 1, 1, 1, 1});
+  b.node = stats({1, -1, -1, -1, 0, 0, 0, -1, -1}, {4, 3, 3, 3, 299, 299, 299, 3, 3},
+                 std::vector<uint8_t>(9, 1), std::vector<float>(9, 1));
   b.config =
       stats(std::vector<float>(kLayoutConfigDim, -1), std::vector<float>(kLayoutConfigDim, 3),
             std::vector<uint8_t>(kLayoutConfigDim, 1), std::vector<float>(kLayoutConfigDim, 1));
-  b.node_feat = torch::randint(-1, 4, {n, 7}).to(torch::kFloat);
+  b.node_feat = torch::randint(-1, 4, {n, 9}).to(torch::kFloat);
+  b.node_feat.narrow(1, 4, 3).random_(0, 300);
   b.config_feat = torch::randint(-1, 4, {k, m, kLayoutConfigDim}).to(torch::kFloat);
   b.config_nodes = torch::randperm(n, torch::kInt64).narrow(0, 0, m);
   b.edges = torch::randint(0, n, {2, e}, torch::kInt64);
@@ -225,6 +227,44 @@ TEST(OperandCopy, CpuLoopMatchesTensorOps) {
     EXPECT_TRUE(loop.rows.equal(ops.rows));
     EXPECT_GT(loop.flags.count_nonzero().item<int64_t>(), loop.flags.numel() / 50);
     EXPECT_TRUE(loop.flags.equal(ops.flags));
+  }
+}
+
+TEST(ConfigMatch, CpuLoopMatchesTensorOps) {
+  for (uint64_t seed : {0, 1, 2}) {
+    RandomLayoutBatch b = random_layout_batch(3, 40, 15, 90, seed);
+    ConfigMatch match(b.node, b.config);
+    ASSERT_EQ(match.width(), kLayoutConfigDim * 5);
+    torch::Tensor own = b.node_feat.index_select(0, b.config_nodes);
+    torch::Tensor loop = match.encode(b.config_feat, own);
+    EXPECT_GT(loop.count_nonzero().item<int64_t>(), loop.numel() / 20);
+    EXPECT_TRUE(loop.equal(match.encode_with_tensor_ops(b.config_feat, own)));
+  }
+}
+
+TEST(NeighbourMatch, CpuLoopMatchesTensorOps) {
+  for (uint64_t seed : {0, 1, 2}) {
+    RandomLayoutBatch b = random_layout_batch(3, 40, 15, 90, seed);
+    NeighbourMatch match(b.config);
+    ASSERT_EQ(match.width(), 4 * 3 * 3);
+    torch::Tensor edges = torch::randint(0, 15, {2, 30}, torch::kInt64);
+    torch::Tensor loop = match.encode(b.config_feat, edges);
+    EXPECT_GT(loop.count_nonzero().item<int64_t>(), loop.numel() / 20);
+    EXPECT_TRUE(loop.allclose(match.encode_with_tensor_ops(b.config_feat, edges)));
+  }
+}
+
+TEST(DimFit, CpuLoopMatchesTensorOps) {
+  for (uint64_t seed : {0, 1, 2}) {
+    RandomLayoutBatch b = random_layout_batch(3, 40, 15, 90, seed);
+    torch::Tensor own = b.node_feat.index_select(0, b.config_nodes);
+    for (bool kept_layouts : {false, true}) {
+      DimFit fit(b.node, b.config, kept_layouts);
+      ASSERT_EQ(fit.width(), 3 * 6 * 1 * (kept_layouts ? 3 : 1));
+      torch::Tensor loop = fit.encode(b.config_feat, own);
+      EXPECT_GT(loop.count_nonzero().item<int64_t>(), loop.numel() / 20);
+      EXPECT_TRUE(loop.allclose(fit.encode_with_tensor_ops(b.config_feat, own), 1e-5, 1e-6));
+    }
   }
 }
 

@@ -498,10 +498,6 @@ void add_dim_fit(const torch::Tensor& picked, const torch::Tensor& dims,
     parts.push_back(torch::where(present, f, torch::zeros_like(f)));
 }
 
-}  // namespace
-
-namespace {
-
 // add_dim_fit for one value: the 3 fits of the dim `value` names in the run `dims` into `out`,
 // left 0 where the value is absent or past the run.
 void dim_fit(float value, const float* dims, int64_t length, float* out) {
@@ -548,6 +544,7 @@ torch::Tensor DimFit::encode(const torch::Tensor& config, const torch::Tensor& n
 torch::Tensor DimFit::encode_with_tensor_ops(const torch::Tensor& config,
                                              const torch::Tensor& node_feat) const {
   const int64_t k = config.size(0), m = config.size(1);
+  if (width() == 0) return torch::zeros({k, m, 0}, config.options());
   torch::Tensor picked = config.index_select(2, slot_index_.to(config.device()));  // [K, M, S]
   // Where a config leaves a slot absent the node keeps a layout it holds: each held run's value.
   std::vector<torch::Tensor> kept;

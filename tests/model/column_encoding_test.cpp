@@ -268,6 +268,21 @@ TEST(DimFit, CpuLoopMatchesTensorOps) {
   }
 }
 
+TEST(LayoutEncodings, NoColumnsEncodeToNoWidth) {
+  RandomLayoutBatch b = random_layout_batch(3, 40, 15, 90, 0);
+  torch::Tensor own = b.node_feat.index_select(0, b.config_nodes);
+  const std::vector<int64_t> none = {3, 15, 0};
+  EXPECT_EQ(ConfigMatch().encode(b.config_feat, own).sizes(), none);
+  EXPECT_EQ(NeighbourMatch().encode(b.config_feat, b.edges.remainder(15)).sizes(), none);
+  EXPECT_EQ(DimFit().encode(b.config_feat, own).sizes(), none);
+  EXPECT_EQ(LayoutAgreement().encode(b.config_feat, b.node_feat, b.config_nodes, b.edges).sizes(),
+            none);
+  EXPECT_EQ(OperandCopy()
+                .encode(b.config_feat, b.node_feat, b.config_nodes, b.edges, b.operand)
+                .flags.size(2),
+            0);
+}
+
 TEST(DimFit, PicksTheMinorDimsFromTheShapeRunAndTheirTilePadding) {
   // Node: a rank (coded), dims in columns 1-3 and the element count in 4 (one run of size
   // columns), a coded column, a lone size column (no run).

@@ -24,11 +24,11 @@ int launcher_rank() {
 int main(int argc, char** argv) {
   try {
     gst::keep_filesystem_in_libstdcxx();
+    gst::keep_freed_memory_in_heap();
   } catch (const std::exception& e) {
     std::cerr << "gst: error: " << e.what() << "\n";
     return 1;
   }
-  gst::keep_freed_memory_in_heap();
   CLI::App app{"gst: learned cost models for ML compilers, trained with Graph Segment Training"};
   app.require_subcommand(1);
   std::string log_level = "info";

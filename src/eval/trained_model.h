@@ -20,8 +20,8 @@ namespace gst {
 class Evaluator;
 
 struct TrainedModel {
-  RunConfig
-      config;  // as saved in the checkpoint, with the command's --store, --precision, --device
+  // As saved in the checkpoint, with the command's --store, --precision and --device applied.
+  RunConfig config;
   CheckpointInfo checkpoint;
   std::shared_ptr<SegmentStore> store;
   CostModel model{nullptr};       // in eval mode

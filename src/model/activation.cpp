@@ -4,10 +4,10 @@
 #include <ATen/record_function.h>
 
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "common/errors.h"
+#include "model/bf16_bits.h"
 #include "model/vector_clones.h"
 
 namespace gst {
@@ -109,14 +109,6 @@ GST_INLINE float row_sum(int64_t c, Term term) {
   for (; i < c; ++i) sum += term(i);
   for (float a : acc) sum += a;
   return sum;
-}
-
-// float -> bfloat16 bits, rounded to nearest even as c10::BFloat16 does (NaN stays a NaN).
-GST_INLINE uint16_t float_to_bf16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, sizeof bits);
-  const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
-  return f != f ? uint16_t{0x7FC0} : static_cast<uint16_t>(rounded);
 }
 
 // One row: y <- prelu(norm(z)) - base (+ add), after the norm's moments in one loop; low, where

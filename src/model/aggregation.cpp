@@ -2,13 +2,12 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
-#include <c10/util/BFloat16.h>
 
 #include <algorithm>
-#include <cstring>
 #include <type_traits>
 
 #include "common/errors.h"
+#include "model/bf16_bits.h"
 #include "model/vector_clones.h"
 
 namespace gst {
@@ -34,14 +33,6 @@ void build_csr(int64_t rows, const std::vector<int64_t>& to, const std::vector<i
     c[slot] = from[i];
     v[slot] = weight[i];
   }
-}
-
-// bfloat16 -> float is a shift of the raw bits; written on uint16_t so that loops vectorize.
-GST_INLINE float bf16_to_float(uint16_t bits) {
-  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
-  float f;
-  std::memcpy(&f, &wide, sizeof f);
-  return f;
 }
 
 // acc [width] += v * x: x [in_width]; a narrower x repeats across acc, a wider one (a transposed
@@ -106,8 +97,8 @@ void write_row(const Acc* acc, int64_t r, int64_t width, const torch::Tensor& ou
       std::copy(acc, acc + width, reinterpret_cast<double*>(dst));
       break;
     default: {
-      auto* o = reinterpret_cast<c10::BFloat16*>(dst);
-      for (int64_t i = 0; i < width; ++i) o[i] = c10::BFloat16(static_cast<float>(acc[i]));
+      auto* o = reinterpret_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < width; ++i) o[i] = float_to_bf16(static_cast<float>(acc[i]));
     }
   }
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 
 namespace gst {
 namespace {
@@ -84,10 +85,11 @@ std::vector<std::pair<int64_t, int64_t>> held_layout_runs(const ColumnStats& nod
   return block_runs(dim_index_columns(node, highest));
 }
 
-// Whether the encoders' CPU loops can read these: float features on the CPU.
-bool cpu_loop_applies(const torch::Tensor& config, const torch::Tensor& node_feat) {
-  return config.device().is_cpu() && config.scalar_type() == torch::kFloat &&
-         node_feat.scalar_type() == torch::kFloat;
+// Whether the encoders' CPU loops can read these features: float, on the CPU.
+bool cpu_loop_applies(std::initializer_list<torch::Tensor> features) {
+  return std::all_of(features.begin(), features.end(), [](const torch::Tensor& t) {
+    return t.device().is_cpu() && t.scalar_type() == torch::kFloat;
+  });
 }
 
 // Each of `nodes` nodes' position among the configurable ones ([M] ids), -1 for the others.
@@ -151,7 +153,7 @@ ConfigMatch::ConfigMatch(const ColumnStats& node, const ColumnStats& config) {
 torch::Tensor ConfigMatch::encode(const torch::Tensor& config,
                                   const torch::Tensor& node_feat) const {
   RECORD_FUNCTION("gst::ConfigMatch", std::vector<c10::IValue>());  // for profilers (benchmarks)
-  if (width() == 0 || !cpu_loop_applies(config, node_feat))
+  if (width() == 0 || !cpu_loop_applies({config, node_feat}))
     return encode_with_tensor_ops(config, node_feat);
   const int64_t k = config.size(0), m = config.size(1), c = config.size(2);
   const int64_t f = node_feat.size(1);
@@ -188,7 +190,7 @@ NeighbourMatch::NeighbourMatch(const ColumnStats& config)
 torch::Tensor NeighbourMatch::encode(const torch::Tensor& config,
                                      const torch::Tensor& edges) const {
   RECORD_FUNCTION("gst::NeighbourMatch", std::vector<c10::IValue>());  // for profilers (benchmarks)
-  if (width() == 0 || edges.size(1) == 0 || !cpu_loop_applies(config, config))
+  if (width() == 0 || edges.size(1) == 0 || !cpu_loop_applies({config}))
     return encode_with_tensor_ops(config, edges);
   const int64_t k = config.size(0), m = config.size(1), c = config.size(2);
   const auto nb = static_cast<int64_t>(blocks_.size());
@@ -283,7 +285,7 @@ torch::Tensor LayoutAgreement::encode(const torch::Tensor& config, const torch::
                                       const torch::Tensor& edges) const {
   RECORD_FUNCTION("gst::LayoutAgreement",
                   std::vector<c10::IValue>());  // for profilers (benchmarks)
-  if (width() == 0 || !cpu_loop_applies(config, node_feat))
+  if (width() == 0 || !cpu_loop_applies({config, node_feat}))
     return encode_with_tensor_ops(config, node_feat, config_nodes, edges);
   const int64_t k = config.size(0), m = config.size(1), c = config.size(2);
   const int64_t f = node_feat.size(1), part = width() / 3;
@@ -376,7 +378,7 @@ OperandCopy::Edges OperandCopy::encode(const torch::Tensor& config, const torch:
                                        const torch::Tensor& edges,
                                        const torch::Tensor& operand) const {
   RECORD_FUNCTION("gst::OperandCopy", std::vector<c10::IValue>());  // for profilers (benchmarks)
-  if (width() == 0 || !cpu_loop_applies(config, node_feat))
+  if (width() == 0 || !cpu_loop_applies({config, node_feat}))
     return encode_with_tensor_ops(config, node_feat, config_nodes, edges, operand);
   const int64_t k = config.size(0), m = config.size(1), c = config.size(2);
   const int64_t f = node_feat.size(1);
@@ -514,7 +516,7 @@ void dim_fit(float value, const float* dims, int64_t length, float* out) {
 
 torch::Tensor DimFit::encode(const torch::Tensor& config, const torch::Tensor& node_feat) const {
   RECORD_FUNCTION("gst::DimFit", std::vector<c10::IValue>());  // for profilers (benchmarks)
-  if (width() == 0 || !cpu_loop_applies(config, node_feat))
+  if (width() == 0 || !cpu_loop_applies({config, node_feat}))
     return encode_with_tensor_ops(config, node_feat);
   const int64_t k = config.size(0), m = config.size(1), c = config.size(2);
   const int64_t f = node_feat.size(1), slots = static_cast<int64_t>(slots_.size());

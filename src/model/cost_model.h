@@ -141,7 +141,6 @@ class CostModelImpl : public torch::nn::Module {
   // [n_0, K, P].
   torch::Tensor input_delta(const Plan& plan, const torch::Tensor& z, const torch::Tensor& s,
                             const torch::Tensor& config, const torch::Tensor& mask);
-
   // One SAGE layer on s (once) and d (per config).
   States layer_step(int layer, const Plan& plan, const States& in, int64_t k);
   // Per segment: mean and max (and the size-weighted sum of d) over its shared nodes, once, and

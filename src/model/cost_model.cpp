@@ -33,6 +33,16 @@ int64_t node_input_width(int64_t features, int64_t onehot) {
   return kOpcodeDim + 2 * features + 1 + onehot;
 }
 
+// x [..., in] as the input rows of a matrix product in dtype `low`: [M, in], and for bf16 on the
+// CPU zero rows appended up to bucketed_rows(M) (model/precision.h), so that the products of
+// differently sized batches share oneDNN's compiled kernels.
+torch::Tensor product_rows(const torch::Tensor& x, torch::ScalarType low) {
+  torch::Tensor rows = x.reshape({-1, x.size(-1)}).to(low);
+  if (low != torch::kBFloat16 || !x.device().is_cpu()) return rows;
+  const int64_t m = rows.size(0), padded = bucketed_rows(m);
+  return padded == m ? rows : torch::constant_pad_nd(rows, {0, 0, 0, padded - m});
+}
+
 // Tile sizes span orders of magnitude: their signed logs.
 torch::Tensor signed_log(const torch::Tensor& x) { return torch::sign(x) * torch::log1p(x.abs()); }
 
@@ -595,11 +605,18 @@ torch::Tensor CostModelImpl::layer_post(int layer, const torch::Tensor& z,
   return mask.defined() ? x * mask : x;
 }
 
+torch::Tensor CostModelImpl::product(const torch::nn::Linear& m, const torch::Tensor& rows,
+                                     const torch::Tensor& x, bool bias) const {
+  const torch::ScalarType low = rows.scalar_type();
+  torch::Tensor b = bias && m->bias.defined() ? m->bias.to(low) : torch::Tensor();
+  std::vector<int64_t> shape = x.sizes().vec();
+  shape.back() = m->weight.size(0);
+  return torch::linear(rows, m->weight.to(low), b).narrow(0, 0, x.numel() / x.size(-1)).view(shape);
+}
+
 torch::Tensor CostModelImpl::linear_low(const torch::nn::Linear& m, const torch::Tensor& x,
                                         bool bias) const {
-  const torch::ScalarType low = matmul_dtype(precision_, x.scalar_type());
-  torch::Tensor b = bias && m->bias.defined() ? m->bias.to(low) : torch::Tensor();
-  return torch::linear(x.to(low), m->weight.to(low), b);
+  return product(m, product_rows(x, matmul_dtype(precision_, x.scalar_type())), x, bias);
 }
 
 torch::Tensor CostModelImpl::linear_as(const torch::nn::Linear& m, const torch::Tensor& x) const {
@@ -609,10 +626,10 @@ torch::Tensor CostModelImpl::linear_as(const torch::nn::Linear& m, const torch::
 
 torch::Tensor CostModelImpl::layer_pre(int layer, const torch::Tensor& h, const Edges& edges) {
   if (config_.message_passing && edges.in.defined()) {  // one fused pass: self + in + out
-    torch::Tensor x = h.to(matmul_dtype(precision_, h.scalar_type()));
-    return aggregate({{&edges.self, linear_low(layer_self_[layer], x, true)},
-                      {&edges.in, linear_low(layer_in_[layer], x, false)},
-                      {&edges.out, linear_low(layer_out_[layer], x, false)}},
+    const torch::Tensor rows = product_rows(h, matmul_dtype(precision_, h.scalar_type()));
+    return aggregate({{&edges.self, product(layer_self_[layer], rows, h, true)},
+                      {&edges.in, product(layer_in_[layer], rows, h, false)},
+                      {&edges.out, product(layer_out_[layer], rows, h, false)}},
                      h.scalar_type());  // [R, H]
   }
   torch::Tensor z = linear_as(layer_self_[layer], h);  // [R, H], bias included
@@ -713,11 +730,12 @@ std::vector<AggregationTerm> CostModelImpl::delta_terms(int layer, const Plan& p
                                                         const torch::Tensor& zs,
                                                         const torch::Tensor& x) const {
   const int l = layer;
-  std::vector<AggregationTerm> terms = {{&plan.delta_self[l], linear_low(layer_self_[l], x, false)},
-                                        {&plan.delta_shared[l], zs}};
+  const torch::Tensor rows = product_rows(x, x.scalar_type());
+  std::vector<AggregationTerm> terms = {
+      {&plan.delta_self[l], product(layer_self_[l], rows, x, false)}, {&plan.delta_shared[l], zs}};
   if (config_.message_passing) {
-    terms.push_back({&plan.delta_in[l], linear_low(layer_in_[l], x, false)});
-    terms.push_back({&plan.delta_out[l], linear_low(layer_out_[l], x, false)});
+    terms.push_back({&plan.delta_in[l], product(layer_in_[l], rows, x, false)});
+    terms.push_back({&plan.delta_out[l], product(layer_out_[l], rows, x, false)});
   }
   return terms;
 }

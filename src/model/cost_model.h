@@ -70,6 +70,10 @@ class CostModelImpl : public torch::nn::Module {
   // m(x) with the matrix product in the compute precision: the result in matmul dtype (`low`) or
   // in x's dtype.
   torch::Tensor linear_low(const torch::nn::Linear& m, const torch::Tensor& x, bool bias) const;
+  // m(x) from x's product rows (product_rows in cost_model.cpp, shared by several products of
+  // one x), in their dtype and x's shape [..., out].
+  torch::Tensor product(const torch::nn::Linear& m, const torch::Tensor& rows,
+                        const torch::Tensor& x, bool bias) const;
   torch::Tensor linear_as(const torch::nn::Linear& m, const torch::Tensor& x) const;
 
   // Opcode embedding, standardized and log features, one-hot coded columns and segment size:

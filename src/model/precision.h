@@ -7,6 +7,7 @@
 #include <c10/core/ScalarType.h>
 
 #include <array>
+#include <cstdint>
 #include <utility>
 
 namespace gst {
@@ -20,12 +21,16 @@ constexpr auto enum_names(Precision) {
 // with a warning (LibTorch would emulate bf16 slower than fp32); on CUDA bf16 needs compute
 // capability 8.0 (checked where the CUDA runtime is linked, i.e. GST_WITH_NCCL builds) and
 // otherwise falls back likewise. `what` names the setting in the warning (e.g. "train.precision").
-// bf16 on the CPU also turns off oneDNN's primitive cache for the process (see precision.cpp)
-// unless ONEDNN_PRIMITIVE_CACHE_CAPACITY is set.
 Precision usable_precision(Precision requested, c10::Device device, const char* what);
 
 // Whether this CPU multiplies bf16 matrices in hardware (AVX512-BF16 or AMX-BF16).
 bool cpu_has_bf16();
+
+// The rows a bf16 product on the CPU is padded to: oneDNN JIT-compiles a primitive for every
+// product shape, and segment batches change shape at every call, so unpadded each product paid for
+// a new kernel (a tile training step ran 3x slower in bf16 than in fp32). Rounding up to 8 steps
+// per doubling (at most 1/8 more rows; exact below 16) leaves few shapes for its primitive cache.
+int64_t bucketed_rows(int64_t rows);
 
 // The dtype of matrix-product inputs: kBFloat16 for bf16, else `otherwise` (the input's dtype).
 inline c10::ScalarType matmul_dtype(Precision p, c10::ScalarType otherwise) {

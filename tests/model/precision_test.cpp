@@ -28,9 +28,12 @@ TEST(Precision, BucketedRowsAreFewAndClose) {
   EXPECT_EQ(gst::bucketed_rows((int64_t{1} << 40) + 1), (int64_t{1} << 40) + (int64_t{1} << 37));
 }
 
-TEST(Precision, Fp32StaysFp32) {
-  EXPECT_EQ(gst::usable_precision(gst::Precision::Fp32, c10::Device(c10::kCPU), "test"),
-            gst::Precision::Fp32);
+// bf16 where the CPU multiplies it in hardware, else the logged fallback to fp32.
+TEST(Precision, UsablePrecisionFollowsTheCpu) {
+  const c10::Device cpu(c10::kCPU);
+  EXPECT_EQ(gst::usable_precision(gst::Precision::Fp32, cpu, "test"), gst::Precision::Fp32);
+  EXPECT_EQ(gst::usable_precision(gst::Precision::Bf16, cpu, "test"),
+            gst::cpu_has_bf16() ? gst::Precision::Bf16 : gst::Precision::Fp32);
 }
 
 }  // namespace
